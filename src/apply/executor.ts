@@ -1,0 +1,144 @@
+import type { JournalEntry } from '../journal/format.js';
+import { isRef, type Arg, type Plan, type PlannedAction, type Step } from '../plan/types.js';
+import { argvText } from '../render/plan-text.js';
+import type { CommandResult, Runner } from '../runner/runner.js';
+import { JournalStore } from './journal-store.js';
+
+export interface ExecOptions {
+  readonly runner: Runner;
+  readonly journalPath: string;
+  readonly progress: (line: string) => void;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** back-off between retries of a busy umount / losetup -d */
+  readonly busyDelaysMs?: readonly number[];
+  /** how long to wait for kernel partition nodes after an attach */
+  readonly partitionWaitMs?: number;
+}
+
+export interface ExecResult {
+  readonly ok: boolean;
+  /** "address: command" of every step that ran and stayed */
+  readonly done: readonly string[];
+  readonly rolledBack: readonly string[];
+  readonly leftBehind: readonly string[];
+  readonly failure?: { readonly address: string; readonly command: string; readonly message: string; readonly holders?: string };
+}
+
+const BUSY = /busy/i;
+const DEFAULT_BUSY_DELAYS = [250, 500, 1000, 2000, 4000];
+const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+class RefError extends Error {}
+
+/** Runs exactly the plan's steps, in order, through the runner; on failure undoes this run's work. */
+export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecResult> {
+  const sleep = opts.sleep ?? realSleep;
+  const refs = new Map<string, string>();
+  const journal = await JournalStore.open(opts.journalPath, plan.manifest);
+  await journal.remove(plan.forget);
+
+  const resolve = (a: Arg): string => {
+    if (!isRef(a)) return a;
+    const dev = refs.get(a.ref);
+    if (dev === undefined) throw new RefError(`internal error: ${a.ref} has no device yet`);
+    return a.attr === 'device' ? dev : `${dev}${a.attr}`;
+  };
+  const resolveEntry = (e: Step['journal']): JournalEntry | undefined => {
+    if (e.op !== 'add') return undefined;
+    const x = e.entry;
+    if (x.kind === 'attach') return { ...x, device: resolve(x.device) };
+    if (x.kind === 'mount') return { ...x, source: resolve(x.source) };
+    return x;
+  };
+
+  const runWithRetry = async (argv: readonly string[], retryBusy: boolean): Promise<CommandResult> => {
+    const delays = opts.busyDelaysMs ?? DEFAULT_BUSY_DELAYS;
+    let r = await opts.runner.run({ argv: argv as [string, ...string[]], mutates: true });
+    for (let i = 0; retryBusy && r.failure === 'exit-code' && BUSY.test(r.stderr) && i < delays.length; i++) {
+      opts.progress(`      busy; retrying in ${delays[i]} ms`);
+      await sleep(delays[i]!);
+      r = await opts.runner.run({ argv: argv as [string, ...string[]], mutates: true });
+    }
+    return r;
+  };
+
+  const waitForPartitions = async (device: string, numbers: readonly number[]) => {
+    if (plan.context.udev) await opts.runner.run({ argv: ['udevadm', 'settle', '--timeout=30'], mutates: false });
+    const deadline = Date.now() + (opts.partitionWaitMs ?? 10_000);
+    for (const n of numbers) {
+      const node = `${device}p${n}`;
+      while ((await opts.runner.inspectPath(node)).kind === 'missing') {
+        if (Date.now() > deadline) throw new Error(`partition node ${node} did not appear`);
+        await sleep(50);
+      }
+    }
+  };
+
+  const done: { action: PlannedAction; step: Step; text: string; undo?: string[] }[] = [];
+  const total = plan.actions.length;
+  let failure: ExecResult['failure'];
+
+  outer: for (const [i, action] of plan.actions.entries()) {
+    const sym = action.replace ? '-/+' : action.action === 'create' ? '+' : '-';
+    for (const step of action.steps) {
+      let argv: string[];
+      try {
+        argv = step.argv.map(resolve);
+      } catch (e) {
+        failure = { address: action.address, command: argvText(step.argv), message: (e as Error).message };
+        break outer;
+      }
+      const text = argv.join(' ');
+      opts.progress(`[${i + 1}/${total}] ${sym} ${action.address}: ${text}`);
+      const started = Date.now();
+      const r = await runWithRetry(argv, step.retryBusy ?? false);
+      if (r.failure) {
+        const message = r.failure === 'not-found' ? `${argv[0]} is not installed` : (r.stderr.trim() || `exit ${r.exitCode ?? r.failure}`);
+        let holders: string | undefined;
+        if (BUSY.test(r.stderr) && argv[0] === 'umount') {
+          const f = await opts.runner.run({ argv: ['fuser', '-vm', argv[argv.length - 1]!], mutates: false });
+          holders = (f.stdout + f.stderr).trim() || undefined;
+        }
+        failure = { address: action.address, command: text, message, ...(holders ? { holders } : {}) };
+        break outer;
+      }
+      try {
+        if (step.produces) refs.set(step.produces.ref, r.stdout.trim());
+        if (step.waitForPartitions?.length) await waitForPartitions(r.stdout.trim(), step.waitForPartitions);
+      } catch (e) {
+        done.push({ action, step, text, ...(step.undo ? { undo: step.undo.map(resolve) } : {}) });
+        failure = { address: action.address, command: text, message: (e as Error).message };
+        break outer;
+      }
+      if (step.journal.op === 'add') await journal.add(resolveEntry(step.journal)!);
+      else await journal.remove([step.journal.address]);
+      done.push({ action, step, text, ...(step.undo ? { undo: step.undo.map(resolve) } : {}) });
+      const out = step.produces ? ` → ${r.stdout.trim()}` : '';
+      opts.progress(`      done${out} (${Date.now() - started} ms)`);
+    }
+  }
+
+  if (!failure) return { ok: true, done: done.map((d) => `${d.action.address}: ${d.text}`), rolledBack: [], leftBehind: [] };
+
+  opts.progress(`Step failed: ${failure.command}: ${failure.message}`);
+  opts.progress('Rolling back what this run did, in reverse order…');
+  const kept: string[] = [];
+  const rolledBack: string[] = [];
+  const leftBehind: string[] = [];
+  for (const d of [...done].reverse()) {
+    const label = `${d.action.address}: ${d.text}`;
+    if (!d.undo) {
+      kept.push(label);
+      continue;
+    }
+    opts.progress(`  undo ${d.action.address}: ${d.undo.join(' ')}`);
+    const r = await runWithRetry(d.undo, true);
+    if (r.failure) {
+      leftBehind.push(`${label} (undo failed: ${r.stderr.trim() || r.failure}; still recorded in the journal for destroy)`);
+    } else {
+      rolledBack.push(label);
+      if (d.step.journal.op === 'add') await journal.remove([d.action.address]);
+    }
+  }
+  return { ok: false, done: kept.reverse(), rolledBack, leftBehind, failure };
+}

@@ -1,0 +1,52 @@
+import type { Diagnostic } from './diagnostics.js';
+
+/** Documented exit codes (README "Exit codes"); the CLI is the only place that uses them. */
+export const EXIT = {
+  ok: 0,
+  failedCleanly: 1,
+  changesPending: 2,
+  invalid: 3,
+  leftBehind: 4,
+  cancelled: 5,
+  internal: 70,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export class ImgplanError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode,
+    readonly hint?: string,
+    readonly diagnostics: readonly Diagnostic[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Debian package that ships each external tool imgplan runs (for "install X" hints). */
+export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
+  losetup: 'mount',
+  mount: 'mount',
+  umount: 'mount',
+  lsblk: 'util-linux',
+  findmnt: 'util-linux',
+  blkid: 'util-linux',
+  sfdisk: 'fdisk',
+  fuser: 'psmisc',
+  mkdir: 'coreutils',
+  rmdir: 'coreutils',
+  udevadm: 'udev',
+};
+
+/** A probe command failed: the tool, how, and what it said. */
+export class ProbeError extends ImgplanError {
+  constructor(argv: readonly string[], detail: string, hint?: string) {
+    super(`probe failed: ${argv.join(' ')}: ${detail}`, EXIT.failedCleanly, hint);
+  }
+}
+
+export function missingToolHint(tool: string): string {
+  const pkg = TOOL_PACKAGES[tool];
+  return pkg ? `install it: apt-get install ${pkg}` : `install the package that provides ${tool}`;
+}

@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
+
+/**
+ * The run journal: what imgplan created for one manifest, with the identity needed to
+ * re-verify each object before destroy touches it. Lives under /run (tmpfs), so it dies with
+ * the loop devices and mounts at reboot.
+ */
+export type JournalEntry =
+  | {
+      readonly kind: 'attach';
+      readonly address: string;
+      readonly dependsOn: readonly string[];
+      readonly device: string;
+      readonly file: string;
+      readonly backDev: string;
+      readonly backIno: number;
+      readonly offset: number;
+      readonly sizelimit: number;
+      readonly readOnly: boolean;
+      readonly partscan: boolean;
+    }
+  | { readonly kind: 'dir'; readonly address: string; readonly dependsOn: readonly string[]; readonly path: string }
+  | {
+      readonly kind: 'mount';
+      readonly address: string;
+      readonly dependsOn: readonly string[];
+      readonly target: string;
+      readonly source: string;
+      readonly fstype: string;
+    };
+
+export interface Journal {
+  readonly formatVersion: 1;
+  readonly manifest: string;
+  readonly manifestSha256: string;
+  readonly entries: readonly JournalEntry[];
+}
+
+export const DEFAULT_STATE_DIR = '/run/imgplan';
+
+/** Keyed by the manifest's real path, not its content, so editing it does not orphan live objects. */
+export function journalPath(stateDir: string, manifestPath: string): string {
+  const key = createHash('sha256').update(manifestPath).digest('hex').slice(0, 16);
+  return posix.join(stateDir, 'journal', `${key}.json`);
+}
+
+export class JournalFormatError extends Error {}
+
+export function parseJournal(text: string, path: string): Journal {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new JournalFormatError(`journal ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  const j = v as Partial<Journal>;
+  if (j.formatVersion !== 1 || !Array.isArray(j.entries) || typeof j.manifest !== 'string') {
+    throw new JournalFormatError(`journal ${path} has an unknown format`);
+  }
+  return j as Journal;
+}
+
+export function serializeJournal(j: Journal): string {
+  return `${JSON.stringify(j, null, 2)}\n`;
+}

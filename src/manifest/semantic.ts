@@ -1,0 +1,61 @@
+import { error, type Diagnostic } from '../diagnostics.js';
+import type { Manifest } from './types.js';
+
+/** Options that would defeat a read-only mount, or that imgplan itself controls. */
+const FORBIDDEN_READ_ONLY = new Set(['rw', 'remount', 'bind', 'rbind', 'move', 'loop', 'offset', 'sizelimit']);
+const CONTROLLED = new Set(['remount', 'bind', 'rbind', 'move', 'loop', 'offset', 'sizelimit']);
+
+/** Cross-field rules the schema cannot say. */
+export function checkSemantics(m: Manifest, opts: { allowWrites: boolean }): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const images = new Map(m.images.map((i) => [i.name, i]));
+
+  for (const img of m.images) {
+    if (img.access === 'read-write' && !opts.allowWrites) {
+      out.push(error('writes-not-allowed', `image ${img.name} asks for read-write access, which writes to ${img.file}`,
+        img.accessAt, 'pass --allow-writes to confirm, or remove "access: read-write" to open it read-only'));
+    }
+  }
+
+  const byWhere = new Map<string, (typeof m.mounts)[number]>();
+  const bySource = new Map<string, (typeof m.mounts)[number]>();
+  for (const mt of m.mounts) {
+    const img = images.get(mt.source.image);
+    if (!img) {
+      out.push(error('unknown-image', `mount source "${mt.what}" names image "${mt.source.image}", which is not in images`,
+        mt.whatAt, images.size ? `images defined: ${[...images.keys()].join(', ')}` : undefined));
+    }
+    if (mt.where === '/') out.push(error('bad-where', 'mounting over / is not allowed', mt.whereAt));
+    const dupe = byWhere.get(mt.where);
+    if (dupe) {
+      out.push(error('duplicate-where', `mountpoint ${mt.where} is used twice (also at line ${dupe.whereAt.line})`, mt.whereAt,
+        'each filesystem needs its own mountpoint'));
+    } else byWhere.set(mt.where, mt);
+    const srcKey = mt.source.kind === 'whole' ? mt.source.image : `${mt.source.image}/part${mt.source.number}`;
+    const twice = bySource.get(srcKey);
+    if (twice) {
+      out.push(error('duplicate-what', `${mt.what} is mounted twice (also at line ${twice.whatAt.line})`, mt.whatAt,
+        'mount each filesystem once; use a bind mount by hand for a second view'));
+    } else bySource.set(srcKey, mt);
+    const readOnly = img?.access !== 'read-write';
+    for (const o of mt.options) {
+      const name = o.split('=')[0]!;
+      if (readOnly && FORBIDDEN_READ_ONLY.has(name)) {
+        out.push(error('bad-option', `option "${o}" is not allowed on a read-only image`, mt.at,
+          name === 'rw' ? 'to write, set "access: read-write" on the image and pass --allow-writes' : 'imgplan sets up loop devices and mounts itself'));
+      } else if (!readOnly && CONTROLLED.has(name)) {
+        out.push(error('bad-option', `option "${o}" is not allowed`, mt.at, 'imgplan sets up loop devices and mounts itself'));
+      }
+    }
+  }
+  for (const mt of m.mounts) {
+    if (mt.source.kind === 'whole') {
+      const other = m.mounts.find((x) => x.source.image === mt.source.image && x.source.kind === 'partition');
+      if (other) {
+        out.push(error('whole-and-partition', `image ${mt.source.image} is mounted whole here and by partition at line ${other.whatAt.line}`,
+          mt.whatAt, 'an image either is one filesystem (what: IMAGE) or has a partition table (what: IMAGE/partN)'));
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,42 @@
+import type { SourcePos } from '../diagnostics.js';
+
+export type ImageFormat = 'raw';
+export type Access = 'read-only' | 'read-write';
+
+export interface ImageSpec {
+  readonly name: string;
+  /** absolute path, resolved against the manifest's folder */
+  readonly file: string;
+  readonly format: ImageFormat;
+  readonly access: Access;
+  readonly at: SourcePos;
+  readonly fileAt: SourcePos;
+  readonly accessAt: SourcePos;
+}
+
+/** What a mount takes its filesystem from: a whole image, or one partition of it. */
+export type Source =
+  | { readonly kind: 'whole'; readonly image: string }
+  | { readonly kind: 'partition'; readonly image: string; readonly number: number };
+
+export interface MountSpec {
+  readonly source: Source;
+  /** the manifest's text, e.g. "web01/part3" */
+  readonly what: string;
+  /** normalised absolute path, no trailing slash */
+  readonly where: string;
+  readonly type?: string;
+  readonly options: readonly string[];
+  readonly at: SourcePos;
+  readonly whatAt: SourcePos;
+  readonly whereAt: SourcePos;
+  readonly typeAt?: SourcePos;
+}
+
+export interface Manifest {
+  /** absolute path of the manifest file */
+  readonly path: string;
+  readonly sha256: string;
+  readonly images: readonly ImageSpec[];
+  readonly mounts: readonly MountSpec[];
+}

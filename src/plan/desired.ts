@@ -1,0 +1,234 @@
+import { posix } from 'node:path';
+import { error, type Diagnostic } from '../diagnostics.js';
+import type { ImageSpec, Manifest, MountSpec } from '../manifest/types.js';
+import type { ObservedState } from '../probe/observed.js';
+import { MBR_EXTENDED_TYPES, type Partition } from '../probe/sfdisk.js';
+import { humanBytes } from './format.js';
+import { pathContains } from './graph.js';
+import { NOT_MOUNTABLE, mountOptions } from './mount-options.js';
+
+/** How an attach exposes the filesystem(s) the manifest needs. */
+export type AttachMethod = 'offset-loop' | 'partscan-loop' | 'whole-loop';
+
+export interface DesiredAttach {
+  readonly kind: 'attach';
+  readonly address: string;
+  readonly image: ImageSpec;
+  readonly method: AttachMethod;
+  readonly backDev: string;
+  readonly backIno: number;
+  readonly imageSize: number;
+  readonly offset: number;
+  readonly sizelimit: number;
+  readonly readOnly: boolean;
+  /** partscan: kernel partition numbers the mounts need */
+  readonly partitions: readonly number[];
+  /** offset loop: the partition it covers, for display */
+  readonly partition?: { readonly label: string; readonly part: Partition; readonly sectorSize: number };
+}
+
+export interface DesiredDir {
+  readonly kind: 'dir';
+  readonly address: string;
+  readonly path: string;
+  readonly dependsOn: readonly string[];
+}
+
+export interface DesiredMount {
+  readonly kind: 'mount';
+  readonly address: string;
+  readonly spec: MountSpec;
+  readonly attach: string;
+  /** "device" for the attach's own device, "pN" for kernel partition N of it */
+  readonly sourceAttr: string;
+  readonly fstype: string;
+  readonly label?: string;
+  readonly uuid?: string;
+  readonly options: readonly string[];
+  readonly readOnly: boolean;
+  /** the manifest mount this one is nested in, if any */
+  readonly parent?: string;
+  readonly dependsOn: readonly string[];
+}
+
+export type Desired = DesiredAttach | DesiredDir | DesiredMount;
+
+export const attachAddress = (image: string, part?: number) => (part === undefined ? `attach:${image}` : `attach:${image}/part${part}`);
+export const dirAddress = (path: string) => `dir:${path}`;
+export const mountAddress = (where: string) => `mount:${where}`;
+
+function describeParts(parts: readonly Partition[]): string {
+  const usable = parts.filter((p) => !MBR_EXTENDED_TYPES.has(p.type)).map((p) => `part${p.number}`);
+  return usable.length ? usable.join(', ') : 'none';
+}
+
+interface Located {
+  readonly attach: DesiredAttach;
+  readonly sourceAttr: string;
+  readonly contents: Readonly<Record<string, string>>;
+}
+
+/** Works out which attach exposes a mount's source, or why it cannot. */
+function locateSource(m: MountSpec, img: ImageSpec, obs: ObservedState, diags: Diagnostic[]): Located | undefined {
+  const o = obs.images[img.name];
+  if (!o || o.stat.kind === 'missing') {
+    diags.push(error('image-missing', `image file ${img.file} does not exist`, img.fileAt,
+      `check images.${img.name}.file; a relative path resolves against ${posix.dirname(img.at.file)}`));
+    return undefined;
+  }
+  if (o.stat.kind !== 'file') {
+    diags.push(error('image-not-file', `image ${img.file} is not a regular file`, img.fileAt, 'give the path of a disk image file'));
+    return undefined;
+  }
+  const base = {
+    image: img,
+    backDev: o.stat.dev ?? '0:0',
+    backIno: o.stat.ino ?? 0,
+    imageSize: o.stat.size ?? 0,
+    readOnly: img.access === 'read-only',
+  };
+  const src = m.source;
+  if (src.kind === 'whole') {
+    if (o.table) {
+      diags.push(error('image-has-partitions', `image ${img.name} has a ${o.table.label} partition table, so it is not one filesystem`, m.whatAt,
+        `name a partition: ${describeParts(o.table.partitions).split(', ').map((p) => `${img.name}/${p}`).join(', ')}`));
+      return undefined;
+    }
+    const attach: DesiredAttach = { kind: 'attach', address: attachAddress(img.name), method: 'whole-loop', offset: 0, sizelimit: 0, partitions: [], ...base };
+    return { attach, sourceAttr: 'device', contents: o.contents.whole ?? {} };
+  }
+  if (!o.table) {
+    const found = o.contents.whole?.TYPE;
+    diags.push(error('no-partition-table', `image ${img.name} has no partition table${found ? ` (it holds one ${found} filesystem)` : ''}`, m.whatAt,
+      found ? `mount the whole image: what: ${img.name}` : 'check that this is the right image and that it is raw'));
+    return undefined;
+  }
+  const part = o.table.partitions.find((p) => p.number === src.number);
+  if (!part) {
+    diags.push(error('no-such-partition', `image ${img.name} has no partition ${src.number}`, m.whatAt,
+      `its ${o.table.label} partition table has: ${describeParts(o.table.partitions)}`));
+    return undefined;
+  }
+  if (o.table.label === 'dos' && MBR_EXTENDED_TYPES.has(part.type)) {
+    diags.push(error('extended-partition', `partition ${src.number} of ${img.name} is an extended partition (a container for logical partitions)`, m.whatAt,
+      `logical partitions are numbered from 5: ${describeParts(o.table.partitions)}`));
+    return undefined;
+  }
+  const contents = o.contents[`part${src.number}`] ?? {};
+  if (obs.kernel.partscan.available) {
+    const attach: DesiredAttach = { kind: 'attach', address: attachAddress(img.name), method: 'partscan-loop', offset: 0, sizelimit: 0, partitions: [src.number], ...base };
+    return { attach, sourceAttr: `p${src.number}`, contents };
+  }
+  const ss = o.table.sectorSize;
+  const attach: DesiredAttach = {
+    kind: 'attach', address: attachAddress(img.name, src.number), method: 'offset-loop',
+    offset: part.start * ss, sizelimit: part.size * ss, partitions: [],
+    partition: { label: o.table.label, part, sectorSize: ss }, ...base,
+  };
+  return { attach, sourceAttr: 'device', contents };
+}
+
+export interface DesiredResult {
+  readonly desired: readonly Desired[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** What the manifest asks for, in terms of objects on this system. Pure. */
+export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredResult {
+  const diags: Diagnostic[] = [];
+  const attaches = new Map<string, DesiredAttach>();
+  const mounts: DesiredMount[] = [];
+  const images = new Map(manifest.images.map((i) => [i.name, i]));
+  const reported = new Set<string>();
+
+  for (const m of manifest.mounts) {
+    const img = images.get(m.source.image);
+    if (!img) continue; // reported by the manifest's semantic checks
+    const before = diags.length;
+    const loc = locateSource(m, img, obs, diags);
+    if (!loc) {
+      // one missing image is one error, not one per mount
+      if (diags[before]?.code === 'image-missing') {
+        if (reported.has(img.name)) diags.splice(before);
+        reported.add(img.name);
+      }
+      continue;
+    }
+    const fstype = loc.contents.TYPE;
+    if (!fstype) {
+      diags.push(error('no-filesystem', `no filesystem found in ${m.what} (blkid recognises no signature there)`, m.whatAt,
+        'check the partition number with: sfdisk --list ' + img.file));
+      continue;
+    }
+    const notMountable = NOT_MOUNTABLE[fstype];
+    if (notMountable) {
+      diags.push(error('not-mountable', `${m.what} holds ${notMountable}`, m.whatAt));
+      continue;
+    }
+    if (m.type && m.type !== fstype) {
+      diags.push(error('type-mismatch', `type ${m.type} given, but blkid finds ${fstype} in ${m.what}`, m.typeAt ?? m.at,
+        `set "type: ${fstype}" or check that ${m.what} is the right partition`));
+      continue;
+    }
+    const prev = attaches.get(loc.attach.address);
+    const attach = prev && loc.attach.method === 'partscan-loop'
+      ? { ...prev, partitions: [...new Set([...prev.partitions, ...loc.attach.partitions])].sort((a, b) => a - b) }
+      : loc.attach;
+    attaches.set(attach.address, attach);
+    const parent = manifest.mounts
+      .filter((p) => pathContains(p.where, m.where))
+      .sort((a, b) => b.where.length - a.where.length)[0];
+    const readOnly = img.access === 'read-only';
+    const others = Object.entries(obs.mountedXfsUuids).filter(([target]) => target !== m.where).map(([, u]) => u);
+    const xfsUuidClash = fstype === 'xfs' && loc.contents.UUID !== undefined && others.includes(loc.contents.UUID);
+    mounts.push({
+      kind: 'mount',
+      address: mountAddress(m.where),
+      spec: m,
+      attach: attach.address,
+      sourceAttr: loc.sourceAttr,
+      fstype,
+      ...(loc.contents.LABEL ? { label: loc.contents.LABEL } : {}),
+      ...(loc.contents.UUID ? { uuid: loc.contents.UUID } : {}),
+      options: mountOptions(fstype, m.options, { readOnly, kernel: obs.kernel.release, xfsUuidClash }),
+      readOnly,
+      ...(parent ? { parent: mountAddress(parent.where) } : {}),
+      dependsOn: [attach.address, ...(parent ? [mountAddress(parent.where)] : [])],
+    });
+  }
+  return { desired: [...attaches.values(), ...mounts], diagnostics: diags };
+}
+
+/** Directories a non-nested mountpoint needs created (missing ones) or keeps (ones imgplan made earlier). */
+export function mountpointDirs(where: string, obs: ObservedState, journaledDirs: ReadonlySet<string>): DesiredDir[] {
+  const chain: string[] = [];
+  for (let p = where; p !== '/'; p = posix.dirname(p)) {
+    const info = obs.paths[p];
+    if (!info) break;
+    if (info.kind !== 'missing' && !journaledDirs.has(p)) break;
+    chain.push(p);
+  }
+  return chain.reverse().map((p, i, all) => ({
+    kind: 'dir',
+    address: dirAddress(p),
+    path: p,
+    dependsOn: i > 0 ? [dirAddress(all[i - 1]!)] : [],
+  }));
+}
+
+export function describeAttach(d: DesiredAttach): { method: string; partition?: string } {
+  const img = `${humanBytes(d.imageSize)}`;
+  switch (d.method) {
+    case 'whole-loop':
+      return { method: `loop device of the whole image (${img})` };
+    case 'partscan-loop':
+      return { method: `loop device of the whole image with kernel partition scan (${img})` };
+    case 'offset-loop': {
+      const p = d.partition!;
+      return {
+        method: `loop device of this partition only: offset ${d.offset}, size ${d.sizelimit}`,
+        partition: `${p.part.number} of the ${p.label} table, sectors ${p.part.start}+${p.part.size} (${humanBytes(p.part.size * p.sectorSize)}), type ${p.part.type}`,
+      };
+    }
+  }
+}

@@ -1,0 +1,350 @@
+import { error, warning, type Diagnostic } from '../diagnostics.js';
+import type { JournalEntry } from '../journal/format.js';
+import type { Manifest } from '../manifest/types.js';
+import type { MountEntry } from '../probe/findmnt.js';
+import type { LoopDevice } from '../probe/losetup.js';
+import type { ObservedState } from '../probe/observed.js';
+import {
+  buildDesired, describeAttach, dirAddress, mountpointDirs,
+  type DesiredAttach, type DesiredDir, type DesiredMount,
+} from './desired.js';
+import { topoSort } from './graph.js';
+import { VISIBLE_FLAGS } from './mount-options.js';
+import type { Arg, Attr, Kind, Plan, PlannedAction, Reason, Step } from './types.js';
+
+export interface PlanOptions {
+  readonly mode: 'apply' | 'destroy';
+}
+
+export interface PlanResult {
+  readonly plan?: Plan;
+  /** errors mean no plan: nothing may be changed */
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+const REASONS: Readonly<Record<Reason, string>> = {
+  'missing': 'does not exist yet',
+  'not-in-manifest': 'made by imgplan, no longer in the manifest',
+  'destroy': 'made by imgplan',
+  'read-only-mismatch': 'attached with other access than the manifest wants',
+  'options-differ': 'mounted with other options than the manifest wants',
+  'source-changed': 'mounted by imgplan from a device the manifest no longer names',
+  'dependency-replaced': 'the device under it is being replaced',
+  'managed': 'in place (made by imgplan)',
+  'not-managed': 'already present, not made by imgplan: destroy leaves it alone',
+};
+
+function verified(e: JournalEntry, obs: ObservedState): boolean {
+  switch (e.kind) {
+    case 'attach':
+      return obs.loops.some((l) => l.device === e.device && l.backDev === e.backDev && l.backIno === e.backIno && l.offset === e.offset && l.sizelimit === e.sizelimit);
+    case 'mount':
+      return obs.mounts.some((m) => m.target === e.target && m.source === e.source);
+    case 'dir':
+      return obs.paths[e.path]?.kind === 'directory' || obs.mounts.some((m) => m.target === e.path);
+  }
+}
+
+function loopMatches(d: DesiredAttach, l: LoopDevice): boolean {
+  return l.backDev === d.backDev && l.backIno === d.backIno && l.offset === d.offset && l.sizelimit === d.sizelimit && (d.method !== 'partscan-loop' || l.partscan);
+}
+
+interface Live {
+  /** the device a mount uses for each attach attr ("device", "p3") */
+  readonly devices: Readonly<Record<string, { path: string; majMin?: string }>>;
+  readonly managed: boolean;
+}
+
+class Planner {
+  readonly diags: Diagnostic[] = [];
+  readonly actions: PlannedAction[] = [];
+  readonly journal: readonly JournalEntry[];
+  readonly stale: string[] = [];
+  /** journal entries a desired object took over (the rest are orphans) */
+  readonly claimed = new Set<string>();
+
+  constructor(readonly manifest: Manifest, readonly obs: ObservedState) {
+    const entries = obs.journal?.entries ?? [];
+    this.journal = entries.filter((e) => {
+      if (verified(e, obs)) return true;
+      this.stale.push(e.address);
+      this.diags.push(warning('journal-stale', `${e.address} is in imgplan's journal but no longer on the system as recorded; forgetting it`));
+      return false;
+    });
+  }
+
+  entry<K extends JournalEntry['kind']>(address: string, kind: K): Extract<JournalEntry, { kind: K }> | undefined {
+    return this.journal.find((e) => e.address === address && e.kind === kind) as Extract<JournalEntry, { kind: K }> | undefined;
+  }
+
+  add(a: Omit<PlannedAction, 'reasonText'> & { reasonText?: string }): void {
+    this.actions.push({ ...a, reasonText: a.reasonText ?? REASONS[a.reason] });
+  }
+
+  /** Attach: returns the live devices it provides when it stays as it is. */
+  attach(d: DesiredAttach): Live | undefined {
+    const obs = this.obs;
+    const mine = this.entry(d.address, 'attach');
+    const candidates = obs.loops.filter((l) => loopMatches(d, l));
+    const journaledDevices = new Set(this.journal.filter((e) => e.kind === 'attach').map((e) => (e as { device: string }).device));
+    const managedLoop = mine ? candidates.find((l) => l.device === mine.device) : undefined;
+    const foreign = candidates.filter((l) => !journaledDevices.has(l.device)).sort((a, b) => a.device.localeCompare(b.device, 'en', { numeric: true }));
+    if (d.readOnly) {
+      for (const l of obs.loops.filter((x) => x.backDev === d.backDev && x.backIno === d.backIno && !x.ro && !journaledDevices.has(x.device))) {
+        this.diags.push(warning('image-attached-writable', `${l.device} (not made by imgplan) attaches ${d.image.file} read-write: the image can change under a read-only mount`,
+          d.image.fileAt, `find its user with: losetup --list ${l.device}`));
+      }
+    }
+    const desc = describeAttach(d);
+    const attrs = (device: string | undefined): Attr[] => [
+      { label: 'image', value: `${d.image.file} (${d.image.format})` },
+      ...(desc.partition ? [{ label: 'partition', value: desc.partition }] : []),
+      { label: 'method', value: desc.method },
+      { label: 'access', value: d.readOnly ? 'read-only' : 'read-write (--allow-writes)' },
+      { label: 'device', value: device ?? { ref: d.address, attr: 'device' } },
+    ];
+    const live = (l: LoopDevice, managed: boolean): Live => {
+      const devices: Record<string, { path: string; majMin?: string }> = { device: { path: l.device, ...(l.majMin ? { majMin: l.majMin } : {}) } };
+      const base = l.device.replace(/^\/dev\//, '');
+      for (const b of obs.blockDevices) {
+        if (b.pkname === base && b.name.startsWith(base)) {
+          const n = /p(\d+)$/.exec(b.name)?.[1];
+          if (n) devices[`p${n}`] = { path: `/dev/${b.name}`, majMin: b.majMin };
+        }
+      }
+      return { devices, managed };
+    };
+    const deps: string[] = [];
+    if (managedLoop && managedLoop.ro === d.readOnly) {
+      this.claimed.add(d.address);
+      this.add({ address: d.address, kind: 'attach', action: 'noop', replace: false, reason: 'managed', dependsOn: deps, attrs: attrs(managedLoop.device), steps: [] });
+      return live(managedLoop, true);
+    }
+    const usable = foreign.find((l) => l.ro === d.readOnly);
+    if (!managedLoop && usable) {
+      this.add({ address: d.address, kind: 'attach', action: 'noop', replace: false, reason: 'not-managed', dependsOn: deps, attrs: attrs(usable.device), steps: [] });
+      return live(usable, false);
+    }
+    const replace = managedLoop !== undefined;
+    if (mine && replace) {
+      this.claimed.add(d.address);
+      this.add(this.deleteAction(mine, true, 'read-only-mismatch'));
+    }
+    const argv: Arg[] = ['losetup', '--find', '--show'];
+    if (d.readOnly) argv.push('--read-only');
+    if (d.method === 'partscan-loop') argv.push('--partscan');
+    if (d.method === 'offset-loop') argv.push('--offset', String(d.offset), '--sizelimit', String(d.sizelimit));
+    argv.push(d.image.file);
+    const device = { ref: d.address, attr: 'device' };
+    const step: Step = {
+      argv,
+      produces: device,
+      undo: ['losetup', '--detach', device],
+      ...(d.method === 'partscan-loop' ? { waitForPartitions: d.partitions } : {}),
+      journal: {
+        op: 'add',
+        entry: {
+          kind: 'attach', address: d.address, dependsOn: [], device, file: d.image.file, backDev: d.backDev, backIno: d.backIno,
+          offset: d.offset, sizelimit: d.sizelimit, readOnly: d.readOnly, partscan: d.method === 'partscan-loop',
+        },
+      },
+    };
+    this.add({ address: d.address, kind: 'attach', action: 'create', replace, reason: replace ? 'read-only-mismatch' : 'missing', dependsOn: deps, attrs: attrs(undefined), steps: [step] });
+    return undefined;
+  }
+
+  dirs(d: DesiredDir): void {
+    const mine = this.entry(d.address, 'dir');
+    if (mine) {
+      this.claimed.add(d.address);
+      this.add({ address: d.address, kind: 'dir', action: 'noop', replace: false, reason: 'managed', dependsOn: d.dependsOn, attrs: [{ label: 'path', value: d.path }], steps: [] });
+      return;
+    }
+    this.add({
+      address: d.address, kind: 'dir', action: 'create', replace: false, reason: 'missing', reasonText: 'mountpoint directory does not exist',
+      dependsOn: d.dependsOn, attrs: [{ label: 'path', value: d.path }],
+      steps: [{ argv: ['mkdir', d.path], undo: ['rmdir', d.path], journal: { op: 'add', entry: { kind: 'dir', address: d.address, dependsOn: d.dependsOn, path: d.path } } }],
+    });
+  }
+
+  mount(d: DesiredMount, live: Live | undefined, attachReplaced: boolean, parentChanging: boolean): void {
+    const where = d.spec.where;
+    const top: MountEntry | undefined = [...this.obs.mounts].reverse().find((m) => m.target === where);
+    const mine = this.entry(d.address, 'mount');
+    const src = live?.devices[d.sourceAttr];
+    const sourceArg: Arg = src ? src.path : { ref: d.attach, attr: d.sourceAttr };
+    const attrs: Attr[] = [
+      { label: 'source', value: `${d.spec.what}: ${d.fstype}${d.label ? ` "${d.label}"` : ''}${d.uuid ? `, uuid ${d.uuid}` : ''}` },
+      { label: 'device', value: sourceArg },
+      { label: 'options', value: d.options.join(',') },
+      ...(d.parent ? [{ label: 'mountpoint', value: `${where} must exist inside the filesystem of ${d.parent}` }] : []),
+    ];
+    const dirDeps = this.actions.filter((a) => a.address === dirAddress(where)).map((a) => a.address);
+    const dependsOn = [...d.dependsOn, ...dirDeps];
+
+    let replace = false;
+    let reason: Reason = 'missing';
+    if (top && parentChanging) {
+      // the parent filesystem is (re)mounted first, so whatever is mounted here now must go
+      if (!mine) {
+        this.diags.push(error('mount-conflict', `${where} is mounted from ${top.source}, not by imgplan, on top of ${d.parent?.slice('mount:'.length)}, which must be remounted`,
+          d.spec.whereAt, `unmount it (umount ${where}) and run imgplan again`));
+        return;
+      }
+      replace = true;
+      reason = 'dependency-replaced';
+    } else if (top) {
+      const sameSource = src !== undefined && ((src.majMin !== undefined && top.majMin === src.majMin) || top.source === src.path);
+      if (sameSource) {
+        const wantFlags = d.options.filter((o) => VISIBLE_FLAGS.has(o));
+        const roWrong = d.readOnly !== top.options.includes('ro');
+        const missingFlags = wantFlags.filter((f) => !top.options.includes(f));
+        if (!roWrong && missingFlags.length === 0) {
+          if (mine) this.claimed.add(d.address);
+          this.add({ address: d.address, kind: 'mount', action: 'noop', replace: false, reason: mine ? 'managed' : 'not-managed', dependsOn, attrs, steps: [] });
+          return;
+        }
+        if (!mine) {
+          this.diags.push(error('mount-conflict', `${where} is already mounted from ${top.source} with options ${top.options.join(',')}, not as the manifest wants (${d.options.join(',')}); it was not mounted by imgplan`,
+            d.spec.whereAt, `unmount it (umount ${where}) and run imgplan again`));
+          return;
+        }
+        replace = true;
+        reason = roWrong ? 'read-only-mismatch' : 'options-differ';
+      } else if (mine) {
+        // ours, but from a device the manifest no longer leads to
+        replace = true;
+        reason = attachReplaced ? 'dependency-replaced' : 'source-changed';
+      } else {
+        this.diags.push(error('mount-conflict', `${where} is already mounted from ${top.source} (${top.fstype}), not from ${d.spec.what}`, d.spec.whereAt,
+          `unmount it (umount ${where}) or choose another mountpoint`));
+        return;
+      }
+    }
+    if (!replace) {
+      const info = this.obs.paths[where];
+      if (d.parent) {
+        // inside a parent mount: the directory belongs to the guest; it can only be checked once the parent is in place
+        if (!parentChanging && info?.kind !== 'directory') {
+          this.diags.push(error('mountpoint-missing', `mountpoint ${where} does not exist inside the filesystem mounted at ${d.parent.slice('mount:'.length)}`, d.spec.whereAt,
+            'the parent filesystem is read-only; choose a mountpoint that exists in it, or one outside it'));
+          return;
+        }
+      } else if (info?.kind === 'directory' && !info.empty) {
+        this.diags.push(error('mountpoint-not-empty', `mountpoint ${where} is not empty`, d.spec.whereAt,
+          'imgplan never mounts over files: choose an empty or new directory'));
+        return;
+      } else if (info && info.kind !== 'directory' && info.kind !== 'missing') {
+        this.diags.push(error('mountpoint-not-dir', `mountpoint ${where} exists and is not a directory`, d.spec.whereAt));
+        return;
+      }
+    }
+    if (replace && mine) {
+      this.claimed.add(d.address);
+      this.add(this.deleteAction(mine, true, reason));
+    }
+    const step: Step = {
+      argv: ['mount', '-t', d.fstype, '-o', d.options.join(','), sourceArg, where],
+      undo: ['umount', where],
+      journal: { op: 'add', entry: { kind: 'mount', address: d.address, dependsOn, target: where, source: sourceArg, fstype: d.fstype } },
+    };
+    this.add({ address: d.address, kind: 'mount', action: 'create', replace, reason, dependsOn, attrs, steps: [step] });
+  }
+
+  deleteAction(e: JournalEntry, replace: boolean, reason: Reason): Omit<PlannedAction, 'reasonText'> & { reasonText?: string } {
+    switch (e.kind) {
+      case 'attach':
+        return {
+          address: e.address, kind: 'attach', action: 'delete', replace, reason, dependsOn: e.dependsOn,
+          attrs: [{ label: 'image', value: e.file }, { label: 'device', value: e.device }],
+          steps: [{ argv: ['losetup', '--detach', e.device], retryBusy: true, journal: { op: 'remove', address: e.address } }],
+        };
+      case 'dir':
+        return {
+          address: e.address, kind: 'dir', action: 'delete', replace, reason, dependsOn: e.dependsOn,
+          attrs: [{ label: 'path', value: e.path }],
+          steps: [{ argv: ['rmdir', e.path], journal: { op: 'remove', address: e.address } }],
+        };
+      case 'mount':
+        return {
+          address: e.address, kind: 'mount', action: 'delete', replace, reason, dependsOn: e.dependsOn,
+          attrs: [{ label: 'device', value: e.source }, { label: 'mountpoint', value: e.target }],
+          steps: [{ argv: ['umount', e.target], retryBusy: true, journal: { op: 'remove', address: e.address } }],
+        };
+    }
+  }
+}
+
+const KIND_ORDER: Readonly<Record<Kind, number>> = { attach: 0, dir: 1, mount: 2 };
+
+function order(planner: Planner, all: readonly PlannedAction[]): PlannedAction[] {
+  const deps = new Map<string, Set<string>>();
+  for (const a of all) deps.set(a.address, new Set([...(deps.get(a.address) ?? []), ...a.dependsOn]));
+  for (const e of planner.journal) deps.set(e.address, new Set([...(deps.get(e.address) ?? []), ...e.dependsOn]));
+  const seq = topoSort([...deps.keys()], (n) => [...(deps.get(n) ?? [])]);
+  const rank = new Map(seq.map((n, i) => [n, i]));
+  const r = (a: PlannedAction) => rank.get(a.address) ?? 0;
+  const deletes = all.filter((a) => a.action === 'delete').sort((a, b) => r(b) - r(a));
+  const creates = all.filter((a) => a.action === 'create').sort((a, b) => r(a) - r(b) || KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
+  return [...deletes, ...creates];
+}
+
+/** The pure front door: manifest + observed state → the ordered plan, or the errors that prevent one. */
+export function makePlan(manifest: Manifest, obs: ObservedState, opts: PlanOptions): PlanResult {
+  const planner = new Planner(manifest, obs);
+  const { desired, diagnostics } = buildDesired(manifest, obs);
+  const context = {
+    kernel: obs.kernel.release,
+    udev: obs.kernel.udev,
+    partscan: obs.kernel.partscan,
+    writableImages: manifest.images.filter((i) => i.access === 'read-write').map((i) => i.name),
+  };
+  const header = { formatVersion: 1 as const, mode: opts.mode, manifest: { path: manifest.path, sha256: manifest.sha256 }, context };
+
+  if (opts.mode === 'destroy') {
+    const actions = planner.journal.map((e) => ({ ...planner.deleteAction(e, false, 'destroy'), reasonText: REASONS.destroy }));
+    return {
+      plan: { ...header, actions: order(planner, actions), unchanged: [], warnings: planner.diags, forget: planner.stale },
+      diagnostics: planner.diags,
+    };
+  }
+
+  const errs = [...diagnostics];
+  const live = new Map<string, Live | undefined>();
+  const replacedAttaches = new Set<string>();
+  for (const d of desired) {
+    if (d.kind !== 'attach') continue;
+    live.set(d.address, planner.attach(d));
+    if (planner.actions.some((a) => a.address === d.address && a.action === 'delete')) replacedAttaches.add(d.address);
+  }
+  const journaledDirs = new Set(planner.journal.filter((e) => e.kind === 'dir').map((e) => (e as { path: string }).path));
+  const mounts = desired.filter((d): d is DesiredMount => d.kind === 'mount').sort((a, b) => a.spec.where.localeCompare(b.spec.where));
+  const seenDirs = new Set<string>();
+  for (const m of mounts) {
+    if (m.parent) continue;
+    for (const dir of mountpointDirs(m.spec.where, obs, journaledDirs)) {
+      if (seenDirs.has(dir.address)) continue;
+      seenDirs.add(dir.address);
+      planner.dirs(dir);
+    }
+  }
+  // parents before children, so a nested mount knows whether its parent stays in place
+  for (const m of [...mounts].sort((a, b) => a.spec.where.length - b.spec.where.length)) {
+    const parentChanging = m.parent !== undefined && planner.actions.some((a) => a.address === m.parent && a.action === 'create');
+    planner.mount(m, live.get(m.attach), replacedAttaches.has(m.attach), parentChanging);
+  }
+  for (const e of planner.journal) {
+    if (!planner.claimed.has(e.address)) planner.add(planner.deleteAction(e, false, 'not-in-manifest'));
+  }
+  errs.push(...planner.diags.filter((d) => d.severity === 'error'));
+  if (errs.some((d) => d.severity === 'error')) return { diagnostics: [...errs, ...planner.diags.filter((d) => d.severity === 'warning')] };
+
+  // a delete of an address that is also created is the first half of a replacement
+  const creates = new Set(planner.actions.filter((a) => a.action === 'create').map((a) => a.address));
+  const all = planner.actions.map((a) => (a.action === 'delete' && creates.has(a.address) ? { ...a, replace: true } : a));
+  const deleted = new Set(all.filter((a) => a.action === 'delete').map((a) => a.address));
+  const finalAll = all.map((a) => (a.action === 'create' && deleted.has(a.address) ? { ...a, replace: true } : a));
+  const unchanged = finalAll.filter((a) => a.action === 'noop').sort((a, b) => a.address.localeCompare(b.address));
+  const plan = { ...header, actions: order(planner, finalAll.filter((a) => a.action !== 'noop')), unchanged, warnings: planner.diags, forget: planner.stale };
+  return { plan, diagnostics: planner.diags };
+}

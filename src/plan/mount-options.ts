@@ -1,0 +1,54 @@
+/**
+ * Read-only mount options per filesystem (field-notes G5). A plain `ro` mount is not enough:
+ * ext3/ext4 replay their journal even when mounted ro, and xfs replays its log, both writing to
+ * the device; on a read-only loop the mount then fails instead.
+ */
+export interface OptionContext {
+  readonly readOnly: boolean;
+  /** kernel release, e.g. "6.1.0-26-amd64" */
+  readonly kernel: string;
+  /** another mounted xfs has the same UUID (cloned images) */
+  readonly xfsUuidClash: boolean;
+}
+
+function kernelAtLeast(release: string, major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return true;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a > major || (a === major && b >= minor);
+}
+
+/** Options imgplan sets for a filesystem type, before the manifest's own options. */
+export function baseMountOptions(fstype: string, ctx: OptionContext): string[] {
+  if (!ctx.readOnly) return fstype === 'xfs' && ctx.xfsUuidClash ? ['nouuid'] : [];
+  switch (fstype) {
+    case 'ext3':
+    case 'ext4':
+      return ['ro', 'noload'];
+    case 'xfs':
+      return ctx.xfsUuidClash ? ['ro', 'norecovery', 'nouuid'] : ['ro', 'norecovery'];
+    case 'btrfs':
+      // rescue=nologreplay replaced nologreplay in 5.9; both need ro
+      return kernelAtLeast(ctx.kernel, 5, 9) ? ['ro', 'rescue=nologreplay'] : ['ro', 'nologreplay'];
+    default:
+      return ['ro'];
+  }
+}
+
+/** Base options, then the manifest's, without repeats. */
+export function mountOptions(fstype: string, extra: readonly string[], ctx: OptionContext): string[] {
+  const out = baseMountOptions(fstype, ctx);
+  for (const o of extra) if (!out.includes(o)) out.push(o);
+  return out;
+}
+
+/** Options whose presence findmnt shows back, so a live mount can be compared with the wanted one. */
+export const VISIBLE_FLAGS: ReadonlySet<string> = new Set(['ro', 'nosuid', 'nodev', 'noexec', 'noatime', 'nodiratime', 'relatime', 'sync', 'dirsync']);
+
+/** Filesystem signatures that blkid reports but that cannot be mounted, with what to tell the user. */
+export const NOT_MOUNTABLE: Readonly<Record<string, string>> = {
+  LVM2_member: 'an LVM physical volume; its logical volumes are mounted with what: IMAGE/VG/LV (not supported yet)',
+  swap: 'swap space, which has no files to mount',
+  crypto_LUKS: 'a LUKS-encrypted volume (not supported yet)',
+  linux_raid_member: 'an md RAID member (not supported yet)',
+};

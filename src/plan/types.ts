@@ -1,0 +1,96 @@
+import type { Diagnostic } from '../diagnostics.js';
+import type { JournalEntry } from '../journal/format.js';
+
+export type Kind = 'attach' | 'dir' | 'mount';
+
+/** A value known only after a step has run, e.g. the loop device `losetup --show` prints. */
+export interface Ref {
+  readonly ref: string;
+  /** "device" for the attach's own device, "pN" for its kernel partition N */
+  readonly attr: string;
+}
+export type Arg = string | Ref;
+
+export function isRef(a: unknown): a is Ref {
+  return typeof a === 'object' && a !== null && 'ref' in a && 'attr' in a;
+}
+
+/** What the executor writes to the journal after a step succeeds (refs filled in). */
+export type JournalOp =
+  | { readonly op: 'add'; readonly entry: JournalEntry | JournalEntryTemplate }
+  | { readonly op: 'remove'; readonly address: string };
+
+/** A journal entry whose device is only known after the step ran. */
+export type JournalEntryTemplate = Omit<Extract<JournalEntry, { kind: 'attach' }>, 'device'> & { readonly device: Ref }
+  | Omit<Extract<JournalEntry, { kind: 'mount' }>, 'source'> & { readonly source: Arg };
+
+export interface Step {
+  readonly argv: readonly Arg[];
+  /** inverse command, run when a later step of the same apply fails */
+  readonly undo?: readonly Arg[];
+  /** the ref this step's stdout (trimmed) defines */
+  readonly produces?: Ref;
+  /** wait after the step until these kernel partition nodes of the produced device exist */
+  readonly waitForPartitions?: readonly number[];
+  /** a "busy" failure (umount, losetup -d) is retried with back-off */
+  readonly retryBusy?: boolean;
+  readonly journal: JournalOp;
+}
+
+export type Action = 'create' | 'delete' | 'noop';
+
+/** Why a change is planned. Explains; never decides what apply runs. */
+export type Reason =
+  | 'missing'
+  | 'not-in-manifest'
+  | 'destroy'
+  | 'read-only-mismatch'
+  | 'options-differ'
+  | 'source-changed'
+  | 'dependency-replaced'
+  | 'managed'
+  | 'not-managed';
+
+export interface Attr {
+  readonly label: string;
+  readonly value: string | Ref;
+}
+
+export interface PlannedAction {
+  readonly address: string;
+  readonly kind: Kind;
+  readonly action: Action;
+  /** true for both halves of a -/+ replacement */
+  readonly replace: boolean;
+  readonly reason: Reason;
+  readonly reasonText: string;
+  readonly dependsOn: readonly string[];
+  readonly attrs: readonly Attr[];
+  readonly steps: readonly Step[];
+}
+
+export interface PlanContext {
+  readonly kernel: string;
+  readonly udev: boolean;
+  readonly partscan: { readonly available: boolean; readonly evidence: string };
+  /** images opened writable (only with access: read-write and --allow-writes) */
+  readonly writableImages: readonly string[];
+}
+
+export interface Plan {
+  readonly formatVersion: 1;
+  readonly mode: 'apply' | 'destroy';
+  readonly manifest: { readonly path: string; readonly sha256: string };
+  readonly context: PlanContext;
+  /** creates and deletes, in execution order */
+  readonly actions: readonly PlannedAction[];
+  /** objects already as wanted (or left alone), sorted by address */
+  readonly unchanged: readonly PlannedAction[];
+  readonly warnings: readonly Diagnostic[];
+  /** journal entries that no longer match the system: dropped from the journal, never acted on */
+  readonly forget: readonly string[];
+}
+
+export function isEmptyPlan(p: Plan): boolean {
+  return p.actions.length === 0;
+}

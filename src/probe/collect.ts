@@ -1,0 +1,136 @@
+import { posix } from 'node:path';
+import { ProbeError, missingToolHint } from '../errors.js';
+import { journalPath, parseJournal, type Journal } from '../journal/format.js';
+import type { Manifest } from '../manifest/types.js';
+import type { Command, CommandResult, PathInfo, Runner } from '../runner/runner.js';
+import { parseBlkidExport, type BlkidInfo } from './blkid.js';
+import * as probes from './commands.js';
+import { parseFindmnt } from './findmnt.js';
+import { parseLosetup } from './losetup.js';
+import { parseLsblk, type BlockDevice } from './lsblk.js';
+import type { ImageObservation, KernelFacts, ObservedState } from './observed.js';
+import { parseSfdisk, type PartitionTable } from './sfdisk.js';
+
+async function runProbe(runner: Runner, cmd: Command, okCodes: readonly number[] = [0]): Promise<CommandResult> {
+  const r = await runner.run(cmd);
+  const tool = cmd.argv[0];
+  if (r.failure === 'not-found') throw new ProbeError(cmd.argv, `${tool} is not installed`, missingToolHint(tool));
+  if (r.failure && !(r.failure === 'exit-code' && r.exitCode !== undefined && okCodes.includes(r.exitCode))) {
+    throw new ProbeError(cmd.argv, `exit ${r.exitCode ?? r.failure}: ${r.stderr.trim() || '(no message)'}`,
+      'imgplan must run as root to read block device state');
+  }
+  return r;
+}
+
+function parsed<T>(cmd: Command, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    throw new ProbeError(cmd.argv, `could not read its output: ${(e as Error).message}`,
+      'please report this with the output of the command above');
+  }
+}
+
+/**
+ * Partition scan works when the kernel has the MBR/GPT parsers. The kernel config says so
+ * definitively; without it, a kernel-made partition of any disk (kname "vda1" under "vda")
+ * is evidence. Otherwise assume not: offset loops work on every kernel (field-notes G11).
+ */
+export function partscanEvidence(release: string, config: string | undefined, devices: readonly BlockDevice[]): KernelFacts['partscan'] {
+  if (config !== undefined) {
+    const has = (opt: string) => new RegExp(`^${opt}=y$`, 'm').test(config);
+    const ok = has('CONFIG_MSDOS_PARTITION') && has('CONFIG_EFI_PARTITION');
+    return { available: ok, evidence: ok ? `kernel config ${probes.kernelConfigPath(release)} has MBR and GPT parsers` : `kernel config ${probes.kernelConfigPath(release)} lacks CONFIG_MSDOS_PARTITION or CONFIG_EFI_PARTITION` };
+  }
+  const part = devices.find((d) => d.type === 'part' && d.pkname !== undefined && d.name.startsWith(d.pkname));
+  if (part) return { available: true, evidence: `the kernel made partition ${part.name} of ${part.pkname}` };
+  return { available: false, evidence: 'no kernel config found and no kernel-made partition seen' };
+}
+
+async function collectImage(runner: Runner, file: string, wanted: ReadonlySet<string>): Promise<ImageObservation> {
+  const stat = await runner.inspectPath(file);
+  if (stat.kind !== 'file') return { file, stat, table: null, contents: {} };
+  const sf = probes.sfdisk(file);
+  const r = await runProbe(runner, sf, [1]);
+  // sfdisk exits 1 with "does not contain a recognized partition table" on a bare filesystem
+  const table: PartitionTable | null = r.exitCode === 0 ? parsed(sf, () => parseSfdisk(r.stdout)) : null;
+  const contents: Record<string, BlkidInfo> = {};
+  const probeRange = async (key: string, range?: { offset: number; size: number }) => {
+    const cmd = probes.blkid(file, range);
+    const b = await runProbe(runner, cmd, [2]);
+    contents[key] = b.exitCode === 0 ? parseBlkidExport(b.stdout) : {};
+  };
+  if (wanted.has('whole')) await probeRange('whole');
+  if (table) {
+    for (const p of table.partitions) {
+      const key = `part${p.number}`;
+      if (wanted.has(key)) await probeRange(key, { offset: p.start * table.sectorSize, size: p.size * table.sectorSize });
+    }
+  }
+  return { file, stat, table, contents };
+}
+
+export interface CollectOptions {
+  readonly stateDir: string;
+}
+
+/** Reads the live state the plan needs, once, through the runner. Changes nothing. */
+export async function collectState(runner: Runner, manifest: Manifest, opts: CollectOptions): Promise<ObservedState> {
+  const lsblkR = await runProbe(runner, probes.LSBLK);
+  const blockDevices = parsed(probes.LSBLK, () => parseLsblk(lsblkR.stdout));
+  const losetupR = await runProbe(runner, probes.LOSETUP);
+  const loops = parsed(probes.LOSETUP, () => parseLosetup(losetupR.stdout));
+  const findmntR = await runProbe(runner, probes.FINDMNT);
+  const mounts = parsed(probes.FINDMNT, () => parseFindmnt(findmntR.stdout));
+
+  const release = (await runner.readText(probes.KERNEL_RELEASE_PATH))?.trim() ?? 'unknown';
+  const config = await runner.readText(probes.kernelConfigPath(release));
+  const udev = (await runner.inspectPath(probes.UDEV_CONTROL_PATH)).kind !== 'missing';
+  const kernel: KernelFacts = { release, partscan: partscanEvidence(release, config, blockDevices), udev };
+
+  const images: Record<string, ImageObservation> = {};
+  for (const img of manifest.images) {
+    const wanted = new Set(
+      manifest.mounts
+        .filter((m) => m.source.image === img.name)
+        .map((m) => (m.source.kind === 'whole' ? 'whole' : `part${m.source.number}`)),
+    );
+    wanted.add('whole');
+    images[img.name] = await collectImage(runner, img.file, wanted);
+  }
+
+  const jPath = journalPath(opts.stateDir, manifest.path);
+  const jText = await runner.readText(jPath);
+  let journal: Journal | null = null;
+  if (jText !== undefined) {
+    try {
+      journal = parseJournal(jText, jPath);
+    } catch (e) {
+      throw new ProbeError(['read', jPath], (e as Error).message, `move the file away if no imgplan objects of ${manifest.path} are live`);
+    }
+  }
+  const journaledDirs = new Set((journal?.entries ?? []).flatMap((e) => (e.kind === 'dir' ? [e.path] : [])));
+  const paths: Record<string, PathInfo> = {};
+  for (const m of manifest.mounts) {
+    for (let p = m.where; ; p = posix.dirname(p)) {
+      if (!(p in paths)) paths[p] = await runner.inspectPath(p);
+      // walk up past directories imgplan made, so destroy and re-plans still see them as ours
+      if ((paths[p]!.kind !== 'missing' && !journaledDirs.has(p)) || p === '/') break;
+    }
+  }
+  for (const d of journaledDirs) if (!(d in paths)) paths[d] = await runner.inspectPath(d);
+
+  const mountedXfsUuids: Record<string, string> = {};
+  const wantsXfs = Object.values(images).some((i) => Object.values(i.contents).some((c) => c.TYPE === 'xfs'));
+  if (wantsXfs) {
+    for (const m of mounts) {
+      if (m.fstype !== 'xfs' || !m.source.startsWith('/dev/')) continue;
+      const cmd = probes.blkid(m.source);
+      const r = await runProbe(runner, cmd, [2]);
+      const uuid = parseBlkidExport(r.stdout).UUID;
+      if (uuid) mountedXfsUuids[m.target] = uuid;
+    }
+  }
+
+  return { kernel, blockDevices, loops, mounts, images, paths, mountedXfsUuids, journal, journalPath: jPath };
+}

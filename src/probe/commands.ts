@@ -1,0 +1,37 @@
+import type { Command } from '../runner/runner.js';
+
+/**
+ * Every probe argv in one place. Explicit column lists and --bytes: never -O/--output-all,
+ * whose columns and types move between util-linux releases (field-notes P2).
+ */
+export const LSBLK: Command = {
+  argv: ['lsblk', '--json', '--bytes', '--list', '--output', 'NAME,KNAME,MAJ:MIN,TYPE,PKNAME,SIZE,RO,FSTYPE'],
+  mutates: false,
+};
+
+export const LOSETUP: Command = {
+  argv: ['losetup', '--list', '--json', '--output', 'NAME,MAJ:MIN,BACK-FILE,BACK-INO,BACK-MAJ:MIN,OFFSET,SIZELIMIT,RO,PARTSCAN,AUTOCLEAR'],
+  mutates: false,
+};
+
+export const FINDMNT: Command = {
+  argv: ['findmnt', '--json', '--list', '--output', 'TARGET,SOURCE,MAJ:MIN,FSTYPE,OPTIONS'],
+  mutates: false,
+};
+
+/** Reads the partition table from the image file itself, without attaching anything. */
+export function sfdisk(file: string): Command {
+  return { argv: ['sfdisk', '--json', file], mutates: false };
+}
+
+/** Low-level probe of a byte range of a file (or a whole device): no cache, no udev needed. */
+export function blkid(file: string, range?: { offset: number; size: number }): Command {
+  const r = range ? ['--offset', String(range.offset), '--size', String(range.size)] : [];
+  return { argv: ['blkid', '--probe', '--output', 'export', ...r, file], mutates: false };
+}
+
+export const KERNEL_RELEASE_PATH = '/proc/sys/kernel/osrelease';
+export const UDEV_CONTROL_PATH = '/run/udev/control';
+export function kernelConfigPath(release: string): string {
+  return `/boot/config-${release}`;
+}

@@ -1,0 +1,38 @@
+import type { Journal } from '../journal/format.js';
+import type { PathInfo } from '../runner/runner.js';
+import type { BlkidInfo } from './blkid.js';
+import type { MountEntry } from './findmnt.js';
+import type { LoopDevice } from './losetup.js';
+import type { BlockDevice } from './lsblk.js';
+import type { PartitionTable } from './sfdisk.js';
+
+export interface KernelFacts {
+  readonly release: string;
+  /** whether attaching with --partscan makes the kernel create partition nodes, and why we think so */
+  readonly partscan: { readonly available: boolean; readonly evidence: string };
+  readonly udev: boolean;
+}
+
+export interface ImageObservation {
+  readonly file: string;
+  readonly stat: PathInfo;
+  /** null: the image has no partition table sfdisk recognises */
+  readonly table: PartitionTable | null;
+  /** blkid of the whole image ("whole") and of each partition the manifest names ("part3") */
+  readonly contents: Readonly<Record<string, BlkidInfo>>;
+}
+
+/** The live state, captured once per run through the Runner, as plain data. */
+export interface ObservedState {
+  readonly kernel: KernelFacts;
+  readonly blockDevices: readonly BlockDevice[];
+  readonly loops: readonly LoopDevice[];
+  readonly mounts: readonly MountEntry[];
+  readonly images: Readonly<Record<string, ImageObservation>>;
+  /** stat of each mountpoint and of its ancestors up to the first that exists */
+  readonly paths: Readonly<Record<string, PathInfo>>;
+  /** filesystem UUID of each mounted xfs, by mount target (only probed when the manifest has xfs) */
+  readonly mountedXfsUuids: Readonly<Record<string, string>>;
+  readonly journal: Journal | null;
+  readonly journalPath: string;
+}

@@ -1,0 +1,75 @@
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { execa } from 'execa';
+import type { Command, CommandResult, PathInfo, Runner } from './runner.js';
+
+/** Linux dev_t as "major:minor" (glibc's encoding: minor bits are split around the major). */
+export function devToMajMin(dev: number): string {
+  const big = BigInt(dev);
+  const major = ((big >> 8n) & 0xfffn) | ((big >> 32n) & ~0xfffn);
+  const minor = (big & 0xffn) | ((big >> 12n) & ~0xffn);
+  return `${major}:${minor}`;
+}
+
+const DEFAULT_TIMEOUT_MS = 120_000;
+
+export class ExecaRunner implements Runner {
+  private readonly env: Record<string, string>;
+
+  constructor(private readonly log?: (line: string) => void) {
+    // LC_ALL=C: every parsed message and number in one known language and format.
+    // LVM_SUPPRESS_FD_WARNINGS: LVM complains on stderr about descriptors Node passes down.
+    this.env = { LC_ALL: 'C', LVM_SUPPRESS_FD_WARNINGS: '1' };
+  }
+
+  async run(cmd: Command): Promise<CommandResult> {
+    const [file, ...args] = cmd.argv;
+    const started = Date.now();
+    const r = await execa(file, args, {
+      reject: false,
+      stdin: 'ignore',
+      env: this.env,
+      extendEnv: true,
+      timeout: cmd.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      stripFinalNewline: false,
+    });
+    const stdout = typeof r.stdout === 'string' ? r.stdout : '';
+    const stderr = typeof r.stderr === 'string' ? r.stderr : '';
+    let failure: CommandResult['failure'];
+    const code = (r as { code?: string }).code;
+    if (code === 'ENOENT') failure = 'not-found';
+    else if (r.timedOut) failure = 'timed-out';
+    else if (r.isTerminated) failure = 'killed';
+    else if (r.exitCode !== 0) failure = 'exit-code';
+    this.log?.(`$ ${cmd.argv.join(' ')}  → ${failure ?? 'ok'} ${r.exitCode ?? ''} (${Date.now() - started} ms)`);
+    const result: CommandResult = { argv: cmd.argv, exitCode: r.exitCode, stdout, stderr };
+    return failure ? { ...result, failure } : result;
+  }
+
+  async readText(path: string): Promise<string | undefined> {
+    try {
+      return await readFile(path, 'utf8');
+    } catch {
+      return undefined;
+    }
+  }
+
+  async inspectPath(path: string): Promise<PathInfo> {
+    let st;
+    try {
+      st = await stat(path);
+    } catch {
+      return { kind: 'missing' };
+    }
+    const base = { dev: devToMajMin(st.dev), ino: st.ino, size: st.size };
+    if (st.isDirectory()) {
+      let empty = true;
+      try {
+        empty = (await readdir(path)).length === 0;
+      } catch {
+        empty = false;
+      }
+      return { kind: 'directory', ...base, empty };
+    }
+    return { kind: st.isFile() ? 'file' : 'other', ...base };
+  }
+}

@@ -1,0 +1,28 @@
+import type { Command, CommandResult, PathInfo, Runner } from './runner.js';
+import type { Recording } from './recording-runner.js';
+
+export class FixtureMissError extends Error {}
+
+/** Replays a Recording. Unknown argv or path is an error that names it; a mutating command is refused. */
+export class FixtureRunner implements Runner {
+  constructor(private readonly rec: Recording, private readonly name = 'fixture') {}
+
+  async run(cmd: Command): Promise<CommandResult> {
+    if (cmd.mutates) throw new FixtureMissError(`${this.name}: refusing mutating command ${cmd.argv.join(' ')}`);
+    const key = JSON.stringify(cmd.argv);
+    const hit = this.rec.commands.find((c) => JSON.stringify(c.argv) === key);
+    if (!hit) throw new FixtureMissError(`${this.name}: no recorded output for ${cmd.argv.join(' ')}`);
+    return hit;
+  }
+
+  async readText(path: string): Promise<string | undefined> {
+    if (!(path in this.rec.texts)) throw new FixtureMissError(`${this.name}: no recorded text for ${path}`);
+    return this.rec.texts[path] ?? undefined;
+  }
+
+  async inspectPath(path: string): Promise<PathInfo> {
+    const p = this.rec.paths[path];
+    if (!p) throw new FixtureMissError(`${this.name}: no recorded stat for ${path}`);
+    return p;
+  }
+}

@@ -1,0 +1,34 @@
+import type { Command, CommandResult, PathInfo, Runner } from './runner.js';
+
+/** A recorded system state: what every probe printed, keyed by argv or path. JSON-serialisable. */
+export interface Recording {
+  readonly meta: Record<string, unknown>;
+  readonly commands: CommandResult[];
+  readonly texts: Record<string, string | null>;
+  readonly paths: Record<string, PathInfo>;
+}
+
+/** Wraps a live runner and keeps what read-only calls returned, for `imgplan debug capture-state`. */
+export class RecordingRunner implements Runner {
+  readonly recording: Recording = { meta: {}, commands: [], texts: {}, paths: {} };
+
+  constructor(private readonly inner: Runner) {}
+
+  async run(cmd: Command): Promise<CommandResult> {
+    const r = await this.inner.run(cmd);
+    if (!cmd.mutates) this.recording.commands.push(r);
+    return r;
+  }
+
+  async readText(path: string): Promise<string | undefined> {
+    const t = await this.inner.readText(path);
+    this.recording.texts[path] = t ?? null;
+    return t;
+  }
+
+  async inspectPath(path: string): Promise<PathInfo> {
+    const p = await this.inner.inspectPath(path);
+    this.recording.paths[path] = p;
+    return p;
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The one door to the system. Every command imgplan runs, and every file it reads to learn the
+ * live state, passes through a Runner, so that probes can be recorded and replayed as fixtures
+ * and every mutating command is visible in one place.
+ */
+
+export interface Command {
+  /** argv, never a shell string. */
+  readonly argv: readonly [string, ...string[]];
+  /** true when the command changes the system (attach, mount, mkdir…); replay runners refuse those. */
+  readonly mutates: boolean;
+  readonly timeoutMs?: number;
+}
+
+export type Failure = 'not-found' | 'timed-out' | 'killed' | 'exit-code';
+
+export interface CommandResult {
+  readonly argv: readonly string[];
+  readonly exitCode: number | undefined;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** absent when the command ran and exited 0 */
+  readonly failure?: Failure;
+}
+
+/** What stat(2) and readdir(3) say about a path; `dev` is "major:minor" of the filesystem holding it. */
+export interface PathInfo {
+  readonly kind: 'missing' | 'directory' | 'file' | 'other';
+  readonly dev?: string;
+  readonly ino?: number;
+  readonly size?: number;
+  /** directories only: whether it has any entry */
+  readonly empty?: boolean;
+}
+
+export interface Runner {
+  /** Never throws for a failing command: the failure is in the result. */
+  run(cmd: Command): Promise<CommandResult>;
+  /** Contents of a small text file (sysfs, /proc, the journal), or undefined if it cannot be read. */
+  readText(path: string): Promise<string | undefined>;
+  inspectPath(path: string): Promise<PathInfo>;
+}
+
+export function succeeded(r: CommandResult): boolean {
+  return r.failure === undefined;
+}

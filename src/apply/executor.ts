@@ -78,7 +78,9 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
   const total = plan.actions.length;
   let failure: ExecResult['failure'];
 
+  let failedAt = -1;
   outer: for (const [i, action] of plan.actions.entries()) {
+    failedAt = i;
     const sym = action.replace ? '-/+' : action.action === 'create' ? '+' : '-';
     for (const step of action.steps) {
       let argv: string[];
@@ -97,7 +99,8 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
         let holders: string | undefined;
         if (BUSY.test(r.stderr) && argv[0] === 'umount') {
           const f = await opts.runner.run({ argv: ['fuser', '-vm', argv[argv.length - 1]!], mutates: false });
-          holders = (f.stdout + f.stderr).trim() || undefined;
+          // fuser -v cannot read other namespaces' /proc/N/fd and says so per descriptor; not useful here
+          holders = (f.stdout + f.stderr).split('\n').filter((l) => l.trim() && !l.startsWith('Cannot stat')).join('\n') || undefined;
         }
         failure = { address: action.address, command: text, message, ...(holders ? { holders } : {}) };
         break outer;
@@ -120,11 +123,15 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
 
   if (!failure) return { ok: true, done: done.map((d) => `${d.action.address}: ${d.text}`), rolledBack: [], leftBehind: [] };
 
+  // what the plan was to remove but is still there: the failed removal and those after it
+  const notRemoved = plan.actions.slice(failedAt).filter((a) => a.action === 'delete')
+    .map((a, j) => `${a.address}: still present (${j === 0 && a.address === failure!.address ? 'its removal failed' : 'removal not attempted'}; recorded in the journal)`);
+
   opts.progress(`Step failed: ${failure.command}: ${failure.message}`);
   opts.progress('Rolling back what this run did, in reverse order…');
   const kept: string[] = [];
   const rolledBack: string[] = [];
-  const leftBehind: string[] = [];
+  const leftBehind: string[] = [...notRemoved];
   for (const d of [...done].reverse()) {
     const label = `${d.action.address}: ${d.text}`;
     if (!d.undo) {

@@ -1,0 +1,169 @@
+/**
+ * Real-kernel test support: builds small images with the real tools, runs the real CLI, and
+ * guards against leaks (loop devices backed by the sandbox's files, mounts under it).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { execa } from 'execa';
+
+export const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
+
+export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+export function kernelHas(fs: string): boolean {
+  return readFileSync('/proc/filesystems', 'utf8').split('\n').some((l) => l.trim().split(/\s+/).pop() === fs);
+}
+
+export async function sh(argv: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<string> {
+  const r = await execa(argv[0]!, argv.slice(1), { input: opts.input, env: { LC_ALL: 'C', ...opts.env }, reject: false });
+  if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} failed (${r.exitCode}): ${r.stderr}`);
+  return r.stdout;
+}
+
+export async function sha256(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+export type Fs = 'ext4' | 'ext3' | 'ext2' | 'xfs' | 'btrfs' | 'vfat';
+
+export interface PartSpec {
+  /** sfdisk size, e.g. "16M"; omit for the rest of the disk */
+  readonly size?: string;
+  /** sfdisk type: "83", "8e", "5" (extended), or a GPT alias like "L" */
+  readonly type?: string;
+  readonly name?: string;
+  readonly fs?: Fs;
+  readonly label?: string;
+  readonly files?: Readonly<Record<string, string>>;
+}
+
+async function mkfs(fs: Fs, dev: string, label?: string): Promise<void> {
+  const l = label ?? '';
+  switch (fs) {
+    case 'ext2': case 'ext3': case 'ext4':
+      await sh([`mkfs.${fs}`, '-q', '-F', ...(l ? ['-L', l] : []), dev]);
+      return;
+    case 'xfs':
+      // xfsprogs refuses filesystems under 300 MiB unless it believes it is under xfstests
+      await sh(['mkfs.xfs', '-q', '-f', ...(l ? ['-L', l] : []), dev], { env: { TEST_DIR: '1', TEST_DEV: '1', QA_CHECK_FS: '1' } });
+      return;
+    case 'btrfs':
+      await sh(['mkfs.btrfs', '-q', '-f', ...(l ? ['-L', l] : []), dev]);
+      return;
+    case 'vfat':
+      await sh(['mkfs.vfat', ...(l ? ['-n', l] : []), dev]);
+      return;
+  }
+}
+
+interface Table {
+  partitions: { node: string; start: number; size: number }[];
+  sectorsize?: number;
+}
+
+export class Sandbox {
+  readonly root: string;
+  readonly stateDir: string;
+
+  constructor(name: string) {
+    this.root = mkdtempSync(`/tmp/imgplan-it-${name}-`);
+    this.stateDir = join(this.root, 'state');
+  }
+
+  path(...p: string[]): string {
+    return join(this.root, ...p);
+  }
+
+  /** Fills a filesystem through a temporary writable loop device over [offset, offset+size). */
+  private async populate(file: string, offset: number, size: number, fs: Fs, label?: string, files?: Readonly<Record<string, string>>): Promise<void> {
+    const loop = (await sh(['losetup', '--find', '--show', '--offset', String(offset), ...(size ? ['--sizelimit', String(size)] : []), file])).trim();
+    try {
+      await mkfs(fs, loop, label);
+      if (files && Object.keys(files).length) {
+        if (!kernelHas(fs)) throw new Error(`cannot write files into ${fs}: kernel lacks it`);
+        const mnt = mkdtempSync(join(this.root, '.fill-'));
+        await sh(['mount', '-t', fs, loop, mnt]);
+        try {
+          for (const [p, content] of Object.entries(files)) {
+            await mkdir(dirname(join(mnt, p)), { recursive: true });
+            if (p.endsWith('/')) await mkdir(join(mnt, p), { recursive: true });
+            else await writeFile(join(mnt, p), content);
+          }
+        } finally {
+          await sh(['umount', mnt]);
+          rmSync(mnt, { recursive: true });
+        }
+      }
+    } finally {
+      await sh(['losetup', '--detach', loop]);
+    }
+  }
+
+  async partitionedImage(name: string, sizeMiB: number, label: 'dos' | 'gpt', parts: readonly PartSpec[]): Promise<string> {
+    const file = this.path(name);
+    await sh(['truncate', '-s', `${sizeMiB}M`, file]);
+    const script = [`label: ${label}`, ...parts.map((p) => [p.size ? `size=${p.size}` : '', `type=${p.type ?? (label === 'gpt' ? 'L' : '83')}`, p.name ? `name="${p.name}"` : ''].filter(Boolean).join(', '))].join('\n');
+    await sh(['sfdisk', '-q', file], { input: `${script}\n` });
+    const table = (JSON.parse(await sh(['sfdisk', '--json', file])) as { partitiontable: Table }).partitiontable;
+    const ss = table.sectorsize ?? 512;
+    // sfdisk numbers partitions in script order (MBR logicals from 5 after the extended one)
+    for (const [i, p] of table.partitions.entries()) {
+      const spec = parts[i];
+      if (spec?.fs) await this.populate(file, p.start * ss, p.size * ss, spec.fs, spec.label, spec.files);
+    }
+    return file;
+  }
+
+  async wholeImage(name: string, sizeMiB: number, fs: Fs, label?: string, files?: Readonly<Record<string, string>>): Promise<string> {
+    const file = this.path(name);
+    await sh(['truncate', '-s', `${sizeMiB}M`, file]);
+    await this.populate(file, 0, 0, fs, label, files);
+    return file;
+  }
+
+  writeManifest(name: string, yaml: string): string {
+    const p = this.path(name);
+    writeFileSync(p, yaml);
+    return p;
+  }
+
+  async imgplan(args: string[], opts: { env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    const r = await execa('node', [CLI, ...args], {
+      reject: false, stdin: 'ignore', cwd: this.root,
+      env: { IMGPLAN_STATE_DIR: this.stateDir, NO_COLOR: '1', ...opts.env },
+    });
+    return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+  }
+
+  /** What this sandbox still has on the system: mounts under it, loops backed by its files, journal files. */
+  async leaks(): Promise<string[]> {
+    const out: string[] = [];
+    const mounts = JSON.parse((await sh(['findmnt', '--json', '--list', '--output', 'TARGET,SOURCE'])) || '{"filesystems":[]}') as { filesystems: { target: string; source: string }[] };
+    for (const m of mounts.filesystems) if (m.target.startsWith(`${this.root}/`)) out.push(`mount ${m.target} (${m.source})`);
+    const loopsText = await sh(['losetup', '--list', '--json', '--output', 'NAME,BACK-FILE']);
+    const loops = loopsText.trim() ? (JSON.parse(loopsText) as { loopdevices: { name: string; 'back-file': string | null }[] }).loopdevices : [];
+    for (const l of loops) if ((l['back-file'] ?? '').startsWith(`${this.root}/`)) out.push(`loop ${l.name} (${l['back-file']})`);
+    const journalDir = join(this.stateDir, 'journal');
+    if (existsSync(journalDir)) for (const f of await import('node:fs/promises').then((m) => m.readdir(journalDir))) out.push(`journal ${f}`);
+    return out;
+  }
+
+  /** Removes whatever leaked, deepest mounts first, then loops; returns what it had to remove. */
+  async cleanup(): Promise<string[]> {
+    const found = await this.leaks();
+    const mounts = found.filter((l) => l.startsWith('mount ')).map((l) => l.split(' ')[1]!).sort((a, b) => b.length - a.length);
+    for (const m of mounts) await execa('umount', [m], { reject: false }).then((r) => (r.exitCode ? execa('umount', ['-l', m], { reject: false }) : r));
+    for (const l of found.filter((x) => x.startsWith('loop '))) await execa('losetup', ['--detach', l.split(' ')[1]!], { reject: false });
+    return found;
+  }
+
+  async dispose(): Promise<string[]> {
+    const leaked = await this.cleanup();
+    if ((await this.leaks()).filter((l) => !l.startsWith('journal ')).length === 0) rmSync(this.root, { recursive: true, force: true });
+    return leaked;
+  }
+}

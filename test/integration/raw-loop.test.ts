@@ -1,0 +1,160 @@
+import { readdirSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Sandbox, isRoot, kernelHas, sh } from './harness.js';
+import { read, runProtocol } from './protocol.js';
+
+const describeRoot = isRoot ? describe : describe.skip;
+if (!isRoot) console.warn('integration tests skipped: they need root (loop devices and mounts)');
+
+let sb: Sandbox;
+beforeEach((ctx) => {
+  sb = new Sandbox(ctx.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 30));
+});
+afterEach(async () => {
+  // leak guard: pass or fail, remove what the test left, and fail the test that leaked
+  const leaked = await sb.dispose();
+  expect(leaked, 'the test left these behind').toEqual([]);
+});
+
+describeRoot('raw images on loop devices (host kernel)', () => {
+  it('MBR guest: ext4 /boot nested under an xfs root, plus a whole-disk ext4 data image', async () => {
+    const web01 = await sb.partitionedImage('web01.img', 400, 'dos', [
+      { size: '16M', fs: 'ext4', label: 'boot', files: { 'grub/grub.cfg': 'set default=0\n' } },
+      { size: '8M', type: '82' },
+      { fs: 'xfs', label: 'root', files: { 'etc/hostname': 'web01\n', 'boot/': '' } },
+    ]);
+    const data = await sb.wholeImage('data.img', 32, 'ext4', 'data', { 'backup/db.sql': 'CREATE TABLE t;\n' });
+    const m = sb.writeManifest('rescue.yaml', `version: 1
+images:
+  web01:
+    file: web01.img
+    format: raw
+  data:
+    file: ${data}
+    format: raw
+    access: read-only
+mounts:
+  - what: web01/part1
+    where: ${sb.path('mnt/web01/boot')}
+  - what: web01/part3
+    where: ${sb.path('mnt/web01')}
+    type: xfs
+    options: [nosuid, nodev]
+  - what: data
+    where: ${sb.path('mnt/data')}
+`);
+    await runProtocol(sb, {
+      manifest: m,
+      images: [web01, data],
+      createdDirs: [sb.path('mnt')],
+      whileApplied: async () => {
+        expect(read(sb.path('mnt/web01/etc/hostname'))).toBe('web01\n');
+        expect(read(sb.path('mnt/web01/boot/grub/grub.cfg'))).toBe('set default=0\n');
+        expect(read(sb.path('mnt/data/backup/db.sql'))).toContain('CREATE TABLE');
+        const mounts = await sh(['findmnt', '--json', '--list', '--output', 'TARGET,OPTIONS']);
+        const opts = (t: string) => (JSON.parse(mounts) as { filesystems: { target: string; options: string }[] }).filesystems.find((f) => f.target === t)!.options.split(',');
+        expect(opts(sb.path('mnt/web01'))).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev', 'norecovery']));
+        expect(opts(sb.path('mnt/web01/boot'))).toEqual(expect.arrayContaining(['ro']));
+        const loops = JSON.parse(await sh(['losetup', '--list', '--json', '--output', 'NAME,BACK-FILE,RO'])) as { loopdevices: { 'back-file': string; ro: boolean }[] };
+        const ours = loops.loopdevices.filter((l) => l['back-file'].startsWith(sb.root));
+        expect(ours).toHaveLength(3);
+        expect(ours.every((l) => l.ro)).toBe(true);
+      },
+    });
+  });
+
+  it('GPT guest: btrfs and ext3 partitions with names', async () => {
+    const img = await sb.partitionedImage('gpt.img', 160, 'gpt', [
+      { size: '120M', name: 'root', fs: 'btrfs', label: 'broot', files: { 'etc/fstab': '# btrfs root\n' } },
+      { name: 'home', fs: 'ext3', label: 'home', files: { 'alice/notes.txt': 'hello\n' } },
+    ]);
+    const m = sb.writeManifest('gpt.yaml', `version: 1
+images:
+  g: { file: gpt.img, format: raw }
+mounts:
+  - { what: g/part2, where: ${sb.path('m/home')}, type: ext3 }
+  - { what: g/part1, where: ${sb.path('m/root')}, type: btrfs }
+`);
+    await runProtocol(sb, {
+      manifest: m,
+      images: [img],
+      createdDirs: [sb.path('m')],
+      whileApplied: () => {
+        expect(read(sb.path('m/root/etc/fstab'))).toBe('# btrfs root\n');
+        expect(read(sb.path('m/home/alice/notes.txt'))).toBe('hello\n');
+      },
+    });
+  });
+
+  it('MBR logical partition (numbered from 5) inside an extended partition', async () => {
+    const img = await sb.partitionedImage('logical.img', 64, 'dos', [
+      { size: '16M', fs: 'ext4', label: 'p1' },
+      { type: '5' },
+      { size: '20M', fs: 'ext4', label: 'var', files: { 'log/messages': 'boot ok\n' } },
+    ]);
+    const m = sb.writeManifest('logical.yaml', `version: 1
+images:
+  old: { file: logical.img, format: raw }
+mounts:
+  - { what: old/part5, where: ${sb.path('var')} }
+`);
+    const plan = await sb.imgplan(['plan', m]);
+    expect(plan.stdout).toContain('partition  5 of the dos table');
+    await runProtocol(sb, {
+      manifest: m, images: [img], createdDirs: [sb.path('var')],
+      whileApplied: () => expect(read(sb.path('var/log/messages'))).toBe('boot ok\n'),
+    });
+  });
+
+  it('ext4 whose journal needs recovery mounts read-only without replay, image unchanged', async () => {
+    const clean = await sb.wholeImage('live.img', 32, 'ext4', 'live');
+    // A copy taken while the filesystem is mounted read-write has needs_recovery set and
+    // committed-but-unreplayed transactions: what a crashed guest's disk looks like.
+    const loop = (await sh(['losetup', '--find', '--show', clean])).trim();
+    const mnt = sb.path('.live');
+    await sh(['mkdir', mnt]);
+    await sh(['mount', '-t', 'ext4', '-o', 'commit=1', loop, mnt]);
+    try {
+      await sh(['sh', '-c', `echo written-before-crash > ${mnt}/crash.txt && sync`]);
+      await sh(['cp', '--sparse=always', clean, sb.path('dirty.img')]);
+    } finally {
+      await sh(['umount', mnt]);
+      await sh(['losetup', '--detach', loop]);
+    }
+    expect(await sh(['dumpe2fs', '-h', sb.path('dirty.img')]).catch((e: Error) => e.message)).toMatch(/needs_recovery/);
+    // proof the copy is dirty: a plain read-only mount wants to replay and cannot on a read-only loop
+    const ro = (await sh(['losetup', '--find', '--show', '--read-only', sb.path('dirty.img')])).trim();
+    try {
+      await sh(['mkdir', sb.path('.probe')]);
+      await expect(sh(['mount', '-t', 'ext4', '-o', 'ro', ro, sb.path('.probe')])).rejects.toThrow();
+    } finally {
+      await sh(['losetup', '--detach', ro]);
+      await sh(['rmdir', sb.path('.probe')]);
+    }
+    const m = sb.writeManifest('dirty.yaml', `version: 1
+images:
+  crashed: { file: dirty.img, format: raw }
+mounts:
+  - { what: crashed, where: ${sb.path('crashed')}, type: ext4 }
+`);
+    await runProtocol(sb, {
+      manifest: m, images: [sb.path('dirty.img')], createdDirs: [sb.path('crashed')],
+      whileApplied: () => {
+        // the view is the filesystem as of its last checkpoint: no replay happened
+        expect(readdirSync(sb.path('crashed'))).toContain('lost+found');
+      },
+    });
+    expect(await sh(['dumpe2fs', '-h', sb.path('dirty.img')]).catch((e: Error) => e.message)).toMatch(/needs_recovery/);
+  });
+
+  it.skipIf(!kernelHas('vfat'))('vfat EFI-style partition', async () => {
+    const img = await sb.partitionedImage('efi.img', 64, 'gpt', [{ size: '40M', type: 'U', fs: 'vfat', label: 'EFI', files: { 'EFI/BOOT/BOOTX64.EFI': 'x' } }]);
+    const m = sb.writeManifest('efi.yaml', `version: 1
+images:
+  w: { file: efi.img, format: raw }
+mounts:
+  - { what: w/part1, where: ${sb.path('efi')}, type: vfat }
+`);
+    await runProtocol(sb, { manifest: m, images: [img], createdDirs: [sb.path('efi')], whileApplied: () => expect(read(sb.path('efi/EFI/BOOT/BOOTX64.EFI'))).toBe('x') });
+  });
+});

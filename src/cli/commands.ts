@@ -62,14 +62,14 @@ async function load(file: string, allowWrites: boolean, lenient = false): Promis
   return { manifest: r.manifest, text, warnings: r.diagnostics };
 }
 
-async function planFor(runner: Runner, loaded: Loaded, mode: 'apply' | 'destroy'): Promise<Plan> {
+async function planFor(runner: Runner, loaded: Loaded, mode: 'apply' | 'destroy'): Promise<{ plan: Plan; journalPath: string }> {
   const observed = await collectState(runner, loaded.manifest, { stateDir: stateDir() });
   const r = makePlan(loaded.manifest, observed, { mode });
   if (!r.plan) {
     err(renderDiagnostics(r.diagnostics, stderrStyle(), loaded.text));
     throw new ImgplanError('', EXIT.invalid);
   }
-  return r.plan;
+  return { plan: r.plan, journalPath: observed.journalPath };
 }
 
 async function confirm(plan: Plan, autoApprove: boolean): Promise<boolean> {
@@ -111,7 +111,7 @@ async function applyOrDestroy(mode: 'apply' | 'destroy', loaded: Loaded, options
     throw new ImgplanError(`${mode} needs root: it attaches loop devices and mounts filesystems`, EXIT.invalid, `run it as root: sudo imgplan ${mode} …`);
   }
   const runner = makeRunner();
-  const plan = await planFor(runner, loaded, mode);
+  const { plan, journalPath } = await planFor(runner, loaded, mode);
   out(renderPlan(plan, stdoutStyle()));
   if (isEmptyPlan(plan)) return EXIT.ok;
   if (!(await confirm(plan, options.autoApprove === true))) {
@@ -119,8 +119,7 @@ async function applyOrDestroy(mode: 'apply' | 'destroy', loaded: Loaded, options
     return EXIT.cancelled;
   }
   out('\n');
-  const observed = await collectState(runner, loaded.manifest, { stateDir: stateDir() });
-  const result = await executePlan(plan, { runner, journalPath: observed.journalPath, progress: (l) => out(`${l}\n`) });
+  const result = await executePlan(plan, { runner, journalPath, progress: (l) => out(`${l}\n`) });
   if (!result.ok) return report(result);
 
   const added = plan.actions.filter((a) => a.action === 'create').length;
@@ -147,7 +146,7 @@ export async function runCommand(name: Name, file: string, options: Record<strin
         out(`${loaded.manifest.path}: valid (${loaded.manifest.images.length} image${loaded.manifest.images.length === 1 ? '' : 's'}, ${loaded.manifest.mounts.length} mount${loaded.manifest.mounts.length === 1 ? '' : 's'})\n`);
         return EXIT.ok;
       case 'plan': {
-        const plan = await planFor(makeRunner(), loaded, options.destroy === true ? 'destroy' : 'apply');
+        const { plan } = await planFor(makeRunner(), loaded, options.destroy === true ? 'destroy' : 'apply');
         out(renderPlan(plan, stdoutStyle()));
         return EXIT.ok;
       }

@@ -133,13 +133,13 @@ function parseWhat(what: string): Source {
 
 export function loadManifest(opts: LoadOptions): LoadResult {
   const lines = new LineCounter();
-  const doc = parseDocument(opts.text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(opts.text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   const file = opts.path;
   const loc = new Locator(doc, lines, file);
   const diagnostics: Diagnostic[] = [];
   for (const e of doc.errors) {
     const at = e.linePos?.[0] ? { file, line: e.linePos[0].line, col: e.linePos[0].col } : { file, line: 1, col: 1 };
-    diagnostics.push(error('yaml', e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''), at,
+    diagnostics.push(error('yaml', e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/\.$/, ''), at,
       'check indentation and quoting; YAML uses spaces, not tabs'));
   }
   if (diagnostics.length) return { diagnostics };
@@ -151,7 +151,8 @@ export function loadManifest(opts: LoadOptions): LoadResult {
   const validate = manifestValidator();
   if (!validate(data)) {
     const seen = new Set<string>();
-    for (const e of validate.errors ?? []) {
+    // an image name that fails propertyNames also yields its inner "pattern" error: keep one
+    for (const e of (validate.errors ?? []).filter((x) => x.propertyName === undefined || x.keyword === 'propertyNames')) {
       // "if/then" and composite keywords repeat their children's errors; keep one per place and kind
       const d = schemaDiagnostic(e, loc);
       const key = `${d.at?.line}:${d.at?.col}:${d.code}:${d.message}`;
@@ -183,6 +184,7 @@ export function loadManifest(opts: LoadOptions): LoadResult {
     where: normalizeWhere(m.where),
     ...(m.type ? { type: m.type, typeAt: loc.value(['mounts', i, 'type']) } : {}),
     options: m.options ?? [],
+    optionsAt: (m.options ?? []).map((_, j) => loc.value(['mounts', i, 'options', j])),
     at: loc.value(['mounts', i]),
     whatAt: loc.value(['mounts', i, 'what']),
     whereAt: loc.value(['mounts', i, 'where']),

@@ -38,13 +38,14 @@ export function checkSemantics(m: Manifest, opts: { allowWrites: boolean }): Dia
         'mount each filesystem once; use a bind mount by hand for a second view'));
     } else bySource.set(srcKey, mt);
     const readOnly = img?.access !== 'read-write';
-    for (const o of mt.options) {
+    for (const [j, o] of mt.options.entries()) {
+      const at = mt.optionsAt[j] ?? mt.at;
       const name = o.split('=')[0]!;
       if (readOnly && FORBIDDEN_READ_ONLY.has(name)) {
-        out.push(error('bad-option', `option "${o}" is not allowed on a read-only image`, mt.at,
+        out.push(error('bad-option', `option "${o}" is not allowed on a read-only image`, at,
           name === 'rw' ? 'to write, set "access: read-write" on the image and pass --allow-writes' : 'imgplan sets up loop devices and mounts itself'));
       } else if (!readOnly && CONTROLLED.has(name)) {
-        out.push(error('bad-option', `option "${o}" is not allowed`, mt.at, 'imgplan sets up loop devices and mounts itself'));
+        out.push(error('bad-option', `option "${o}" is not allowed`, at, 'imgplan sets up loop devices and mounts itself'));
       }
     }
   }

@@ -27,6 +27,8 @@ export interface MountSpec {
   readonly where: string;
   readonly type?: string;
   readonly options: readonly string[];
+  /** position of each option, parallel to options */
+  readonly optionsAt: readonly SourcePos[];
   readonly at: SourcePos;
   readonly whatAt: SourcePos;
   readonly whereAt: SourcePos;

@@ -30,6 +30,7 @@ const REASONS: Readonly<Record<Reason, string>> = {
   'options-differ': 'mounted with other options than the manifest wants',
   'source-changed': 'mounted by imgplan from a device the manifest no longer names',
   'dependency-replaced': 'the device under it is being replaced',
+  'parent-replaced': 'the mount it sits in is being replaced',
   'managed': 'in place (made by imgplan)',
   'not-managed': 'already present, not made by imgplan: destroy leaves it alone',
 };
@@ -192,7 +193,7 @@ class Planner {
         return;
       }
       replace = true;
-      reason = 'dependency-replaced';
+      reason = 'parent-replaced';
     } else if (top) {
       const sameSource = src !== undefined && ((src.majMin !== undefined && top.majMin === src.majMin) || top.source === src.path);
       if (sameSource) {

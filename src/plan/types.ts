@@ -48,6 +48,7 @@ export type Reason =
   | 'options-differ'
   | 'source-changed'
   | 'dependency-replaced'
+  | 'parent-replaced'
   | 'managed'
   | 'not-managed';
 

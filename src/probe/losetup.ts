@@ -16,7 +16,10 @@ export interface LoopDevice {
   readonly autoclear: boolean;
 }
 
-/** Parses `losetup --list --json --output <LOSETUP_COLUMNS>`; no loop devices → empty output. */
+/**
+ * Parses `losetup --list --json --output <LOSETUP_COLUMNS>`. With no loop devices 2.38.1 prints
+ * `{"loopdevices": []}` (test/fixtures/probe/2.38.1/losetup-empty.txt); empty output is accepted too.
+ */
 export function parseLosetup(text: string): LoopDevice[] {
   if (text.trim() === '') return [];
   const root = parseJsonObject(text, 'losetup');

@@ -16,16 +16,17 @@ export function argvText(argv: readonly Arg[]): string {
 const VERB: Readonly<Record<string, string>> = { attach: 'attach', dir: 'mkdir', mount: 'mount' };
 const UNVERB: Readonly<Record<string, string>> = { attach: 'detach', dir: 'rmdir', mount: 'umount' };
 
+/** The action's symbol padded to three columns, then coloured (padding counts visible characters). */
 function symbol(a: PlannedAction, style: Style): string {
   if (a.replace) return style.yellow('-/+');
-  return a.action === 'create' ? style.green('+') : a.action === 'delete' ? style.red('-') : '=';
+  return a.action === 'create' ? style.green('+  ') : a.action === 'delete' ? style.red('-  ') : '=  ';
 }
 
 function block(a: PlannedAction, n: number, numberOf: ReadonlyMap<string, number>, style: Style): string[] {
   const verb = a.action === 'delete' ? UNVERB[a.kind] : VERB[a.kind];
   const half = a.replace ? (a.action === 'delete' ? ' (replace: old one goes)' : ' (replace: new one)') : '';
   const after = a.dependsOn.map((d) => numberOf.get(d)).filter((x): x is number => x !== undefined && x < n);
-  const head = `${String(n).padStart(3)}  ${symbol(a, style).padEnd(3)} ${verb!.padEnd(7)} ${style.bold(a.address)}${half}${after.length ? `   after ${after.join(', ')}` : ''}`;
+  const head = `${String(n).padStart(3)}  ${symbol(a, style)} ${verb!.padEnd(7)} ${style.bold(a.address)}${half}${after.length ? `   after ${after.join(', ')}` : ''}`;
   const lines = [head];
   lines.push(`            ${'reason'.padEnd(10)} ${a.reasonText}`);
   for (const at of a.attrs) {

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Re-records the golden scenarios' system state with the product's own probes
+# (`imgplan debug capture-state`), on this machine's real kernel. Run as root after `npm run build`;
+# then `npx vitest run test/unit/golden.test.ts -u` and review the diff of every plan.txt.
+# Everything lives under /tmp/imgplan-golden so that recorded paths stay the same between runs.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cli=(node "$here/../../dist/cli/main.js")
+R=/tmp/imgplan-golden
+export IMGPLAN_STATE_DIR=$R/state NO_COLOR=1
+
+cleanup() {
+  for m in $(findmnt -rn -o TARGET | grep "^$R/" | sort -r); do umount "$m" || umount -l "$m"; done
+  for l in $(losetup --list --noheadings --raw --output NAME,BACK-FILE | awk -v r="$R/" 'index($2, r) == 1 {print $1}'); do losetup -d "$l"; done
+}
+trap cleanup EXIT
+cleanup
+rm -rf "$R" && mkdir -p "$R"
+
+fill() { # file offset size mkfs-command... ; then files as path=content via FILES
+  local file=$1 off=$2 size=$3; shift 3
+  local l; l=$(losetup --find --show --offset "$off" --sizelimit "$size" "$file")
+  "$@" "$l" >/dev/null
+  if [ -n "${FILES:-}" ]; then
+    local m; m=$(mktemp -d "$R/.fill.XXXX"); mount "$l" "$m"
+    for kv in $FILES; do mkdir -p "$m/$(dirname "${kv%%=*}")"; printf '%s\n' "${kv#*=}" > "$m/${kv%%=*}"; done
+    umount "$m"; rmdir "$m"
+  fi
+  losetup -d "$l"
+}
+
+truncate -s 400M "$R/web01.img"
+printf 'label: dos\nsize=16M, type=83\nsize=8M, type=82\ntype=83\n' | sfdisk -q "$R/web01.img"
+part() { sfdisk --json "$R/web01.img" | jq -r ".partitiontable.partitions[$1] | \"\(.start * 512) \(.size * 512)\""; }
+FILES="grub/grub.cfg=default=0" fill "$R/web01.img" $(part 0) mkfs.ext4 -q -L boot
+TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 FILES="etc/hostname=web01 boot/.keep=" fill "$R/web01.img" $(part 2) mkfs.xfs -q -f -L root
+truncate -s 32M "$R/data.img"
+FILES="backup/db.sql=create" fill "$R/data.img" 0 0 mkfs.ext4 -q -L data
+
+cp "$here/rescue/manifest.yaml" "$R/rescue.yaml"
+capture() { mkdir -p "$here/$1"; "${cli[@]}" debug capture-state "$R/rescue.yaml" "$here/$1/state.json" --scenario "$2" >/dev/null; }
+
+capture rescue/fresh "nothing attached yet"
+"${cli[@]}" apply "$R/rescue.yaml" --auto-approve >/dev/null
+capture rescue/applied "everything applied by imgplan"
+# half-applied: someone unmounted /boot and detached its loop behind imgplan's back
+umount "$R/mnt/web01/boot"
+losetup -d "$(findmnt -rn -o SOURCE "$R/mnt/web01" >/dev/null; jq -r '.entries[] | select(.address=="attach:web01/part1") | .device' "$IMGPLAN_STATE_DIR"/journal/*.json)"
+capture rescue/half "applied, then /boot unmounted and its loop detached by hand"
+"${cli[@]}" apply "$R/rescue.yaml" --auto-approve >/dev/null
+"${cli[@]}" destroy "$R/rescue.yaml" --auto-approve >/dev/null
+# foreign: an admin mounted something else where the manifest wants /mnt/data
+mkdir -p "$R/mnt/data" && mount -t tmpfs -o size=1m scratch "$R/mnt/data"
+capture rescue/foreign "a tmpfs mounted by hand on a manifest mountpoint"
+umount "$R/mnt/data" && rm -rf "$R/mnt"
+echo "recorded into $here"

@@ -1,0 +1,109 @@
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { executePlan } from '../../../src/apply/executor.js';
+import { makePlan } from '../../../src/plan/make-plan.js';
+import type { Plan } from '../../../src/plan/types.js';
+import type { Command, CommandResult, PathInfo, Runner } from '../../../src/runner/runner.js';
+import { manifestFor, observed } from '../golden-support.js';
+
+type Script = { argv: string[]; result: Partial<CommandResult> }[];
+
+/** Replays scripted results and checks the commands arrive in exactly that order. */
+class ScriptedRunner implements Runner {
+  readonly seen: string[] = [];
+  constructor(private readonly script: Script) {}
+  async run(cmd: Command): Promise<CommandResult> {
+    this.seen.push(cmd.argv.join(' '));
+    const next = this.script.shift();
+    if (!next) throw new Error(`unexpected command: ${cmd.argv.join(' ')}`);
+    expect(cmd.argv.join(' ')).toBe(next.argv.join(' '));
+    return { argv: cmd.argv, exitCode: 0, stdout: '', stderr: '', ...next.result };
+  }
+  async readText(): Promise<string | undefined> {
+    return undefined;
+  }
+  async inspectPath(): Promise<PathInfo> {
+    return { kind: 'missing' };
+  }
+}
+
+const G = '/tmp/imgplan-golden';
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync('/tmp/imgplan-unit-');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+async function freshPlan(): Promise<Plan> {
+  const { manifest } = manifestFor('rescue/fresh');
+  return makePlan(manifest, await observed('rescue/fresh', manifest), { mode: 'apply' }).plan!;
+}
+
+const ok = (stdout = '') => ({ result: { stdout } });
+const fail = (stderr: string) => ({ result: { exitCode: 32, stderr, failure: 'exit-code' as const } });
+
+describe('executor', () => {
+  it('runs the plan in order, fills in devices, and journals each object', async () => {
+    const plan = await freshPlan();
+    const runner = new ScriptedRunner([
+      { argv: ['losetup', '--find', '--show', '--read-only', `${G}/data.img`], ...ok('/dev/loop4\n') },
+      { argv: ['losetup', '--find', '--show', '--read-only', '--offset', '1048576', '--sizelimit', '16777216', `${G}/web01.img`], ...ok('/dev/loop5\n') },
+      { argv: ['losetup', '--find', '--show', '--read-only', '--offset', '26214400', '--sizelimit', '393216000', `${G}/web01.img`], ...ok('/dev/loop6\n') },
+      { argv: ['mkdir', `${G}/mnt`], ...ok() },
+      { argv: ['mkdir', `${G}/mnt/data`], ...ok() },
+      { argv: ['mkdir', `${G}/mnt/web01`], ...ok() },
+      { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload', '/dev/loop4', `${G}/mnt/data`], ...ok() },
+      { argv: ['mount', '-t', 'xfs', '-o', 'ro,norecovery,nosuid,nodev', '/dev/loop6', `${G}/mnt/web01`], ...ok() },
+      { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload', '/dev/loop5', `${G}/mnt/web01/boot`], ...ok() },
+    ]);
+    const journalPath = join(dir, 'journal.json');
+    const r = await executePlan(plan, { runner, journalPath, progress: () => {} });
+    expect(r.ok).toBe(true);
+    const j = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { address: string; device?: string; source?: string }[] };
+    expect(j.entries.map((e) => e.address)).toEqual(plan.actions.map((a) => a.address));
+    expect(j.entries.find((e) => e.address === 'attach:web01/part3')!.device).toBe('/dev/loop6');
+    expect(j.entries.find((e) => e.address === `mount:${G}/mnt/web01`)!.source).toBe('/dev/loop6');
+  });
+
+  it('on a failed step undoes this run in reverse and reports the three lists', async () => {
+    const plan = await freshPlan();
+    const runner = new ScriptedRunner([
+      { argv: ['losetup', '--find', '--show', '--read-only', `${G}/data.img`], ...ok('/dev/loop4\n') },
+      { argv: ['losetup', '--find', '--show', '--read-only', '--offset', '1048576', '--sizelimit', '16777216', `${G}/web01.img`], ...ok('/dev/loop5\n') },
+      { argv: ['losetup', '--find', '--show', '--read-only', '--offset', '26214400', '--sizelimit', '393216000', `${G}/web01.img`], ...ok('/dev/loop6\n') },
+      { argv: ['mkdir', `${G}/mnt`], ...ok() },
+      { argv: ['mkdir', `${G}/mnt/data`], ...ok() },
+      { argv: ['mkdir', `${G}/mnt/web01`], ...ok() },
+      { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload', '/dev/loop4', `${G}/mnt/data`], ...fail('mount: wrong fs type') },
+      { argv: ['rmdir', `${G}/mnt/web01`], ...ok() },
+      { argv: ['rmdir', `${G}/mnt/data`], ...ok() },
+      { argv: ['rmdir', `${G}/mnt`], ...ok() },
+      { argv: ['losetup', '--detach', '/dev/loop6'], ...ok() },
+      { argv: ['losetup', '--detach', '/dev/loop5'], ...fail('losetup: /dev/loop5: detach failed: Device or resource busy') },
+      // busy undo steps are retried
+      { argv: ['losetup', '--detach', '/dev/loop5'], ...ok() },
+      { argv: ['losetup', '--detach', '/dev/loop4'], ...fail('losetup: /dev/loop4: failed to use device: No such device') },
+    ]);
+    const journalPath = join(dir, 'journal.json');
+    const r = await executePlan(plan, { runner, journalPath, progress: () => {}, sleep: async () => {} });
+    expect(r.ok).toBe(false);
+    expect(r.failure).toMatchObject({ address: `mount:${G}/mnt/data`, message: 'mount: wrong fs type' });
+    expect(r.rolledBack.map((x) => x.split(':')[0])).toEqual(['dir', 'dir', 'dir', 'attach', 'attach']);
+    expect(r.leftBehind).toHaveLength(1);
+    expect(r.leftBehind[0]).toMatch(/^attach:data: losetup .* \(undo failed: losetup: \/dev\/loop4: failed to use device/);
+    const j = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { address: string }[] };
+    expect(j.entries.map((e) => e.address)).toEqual(['attach:data']);
+  });
+
+  it('a clean rollback leaves no journal behind', async () => {
+    const plan = await freshPlan();
+    const runner = new ScriptedRunner([
+      { argv: ['losetup', '--find', '--show', '--read-only', `${G}/data.img`], ...fail('losetup: cannot find an unused loop device') },
+    ]);
+    const journalPath = join(dir, 'journal.json');
+    const r = await executePlan(plan, { runner, journalPath, progress: () => {} });
+    expect(r).toMatchObject({ ok: false, done: [], rolledBack: [], leftBehind: [] });
+    expect(existsSync(journalPath)).toBe(false);
+  });
+});

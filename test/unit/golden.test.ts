@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { makePlan } from '../../src/plan/make-plan.js';
+import { renderDiagnostics } from '../../src/render/diagnostics.js';
+import { renderPlan } from '../../src/render/plan-text.js';
+import { PLAIN } from '../../src/render/style.js';
+import { manifestFor, observed } from './golden-support.js';
+
+/**
+ * Every scenario: a system state recorded on a real kernel (test/golden/record.sh), a manifest,
+ * a mode → the exact text imgplan prints. `vitest -u` rewrites them; CI fails on a missing one.
+ */
+const SCENARIOS: { state: string; manifest?: string; mode: 'apply' | 'destroy'; golden: string }[] = [
+  { state: 'rescue/fresh', mode: 'apply', golden: 'plan.txt' },
+  { state: 'rescue/fresh', mode: 'destroy', golden: 'destroy.txt' },
+  { state: 'rescue/applied', mode: 'apply', golden: 'plan.txt' },
+  { state: 'rescue/applied', mode: 'destroy', golden: 'destroy.txt' },
+  { state: 'rescue/applied', manifest: 'manifest-edited.yaml', mode: 'apply', golden: 'plan-edited.txt' },
+  { state: 'rescue/half', mode: 'apply', golden: 'plan.txt' },
+  { state: 'rescue/half', mode: 'destroy', golden: 'destroy.txt' },
+  { state: 'rescue/foreign', mode: 'apply', golden: 'plan.txt' },
+];
+
+describe('golden plans from recorded real-kernel states', () => {
+  for (const s of SCENARIOS) {
+    it(`${s.state} ${s.manifest ?? ''} ${s.mode} → ${s.golden}`, async () => {
+      const { manifest, text } = manifestFor(s.state, s.manifest);
+      const r = makePlan(manifest, await observed(s.state, manifest), { mode: s.mode });
+      const rendered = r.plan ? renderPlan(r.plan, PLAIN) : renderDiagnostics(r.diagnostics, PLAIN, text);
+      await expect(rendered).toMatchFileSnapshot(`../golden/${s.state}/${s.golden}`);
+    });
+  }
+});

@@ -115,7 +115,7 @@ function locateSource(m: MountSpec, img: ImageSpec, obs: ObservedState, diags: D
     return undefined;
   }
   const contents = o.contents[`part${src.number}`] ?? {};
-  if (obs.kernel.partscan.available) {
+  if (obs.kernel.partscan.labels.includes(o.table.label)) {
     const attach: DesiredAttach = { kind: 'attach', address: attachAddress(img.name), method: 'partscan-loop', offset: 0, sizelimit: 0, partitions: [src.number], ...base };
     return { attach, sourceAttr: `p${src.number}`, contents };
   }

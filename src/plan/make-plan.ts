@@ -100,6 +100,7 @@ class Planner {
     const attrs = (device: string | undefined): Attr[] => [
       { label: 'image', value: `${d.image.file} (${d.image.format})` },
       ...(desc.partition ? [{ label: 'partition', value: desc.partition }] : []),
+      ...(d.method === 'partscan-loop' ? [{ label: 'partitions', value: `${d.partitions.map((n) => `part${n}`).join(', ')}, as the kernel's partition nodes of the device` }] : []),
       { label: 'method', value: desc.method },
       { label: 'access', value: d.readOnly ? 'read-only' : 'read-write (--allow-writes)' },
       { label: 'device', value: device ?? { ref: d.address, attr: 'device' } },

@@ -73,7 +73,7 @@ export interface PlannedAction {
 export interface PlanContext {
   readonly kernel: string;
   readonly udev: boolean;
-  readonly partscan: { readonly available: boolean; readonly evidence: string };
+  readonly partscan: { readonly labels: readonly string[]; readonly evidence: string };
   /** images opened writable (only with access: read-write and --allow-writes) */
   readonly writableImages: readonly string[];
 }

@@ -31,20 +31,30 @@ function parsed<T>(cmd: Command, parse: () => T): T {
   }
 }
 
+/** Kernel partition-table parsers that matter for guest images, by sfdisk label. */
+const PARSERS = [
+  { label: 'dos', config: 'CONFIG_MSDOS_PARTITION', symbol: 'msdos_partition' },
+  { label: 'gpt', config: 'CONFIG_EFI_PARTITION', symbol: 'efi_partition' },
+] as const;
+
 /**
- * Partition scan works when the kernel has the MBR/GPT parsers. The kernel config says so
- * definitively; without it, a kernel-made partition of any disk (kname "vda1" under "vda")
- * is evidence. Otherwise assume not: offset loops work on every kernel (field-notes G11).
+ * Which partition tables the kernel parses when a loop device is attached with --partscan
+ * (field-notes G11). The kernel config says so definitively; without it (no /boot/config, as in
+ * containers and the VM lane), the parsers' symbols in /proc/kallsyms do; a kernel-made partition
+ * of a disk ("vda1" under "vda") is weaker evidence. Otherwise none: offset loops work everywhere.
  */
-export function partscanEvidence(release: string, config: string | undefined, devices: readonly BlockDevice[]): KernelFacts['partscan'] {
+export function partscanEvidence(release: string, config: string | undefined, kallsyms: string | undefined, devices: readonly BlockDevice[]): KernelFacts['partscan'] {
   if (config !== undefined) {
-    const has = (opt: string) => new RegExp(`^${opt}=y$`, 'm').test(config);
-    const ok = has('CONFIG_MSDOS_PARTITION') && has('CONFIG_EFI_PARTITION');
-    return { available: ok, evidence: ok ? `kernel config ${probes.kernelConfigPath(release)} has MBR and GPT parsers` : `kernel config ${probes.kernelConfigPath(release)} lacks CONFIG_MSDOS_PARTITION or CONFIG_EFI_PARTITION` };
+    const labels = PARSERS.filter((p) => new RegExp(`^${p.config}=y$`, 'm').test(config)).map((p) => p.label);
+    return { labels, evidence: `kernel config ${probes.kernelConfigPath(release)}` };
+  }
+  if (kallsyms !== undefined) {
+    const labels = PARSERS.filter((p) => new RegExp(`\\s${p.symbol}$`, 'm').test(kallsyms)).map((p) => p.label);
+    return { labels, evidence: labels.length ? `kernel symbols ${PARSERS.filter((p) => labels.includes(p.label)).map((p) => p.symbol).join(', ')}` : 'no partition parser among the kernel symbols' };
   }
   const part = devices.find((d) => d.type === 'part' && d.pkname !== undefined && d.name.startsWith(d.pkname));
-  if (part) return { available: true, evidence: `the kernel made partition ${part.name} of ${part.pkname}` };
-  return { available: false, evidence: 'no kernel config found and no kernel-made partition seen' };
+  if (part) return { labels: ['dos', 'gpt'], evidence: `the kernel made partition ${part.name} of ${part.pkname}` };
+  return { labels: [], evidence: 'no kernel config, no kernel symbols, no kernel-made partition seen' };
 }
 
 async function collectImage(runner: Runner, file: string, wanted: ReadonlySet<string>): Promise<ImageObservation> {
@@ -85,8 +95,14 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
 
   const release = (await runner.readText(probes.KERNEL_RELEASE_PATH))?.trim() ?? 'unknown';
   const config = await runner.readText(probes.kernelConfigPath(release));
+  let kallsyms: string | undefined;
+  if (config === undefined) {
+    // grep exits 1 when no parser symbol is there, 2 when /proc/kallsyms cannot be read
+    const r = await runProbe(runner, probes.KALLSYMS_PARSERS, [1, 2]);
+    if (r.exitCode !== 2) kallsyms = r.stdout;
+  }
   const udev = (await runner.inspectPath(probes.UDEV_CONTROL_PATH)).kind !== 'missing';
-  const kernel: KernelFacts = { release, partscan: partscanEvidence(release, config, blockDevices), udev };
+  const kernel: KernelFacts = { release, partscan: partscanEvidence(release, config, kallsyms, blockDevices), udev };
 
   const images: Record<string, ImageObservation> = {};
   for (const img of manifest.images) {

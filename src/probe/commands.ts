@@ -30,6 +30,12 @@ export function blkid(file: string, range?: { offset: number; size: number }): C
   return { argv: ['blkid', '--probe', '--output', 'export', ...r, file], mutates: false };
 }
 
+/** The kernel's built-in MBR and GPT parsers, by symbol: readable without the kernel config. */
+export const KALLSYMS_PARSERS: Command = {
+  argv: ['grep', '--word-regexp', '--extended-regexp', 'msdos_partition|efi_partition', '/proc/kallsyms'],
+  mutates: false,
+};
+
 export const KERNEL_RELEASE_PATH = '/proc/sys/kernel/osrelease';
 export const UDEV_CONTROL_PATH = '/run/udev/control';
 export function kernelConfigPath(release: string): string {

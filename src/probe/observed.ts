@@ -8,8 +8,8 @@ import type { PartitionTable } from './sfdisk.js';
 
 export interface KernelFacts {
   readonly release: string;
-  /** whether attaching with --partscan makes the kernel create partition nodes, and why we think so */
-  readonly partscan: { readonly available: boolean; readonly evidence: string };
+  /** partition table labels ("dos", "gpt") for which --partscan makes the kernel create partition nodes, and why we think so */
+  readonly partscan: { readonly labels: readonly string[]; readonly evidence: string };
   readonly udev: boolean;
 }
 

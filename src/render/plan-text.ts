@@ -41,7 +41,8 @@ export function renderPlan(plan: Plan, style: Style): string {
   const out: string[] = [];
   out.push(`Manifest: ${plan.manifest.path} (sha256 ${plan.manifest.sha256.slice(0, 12)})`);
   const ps = plan.context.partscan;
-  out.push(`Kernel ${plan.context.kernel}: partition scan ${ps.available ? 'available' : 'unavailable'} (${ps.evidence}); udev ${plan.context.udev ? 'running' : 'not running'}`);
+  const scan = ps.labels.length ? `partition scan for ${ps.labels.join(', ')} tables` : 'no partition scan, one loop device per partition';
+  out.push(`Kernel ${plan.context.kernel}: ${scan} (${ps.evidence}); udev ${plan.context.udev ? 'running' : 'not running'}`);
   out.push(plan.context.writableImages.length
     ? `Access: ${style.yellow(`WRITABLE: ${plan.context.writableImages.join(', ')}`)} (access: read-write, --allow-writes); all other images read-only`
     : 'Access: read-only; no byte of any image will be written');

@@ -18,6 +18,10 @@ const SCENARIOS: { state: string; manifest?: string; mode: 'apply' | 'destroy'; 
   { state: 'rescue/half', mode: 'apply', golden: 'plan.txt' },
   { state: 'rescue/half', mode: 'destroy', golden: 'destroy.txt' },
   { state: 'rescue/foreign', mode: 'apply', golden: 'plan.txt' },
+  // recorded in a VM booting Debian's stock kernel, which parses partition tables
+  { state: 'partscan/fresh', mode: 'apply', golden: 'plan.txt' },
+  { state: 'partscan/applied', mode: 'apply', golden: 'plan.txt' },
+  { state: 'partscan/applied', mode: 'destroy', golden: 'destroy.txt' },
 ];
 
 describe('golden plans from recorded real-kernel states', () => {

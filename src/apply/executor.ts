@@ -2,6 +2,7 @@ import type { JournalEntry } from '../journal/format.js';
 import { isRef, type Arg, type Plan, type PlannedAction, type Step } from '../plan/types.js';
 import { argvText } from '../render/plan-text.js';
 import type { CommandResult, Runner } from '../runner/runner.js';
+import { missingToolHint } from '../errors.js';
 import { JournalStore } from './journal-store.js';
 
 export interface ExecOptions {
@@ -95,7 +96,7 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
       const started = Date.now();
       const r = await runWithRetry(argv, step.retryBusy ?? false);
       if (r.failure) {
-        const message = r.failure === 'not-found' ? `${argv[0]} is not installed` : (r.stderr.trim() || `exit ${r.exitCode ?? r.failure}`);
+        const message = r.failure === 'not-found' ? `${argv[0]} is not installed; ${missingToolHint(argv[0]!)}` : (r.stderr.trim() || `exit ${r.exitCode ?? r.failure}`);
         let holders: string | undefined;
         if (BUSY.test(r.stderr) && argv[0] === 'umount') {
           const f = await opts.runner.run({ argv: ['fuser', '-vm', argv[argv.length - 1]!], mutates: false });

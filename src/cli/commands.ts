@@ -146,6 +146,9 @@ export async function runCommand(name: Name, file: string, options: Record<strin
         out(`${loaded.manifest.path}: valid (${loaded.manifest.images.length} image${loaded.manifest.images.length === 1 ? '' : 's'}, ${loaded.manifest.mounts.length} mount${loaded.manifest.mounts.length === 1 ? '' : 's'})\n`);
         return EXIT.ok;
       case 'plan': {
+        if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+          err(`imgplan: warning: not running as root: the journal in ${stateDir()} and some device state may be unreadable, so this plan can be incomplete\n`);
+        }
         const { plan } = await planFor(makeRunner(), loaded, options.destroy === true ? 'destroy' : 'apply');
         out(renderPlan(plan, stdoutStyle()));
         return EXIT.ok;

@@ -1,19 +1,12 @@
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI, Sandbox, isRoot, sh, sha256 } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { CLI, isRoot, useSandbox, sh, sha256 } from './harness.js';
 import { read, runProtocol } from './protocol.js';
 
 const describeRoot = isRoot ? describe : describe.skip;
 
-let sb: Sandbox;
-beforeEach((ctx) => {
-  sb = new Sandbox(ctx.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 30));
-});
-afterEach(async () => {
-  const leaked = await sb.dispose();
-  expect(leaked, 'the test left these behind').toEqual([]);
-});
+const sb = useSandbox();
 
 async function ourLoops(): Promise<string[]> {
   const t = await sh(['losetup', '--list', '--json', '--output', 'NAME,BACK-FILE']);

@@ -7,6 +7,7 @@ import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeF
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
+import { afterEach, beforeEach, expect } from 'vitest';
 
 export const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
 
@@ -166,4 +167,25 @@ export class Sandbox {
     if ((await this.leaks()).filter((l) => !l.startsWith('journal ')).length === 0) rmSync(this.root, { recursive: true, force: true });
     return leaked;
   }
+}
+
+/**
+ * A fresh Sandbox per test, named after it, behind a stable handle; after each test, pass or
+ * fail, the leak guard removes what the test left and fails the test that leaked.
+ */
+export function useSandbox(): Sandbox {
+  let current: Sandbox | undefined;
+  beforeEach((ctx) => {
+    current = new Sandbox(ctx.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 30));
+  });
+  afterEach(async () => {
+    const leaked = await current!.dispose();
+    expect(leaked, 'the test left these behind').toEqual([]);
+  });
+  return new Proxy({} as Sandbox, {
+    get: (_t, prop) => {
+      const v = Reflect.get(current!, prop) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(current) : v;
+    },
+  });
 }

@@ -1,20 +1,12 @@
 import { readdirSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Sandbox, isRoot, kernelHas, sh } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { isRoot, useSandbox, kernelHas, sh } from './harness.js';
 import { read, runProtocol } from './protocol.js';
 
 const describeRoot = isRoot ? describe : describe.skip;
 if (!isRoot) console.warn('integration tests skipped: they need root (loop devices and mounts)');
 
-let sb: Sandbox;
-beforeEach((ctx) => {
-  sb = new Sandbox(ctx.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 30));
-});
-afterEach(async () => {
-  // leak guard: pass or fail, remove what the test left, and fail the test that leaked
-  const leaked = await sb.dispose();
-  expect(leaked, 'the test left these behind').toEqual([]);
-});
+const sb = useSandbox();
 
 describeRoot('raw images on loop devices (host kernel)', () => {
   it('MBR guest: ext4 /boot nested under an xfs root, plus a whole-disk ext4 data image', async () => {

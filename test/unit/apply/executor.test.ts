@@ -43,16 +43,21 @@ async function freshPlan(): Promise<Plan> {
 const ok = (stdout = '') => ({ result: { stdout } });
 const fail = (stderr: string) => ({ result: { exitCode: 32, stderr, failure: 'exit-code' as const } });
 
-describe('executor', () => {
-  it('runs the plan in order, fills in devices, and journals each object', async () => {
-    const plan = await freshPlan();
-    const runner = new ScriptedRunner([
+/** The fresh plan's first six steps succeed: three loop devices, then the mountpoint directories. */
+const attachesAndDirs = (): Script => [
       { argv: ['losetup', '--find', '--show', '--read-only', `${G}/data.img`], ...ok('/dev/loop4\n') },
       { argv: ['losetup', '--find', '--show', '--read-only', '--offset', '1048576', '--sizelimit', '16777216', `${G}/web01.img`], ...ok('/dev/loop5\n') },
       { argv: ['losetup', '--find', '--show', '--read-only', '--offset', '26214400', '--sizelimit', '393216000', `${G}/web01.img`], ...ok('/dev/loop6\n') },
       { argv: ['mkdir', `${G}/mnt`], ...ok() },
       { argv: ['mkdir', `${G}/mnt/data`], ...ok() },
       { argv: ['mkdir', `${G}/mnt/web01`], ...ok() },
+];
+
+describe('executor', () => {
+  it('runs the plan in order, fills in devices, and journals each object', async () => {
+    const plan = await freshPlan();
+    const runner = new ScriptedRunner([
+      ...attachesAndDirs(),
       { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload', '/dev/loop4', `${G}/mnt/data`], ...ok() },
       { argv: ['mount', '-t', 'xfs', '-o', 'ro,norecovery,nosuid,nodev', '/dev/loop6', `${G}/mnt/web01`], ...ok() },
       { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload', '/dev/loop5', `${G}/mnt/web01/boot`], ...ok() },
@@ -69,12 +74,7 @@ describe('executor', () => {
   it('on a failed step undoes this run in reverse and reports the three lists', async () => {
     const plan = await freshPlan();
     const runner = new ScriptedRunner([
-      { argv: ['losetup', '--find', '--show', '--read-only', `${G}/data.img`], ...ok('/dev/loop4\n') },
-      { argv: ['losetup', '--find', '--show', '--read-only', '--offset', '1048576', '--sizelimit', '16777216', `${G}/web01.img`], ...ok('/dev/loop5\n') },
-      { argv: ['losetup', '--find', '--show', '--read-only', '--offset', '26214400', '--sizelimit', '393216000', `${G}/web01.img`], ...ok('/dev/loop6\n') },
-      { argv: ['mkdir', `${G}/mnt`], ...ok() },
-      { argv: ['mkdir', `${G}/mnt/data`], ...ok() },
-      { argv: ['mkdir', `${G}/mnt/web01`], ...ok() },
+      ...attachesAndDirs(),
       { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload', '/dev/loop4', `${G}/mnt/data`], ...fail('mount: wrong fs type') },
       { argv: ['rmdir', `${G}/mnt/web01`], ...ok() },
       { argv: ['rmdir', `${G}/mnt/data`], ...ok() },

@@ -63,9 +63,9 @@ mounts:
 `;
     const m = loadManifest({ path: '/tmp/imgplan-golden/rescue.yaml', text, allowWrites: false }).manifest!;
     const { desired } = buildDesired(m, await observed('rescue/fresh', base));
-    const deps = (w: string) => desired.find((d) => d.address === `mount:${w}`)!;
-    expect('dependsOn' in deps('/mnt/a/b') && deps('/mnt/a/b').dependsOn).toContain('mount:/mnt/a');
-    expect('dependsOn' in deps('/mnt/ab') && deps('/mnt/ab').dependsOn).not.toContain('mount:/mnt/a');
+    const deps = (w: string) => desired.flatMap((d) => (d.kind === 'mount' && d.address === `mount:${w}` ? d.dependsOn : []));
+    expect(deps('/mnt/a/b')).toContain('mount:/mnt/a');
+    expect(deps('/mnt/ab')).toEqual(['attach:data']);
   });
 });
 

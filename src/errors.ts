@@ -37,6 +37,8 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   mkdir: 'coreutils',
   rmdir: 'coreutils',
   udevadm: 'udev',
+  dmsetup: 'dmsetup',
+  kpartx: 'kpartx',
 };
 
 /** A probe command failed: the tool, how, and what it said. */

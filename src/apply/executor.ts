@@ -31,6 +31,13 @@ const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 class RefError extends Error {}
 
+/** A device ref's value: the device itself, its kernel partition ("p3"), or kpartx's map of it ("mapper:p3"). */
+export function resolveRef(device: string, attr: string): string {
+  if (attr === 'device') return device;
+  if (attr.startsWith('mapper:')) return `/dev/mapper/${device.replace(/^\/dev\//, '')}${attr.slice('mapper:'.length)}`;
+  return `${device}${attr}`;
+}
+
 /** Runs exactly the plan's steps, in order, through the runner; on failure undoes this run's work. */
 export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecResult> {
   const sleep = opts.sleep ?? realSleep;
@@ -42,13 +49,14 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
     if (!isRef(a)) return a;
     const dev = refs.get(a.ref);
     if (dev === undefined) throw new RefError(`internal error: ${a.ref} has no device yet`);
-    return a.attr === 'device' ? dev : `${dev}${a.attr}`;
+    return resolveRef(dev, a.attr);
   };
   const resolveEntry = (e: Step['journal']): JournalEntry | undefined => {
     if (e.op !== 'add') return undefined;
     const x = e.entry;
     if (x.kind === 'attach') return { ...x, device: resolve(x.device) };
     if (x.kind === 'mount') return { ...x, source: resolve(x.source) };
+    if (x.kind === 'partmap') return { ...x, device: resolve(x.device) };
     return x;
   };
 
@@ -63,13 +71,16 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
     return r;
   };
 
-  const waitForPartitions = async (device: string, numbers: readonly number[]) => {
+  const settle = async () => {
     if (plan.context.udev) await opts.runner.run({ argv: ['udevadm', 'settle', '--timeout=30'], mutates: false });
+  };
+  // partition nodes appear asynchronously after the attach (field-notes G9): settle, then poll
+  const waitFor = async (nodes: readonly string[]) => {
+    await settle();
     const deadline = Date.now() + (opts.partitionWaitMs ?? 10_000);
-    for (const n of numbers) {
-      const node = `${device}p${n}`;
+    for (const node of nodes) {
       while ((await opts.runner.inspectPath(node)).kind === 'missing') {
-        if (Date.now() > deadline) throw new Error(`partition node ${node} did not appear`);
+        if (Date.now() > deadline) throw new Error(`device node ${node} did not appear within ${(opts.partitionWaitMs ?? 10_000) / 1000} s`);
         await sleep(50);
       }
     }
@@ -94,6 +105,7 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
       const text = argv.join(' ');
       opts.progress(`[${i + 1}/${total}] ${sym} ${action.address}: ${text}`);
       const started = Date.now();
+      if (step.settleBefore) await settle();
       const r = await runWithRetry(argv, step.retryBusy ?? false);
       if (r.failure) {
         const message = r.failure === 'not-found' ? `${argv[0]} is not installed; ${missingToolHint(argv[0]!)}` : (r.stderr.trim() || `exit ${r.exitCode ?? r.failure}`);
@@ -108,7 +120,7 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
       }
       try {
         if (step.produces) refs.set(step.produces.ref, r.stdout.trim());
-        if (step.waitForPartitions?.length) await waitForPartitions(r.stdout.trim(), step.waitForPartitions);
+        if (step.waitFor?.length) await waitFor(step.waitFor.map(resolve));
       } catch (e) {
         done.push({ action, step, text, ...(step.undo ? { undo: step.undo.map(resolve) } : {}) });
         failure = { address: action.address, command: text, message: (e as Error).message };

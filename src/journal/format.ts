@@ -20,6 +20,14 @@ export type JournalEntry =
       readonly readOnly: boolean;
       readonly partscan: boolean;
     }
+  | {
+      readonly kind: 'partmap';
+      readonly address: string;
+      readonly dependsOn: readonly string[];
+      /** the loop device kpartx mapped; its maps are /dev/mapper/<loopN>p<M> */
+      readonly device: string;
+      readonly partitions: readonly number[];
+    }
   | { readonly kind: 'dir'; readonly address: string; readonly dependsOn: readonly string[]; readonly path: string }
   | {
       readonly kind: 'mount';

@@ -4,7 +4,7 @@ import { LineCounter, isMap, isPair, isScalar, parseDocument, type Document, typ
 import { error, type Diagnostic, type SourcePos } from '../diagnostics.js';
 import { manifestValidator, type SchemaError } from './schema.js';
 import { checkSemantics } from './semantic.js';
-import type { Access, ImageSpec, Manifest, MountSpec, Source } from './types.js';
+import type { Access, ImageSpec, Manifest, MountSpec, PartitionMethod, Source } from './types.js';
 
 export interface LoadOptions {
   /** absolute path of the manifest file (positions and relative image paths use it) */
@@ -165,7 +165,7 @@ export function loadManifest(opts: LoadOptions): LoadResult {
   }
 
   const input = data as {
-    images: Record<string, { file: string; format: 'raw'; access?: Access }>;
+    images: Record<string, { file: string; format: 'raw'; access?: Access; partitions?: PartitionMethod }>;
     mounts?: { what: string; where: string; type?: string; options?: string[] }[];
   };
   const base = dirname(file);
@@ -177,6 +177,8 @@ export function loadManifest(opts: LoadOptions): LoadResult {
     at: loc.key(['images'], name),
     fileAt: loc.value(['images', name, 'file']),
     accessAt: img.access ? loc.value(['images', name, 'access']) : loc.key(['images'], name),
+    partitions: img.partitions ?? 'auto',
+    partitionsAt: img.partitions ? loc.value(['images', name, 'partitions']) : loc.key(['images'], name),
   }));
   const mounts: MountSpec[] = (input.mounts ?? []).map((m, i) => ({
     source: parseWhat(m.what),

@@ -2,6 +2,8 @@ import type { SourcePos } from '../diagnostics.js';
 
 export type ImageFormat = 'raw';
 export type Access = 'read-only' | 'read-write';
+/** How an image's partitions become block devices; auto picks from the kernel's capabilities. */
+export type PartitionMethod = 'auto' | 'partscan' | 'kpartx' | 'offset-loops';
 
 export interface ImageSpec {
   readonly name: string;
@@ -9,9 +11,11 @@ export interface ImageSpec {
   readonly file: string;
   readonly format: ImageFormat;
   readonly access: Access;
+  readonly partitions: PartitionMethod;
   readonly at: SourcePos;
   readonly fileAt: SourcePos;
   readonly accessAt: SourcePos;
+  readonly partitionsAt: SourcePos;
 }
 
 /** What a mount takes its filesystem from: a whole image, or one partition of it. */

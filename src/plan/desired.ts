@@ -8,7 +8,7 @@ import { pathContains } from './graph.js';
 import { NOT_MOUNTABLE, mountOptions } from './mount-options.js';
 
 /** How an attach exposes the filesystem(s) the manifest needs. */
-export type AttachMethod = 'offset-loop' | 'partscan-loop' | 'whole-loop';
+export type AttachMethod = 'offset-loop' | 'partscan-loop' | 'kpartx-loop' | 'whole-loop';
 
 export interface DesiredAttach {
   readonly kind: 'attach';
@@ -25,6 +25,17 @@ export interface DesiredAttach {
   readonly partitions: readonly number[];
   /** offset loop: the partition it covers, for display */
   readonly partition?: { readonly label: string; readonly part: Partition; readonly sectorSize: number };
+}
+
+/** kpartx's device-mapper maps of an attach's partitions (/dev/mapper/loopNpM). */
+export interface DesiredPartmap {
+  readonly kind: 'partmap';
+  readonly address: string;
+  readonly attach: string;
+  readonly image: ImageSpec;
+  readonly readOnly: boolean;
+  readonly label: string;
+  readonly partitions: readonly number[];
 }
 
 export interface DesiredDir {
@@ -51,9 +62,10 @@ export interface DesiredMount {
   readonly dependsOn: readonly string[];
 }
 
-export type Desired = DesiredAttach | DesiredDir | DesiredMount;
+export type Desired = DesiredAttach | DesiredPartmap | DesiredDir | DesiredMount;
 
 export const attachAddress = (image: string, part?: number) => (part === undefined ? `attach:${image}` : `attach:${image}/part${part}`);
+export const partmapAddress = (image: string) => `partmap:${image}`;
 export const dirAddress = (path: string) => `dir:${path}`;
 export const mountAddress = (where: string) => `mount:${where}`;
 
@@ -64,6 +76,7 @@ function describeParts(parts: readonly Partition[]): string {
 
 interface Located {
   readonly attach: DesiredAttach;
+  readonly partmap?: DesiredPartmap;
   readonly sourceAttr: string;
   readonly contents: Readonly<Record<string, string>>;
 }
@@ -115,9 +128,16 @@ function locateSource(m: MountSpec, img: ImageSpec, obs: ObservedState, diags: D
     return undefined;
   }
   const contents = o.contents[`part${src.number}`] ?? {};
-  if (obs.kernel.partscan.labels.includes(o.table.label)) {
-    const attach: DesiredAttach = { kind: 'attach', address: attachAddress(img.name), method: 'partscan-loop', offset: 0, sizelimit: 0, partitions: [src.number], ...base };
+  const method = partitionMethod(img, o.table.label, obs, diags);
+  if (!method) return undefined;
+  if (method === 'partscan-loop') {
+    const attach: DesiredAttach = { kind: 'attach', address: attachAddress(img.name), method, offset: 0, sizelimit: 0, partitions: [src.number], ...base };
     return { attach, sourceAttr: `p${src.number}`, contents };
+  }
+  if (method === 'kpartx-loop') {
+    const attach: DesiredAttach = { kind: 'attach', address: attachAddress(img.name), method, offset: 0, sizelimit: 0, partitions: [src.number], ...base };
+    const partmap: DesiredPartmap = { kind: 'partmap', address: partmapAddress(img.name), attach: attach.address, image: img, readOnly: base.readOnly, label: o.table.label, partitions: [src.number] };
+    return { attach, partmap, sourceAttr: `mapper:p${src.number}`, contents };
   }
   const ss = o.table.sectorSize;
   const attach: DesiredAttach = {
@@ -126,6 +146,32 @@ function locateSource(m: MountSpec, img: ImageSpec, obs: ObservedState, diags: D
     partition: { label: o.table.label, part, sectorSize: ss }, ...base,
   };
   return { attach, sourceAttr: 'device', contents };
+}
+
+/**
+ * The manifest's `partitions:` choice, or for auto: the kernel's partition scan where it parses
+ * this table type, else kpartx where device-mapper and kpartx exist, else offset loops.
+ */
+function partitionMethod(img: ImageSpec, label: string, obs: ObservedState, diags: Diagnostic[]): AttachMethod | undefined {
+  const k = obs.kernel;
+  const scans = k.partscan.labels.includes(label);
+  const dm = k.deviceMapper && k.kpartx;
+  switch (img.partitions) {
+    case 'partscan':
+      if (scans) return 'partscan-loop';
+      diags.push(error('no-partscan', `image ${img.name} asks for partitions: partscan, but this kernel does not parse ${label} partition tables (${k.partscan.evidence})`,
+        img.partitionsAt, 'use partitions: auto, kpartx or offset-loops'));
+      return undefined;
+    case 'kpartx':
+      if (dm) return 'kpartx-loop';
+      diags.push(error('no-kpartx', `image ${img.name} asks for partitions: kpartx, but ${k.deviceMapper ? 'kpartx is not installed' : 'the kernel has no device-mapper loaded'}`,
+        img.partitionsAt, k.deviceMapper ? 'install it: apt-get install kpartx' : 'load it (modprobe dm_mod), or use partitions: auto or offset-loops'));
+      return undefined;
+    case 'offset-loops':
+      return 'offset-loop';
+    case 'auto':
+      return scans ? 'partscan-loop' : dm ? 'kpartx-loop' : 'offset-loop';
+  }
 }
 
 export interface DesiredResult {
@@ -137,6 +183,7 @@ export interface DesiredResult {
 export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredResult {
   const diags: Diagnostic[] = [];
   const attaches = new Map<string, DesiredAttach>();
+  const partmaps = new Map<string, DesiredPartmap>();
   const mounts: DesiredMount[] = [];
   const images = new Map(manifest.images.map((i) => [i.name, i]));
   const reported = new Set<string>();
@@ -170,11 +217,15 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
         `set "type: ${fstype}" or check that ${m.what} is the right partition`));
       continue;
     }
+    const merge = (a: readonly number[], b: readonly number[]) => [...new Set([...a, ...b])].sort((x, y) => x - y);
     const prev = attaches.get(loc.attach.address);
-    const attach = prev && loc.attach.method === 'partscan-loop'
-      ? { ...prev, partitions: [...new Set([...prev.partitions, ...loc.attach.partitions])].sort((a, b) => a - b) }
-      : loc.attach;
+    const attach = prev ? { ...prev, partitions: merge(prev.partitions, loc.attach.partitions) } : loc.attach;
     attaches.set(attach.address, attach);
+    if (loc.partmap) {
+      const pm = partmaps.get(loc.partmap.address);
+      partmaps.set(loc.partmap.address, pm ? { ...pm, partitions: merge(pm.partitions, loc.partmap.partitions) } : loc.partmap);
+    }
+    const source = loc.partmap?.address ?? attach.address;
     const parent = manifest.mounts
       .filter((p) => pathContains(p.where, m.where))
       .sort((a, b) => b.where.length - a.where.length)[0];
@@ -193,10 +244,12 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
       options: mountOptions(fstype, m.options, { readOnly, kernel: obs.kernel.release, xfsUuidClash }),
       readOnly,
       ...(parent ? { parent: mountAddress(parent.where) } : {}),
-      dependsOn: [attach.address, ...(parent ? [mountAddress(parent.where)] : [])],
+      dependsOn: [source, ...(parent ? [mountAddress(parent.where)] : [])],
     });
   }
-  return { desired: [...attaches.values(), ...mounts], diagnostics: diags };
+  // a backend problem of one image is one error, not one per mount
+  const unique = diags.filter((d, i) => diags.findIndex((x) => x.code === d.code && x.message === d.message) === i);
+  return { desired: [...attaches.values(), ...partmaps.values(), ...mounts], diagnostics: unique };
 }
 
 /** Directories a non-nested mountpoint needs created (missing ones) or keeps (ones imgplan made earlier). */
@@ -223,6 +276,8 @@ export function describeAttach(d: DesiredAttach): { method: string; partition?: 
       return { method: `loop device of the whole image (${img})` };
     case 'partscan-loop':
       return { method: `loop device of the whole image with kernel partition scan (${img})` };
+    case 'kpartx-loop':
+      return { method: `loop device of the whole image (${img}); kpartx maps its partitions` };
     case 'offset-loop': {
       const p = d.partition!;
       return {

@@ -6,7 +6,7 @@ import type { LoopDevice } from '../probe/losetup.js';
 import type { ObservedState } from '../probe/observed.js';
 import {
   buildDesired, describeAttach, dirAddress, mountpointDirs,
-  type DesiredAttach, type DesiredDir, type DesiredMount,
+  type DesiredAttach, type DesiredDir, type DesiredMount, type DesiredPartmap,
 } from './desired.js';
 import { topoSort } from './graph.js';
 import { VISIBLE_FLAGS } from './mount-options.js';
@@ -43,11 +43,24 @@ function verified(e: JournalEntry, obs: ObservedState): boolean {
       return obs.mounts.some((m) => m.target === e.target && m.source === e.source);
     case 'dir':
       return obs.paths[e.path]?.kind === 'directory' || obs.mounts.some((m) => m.target === e.path);
+    case 'partmap': {
+      const loop = obs.loops.find((l) => l.device === e.device);
+      return loop?.majMin !== undefined && e.partitions.every((n) => mapperOf(obs, e.device, loop.majMin!, n) !== undefined);
+    }
   }
 }
 
+const loopBase = (device: string) => device.replace(/^\/dev\//, '');
+
+/** kpartx's map of partition n of a loop device: named loopNpM, reading from that loop. */
+function mapperOf(obs: ObservedState, device: string, majMin: string, n: number) {
+  return obs.dmMaps.find((m) => m.name === `${loopBase(device)}p${n}` && m.devices[0] === majMin);
+}
+
 function loopMatches(d: DesiredAttach, l: LoopDevice): boolean {
-  return l.backDev === d.backDev && l.backIno === d.backIno && l.offset === d.offset && l.sizelimit === d.sizelimit && (d.method !== 'partscan-loop' || l.partscan);
+  // kpartx on a loop whose partitions the kernel also scanned would show every PV twice
+  const scanOk = d.method === 'partscan-loop' ? l.partscan : d.method === 'kpartx-loop' ? !l.partscan : true;
+  return l.backDev === d.backDev && l.backIno === d.backIno && l.offset === d.offset && l.sizelimit === d.sizelimit && scanOk;
 }
 
 interface Live {
@@ -107,12 +120,16 @@ class Planner {
     ];
     const live = (l: LoopDevice, managed: boolean): Live => {
       const devices: Record<string, { path: string; majMin?: string }> = { device: { path: l.device, ...(l.majMin ? { majMin: l.majMin } : {}) } };
-      const base = l.device.replace(/^\/dev\//, '');
+      const base = loopBase(l.device);
       for (const b of obs.blockDevices) {
         if (b.pkname === base && b.name.startsWith(base)) {
           const n = /p(\d+)$/.exec(b.name)?.[1];
           if (n) devices[`p${n}`] = { path: `/dev/${b.name}`, majMin: b.majMin };
         }
+      }
+      for (const m of obs.dmMaps) {
+        const n = m.name.startsWith(`${base}p`) && m.devices[0] === l.majMin ? /^p(\d+)$/.exec(m.name.slice(base.length))?.[1] : undefined;
+        if (n) devices[`mapper:p${n}`] = { path: `/dev/mapper/${m.name}`, majMin: m.majMin };
       }
       return { devices, managed };
     };
@@ -142,7 +159,7 @@ class Planner {
       argv,
       produces: device,
       undo: ['losetup', '--detach', device],
-      ...(d.method === 'partscan-loop' ? { waitForPartitions: d.partitions } : {}),
+      ...(d.method === 'partscan-loop' ? { waitFor: d.partitions.map((n) => ({ ref: d.address, attr: `p${n}` })) } : {}),
       journal: {
         op: 'add',
         entry: {
@@ -153,6 +170,32 @@ class Planner {
     };
     this.add({ address: d.address, kind: 'attach', action: 'create', replace, reason: replace ? 'read-only-mismatch' : 'missing', dependsOn: deps, attrs: attrs(undefined), steps: [step] });
     return undefined;
+  }
+
+  /** kpartx maps: in place when every partition the mounts need is mapped from the live loop. */
+  partmap(d: DesiredPartmap, live: Live | undefined): void {
+    const mine = this.entry(d.address, 'partmap');
+    const device: Arg = live?.devices.device?.path ?? { ref: d.attach, attr: 'device' };
+    const attrs: Attr[] = [
+      { label: 'partitions', value: `${d.partitions.map((n) => `part${n}`).join(', ')} of the ${d.label} table, as /dev/mapper/<loop>pN` },
+      { label: 'loop', value: device },
+    ];
+    if (live && d.partitions.every((n) => live.devices[`mapper:p${n}`])) {
+      if (mine) this.claimed.add(d.address);
+      this.add({ address: d.address, kind: 'partmap', action: 'noop', replace: false, reason: mine ? 'managed' : 'not-managed', dependsOn: [d.attach], attrs, steps: [] });
+      return;
+    }
+    if (mine) {
+      this.claimed.add(d.address);
+      this.add(this.deleteAction(mine, true, 'dependency-replaced'));
+    }
+    const step: Step = {
+      argv: ['kpartx', '-a', ...(d.readOnly ? ['-r'] : []), '-s', device],
+      undo: ['kpartx', '-d', '-s', device],
+      waitFor: d.partitions.map((n) => ({ ref: d.attach, attr: `mapper:p${n}` })),
+      journal: { op: 'add', entry: { kind: 'partmap', address: d.address, dependsOn: [d.attach], device, partitions: d.partitions } },
+    };
+    this.add({ address: d.address, kind: 'partmap', action: 'create', replace: mine !== undefined, reason: mine ? 'dependency-replaced' : 'missing', dependsOn: [d.attach], attrs, steps: [step] });
   }
 
   dirs(d: DesiredDir): void {
@@ -261,6 +304,13 @@ class Planner {
           attrs: [{ label: 'image', value: e.file }, { label: 'device', value: e.device }],
           steps: [{ argv: ['losetup', '--detach', e.device], retryBusy: true, journal: { op: 'remove', address: e.address } }],
         };
+      case 'partmap':
+        return {
+          address: e.address, kind: 'partmap', action: 'delete', replace, reason, dependsOn: e.dependsOn,
+          attrs: [{ label: 'loop', value: e.device }, { label: 'maps', value: e.partitions.map((n) => `/dev/mapper/${loopBase(e.device)}p${n}`).join(', ') }],
+          // -d on the loop device, never on the image: without udev `kpartx -d IMAGE` finds no loop and does nothing (field-notes G8)
+          steps: [{ argv: ['kpartx', '-d', '-s', e.device], settleBefore: true, retryBusy: true, journal: { op: 'remove', address: e.address } }],
+        };
       case 'dir':
         return {
           address: e.address, kind: 'dir', action: 'delete', replace, reason, dependsOn: e.dependsOn,
@@ -277,7 +327,7 @@ class Planner {
   }
 }
 
-const KIND_ORDER: Readonly<Record<Kind, number>> = { attach: 0, dir: 1, mount: 2 };
+const KIND_ORDER: Readonly<Record<Kind, number>> = { attach: 0, partmap: 1, dir: 2, mount: 3 };
 
 function order(planner: Planner, all: readonly PlannedAction[]): PlannedAction[] {
   const deps = new Map<string, Set<string>>();
@@ -319,6 +369,7 @@ export function makePlan(manifest: Manifest, obs: ObservedState, opts: PlanOptio
     live.set(d.address, planner.attach(d));
     if (planner.actions.some((a) => a.address === d.address && a.action === 'delete')) replacedAttaches.add(d.address);
   }
+  for (const d of desired) if (d.kind === 'partmap') planner.partmap(d, live.get(d.attach));
   const journaledDirs = new Set(planner.journal.filter((e) => e.kind === 'dir').map((e) => (e as { path: string }).path));
   const mounts = desired.filter((d): d is DesiredMount => d.kind === 'mount').sort((a, b) => a.spec.where.localeCompare(b.spec.where));
   const seenDirs = new Set<string>();

@@ -1,12 +1,12 @@
 import type { Diagnostic } from '../diagnostics.js';
 import type { JournalEntry } from '../journal/format.js';
 
-export type Kind = 'attach' | 'dir' | 'mount';
+export type Kind = 'attach' | 'partmap' | 'dir' | 'mount';
 
 /** A value known only after a step has run, e.g. the loop device `losetup --show` prints. */
 export interface Ref {
   readonly ref: string;
-  /** "device" for the attach's own device, "pN" for its kernel partition N */
+  /** "device" for the attach's own device, "pN" for its kernel partition N, "mapper:pN" for kpartx's map of it */
   readonly attr: string;
 }
 export type Arg = string | Ref;
@@ -22,7 +22,8 @@ export type JournalOp =
 
 /** A journal entry whose device is only known after the step ran. */
 export type JournalEntryTemplate = Omit<Extract<JournalEntry, { kind: 'attach' }>, 'device'> & { readonly device: Ref }
-  | Omit<Extract<JournalEntry, { kind: 'mount' }>, 'source'> & { readonly source: Arg };
+  | Omit<Extract<JournalEntry, { kind: 'mount' }>, 'source'> & { readonly source: Arg }
+  | Omit<Extract<JournalEntry, { kind: 'partmap' }>, 'device'> & { readonly device: Arg };
 
 export interface Step {
   readonly argv: readonly Arg[];
@@ -30,8 +31,10 @@ export interface Step {
   readonly undo?: readonly Arg[];
   /** the ref this step's stdout (trimmed) defines */
   readonly produces?: Ref;
-  /** wait after the step until these kernel partition nodes of the produced device exist */
-  readonly waitForPartitions?: readonly number[];
+  /** device nodes to wait for after the step (kernel partitions, kpartx maps) */
+  readonly waitFor?: readonly Arg[];
+  /** with udev running, let it finish its queue first (kpartx -d after an unmount races it) */
+  readonly settleBefore?: boolean;
   /** a "busy" failure (umount, losetup -d) is retried with back-off */
   readonly retryBusy?: boolean;
   readonly journal: JournalOp;

@@ -4,6 +4,7 @@ import { journalPath, parseJournal, type Journal } from '../journal/format.js';
 import type { Manifest } from '../manifest/types.js';
 import type { Command, CommandResult, PathInfo, Runner } from '../runner/runner.js';
 import { parseBlkidExport, type BlkidInfo } from './blkid.js';
+import { joinDm, parseDmInfo, parseDmTable, type DmMap } from './dmsetup.js';
 import * as probes from './commands.js';
 import { parseFindmnt } from './findmnt.js';
 import { parseLosetup } from './losetup.js';
@@ -12,7 +13,11 @@ import type { ImageObservation, KernelFacts, ObservedState } from './observed.js
 import { parseSfdisk, type PartitionTable } from './sfdisk.js';
 
 async function runProbe(runner: Runner, cmd: Command, okCodes: readonly number[] = [0]): Promise<CommandResult> {
-  const r = await runner.run(cmd);
+  return checked(cmd, await runner.run(cmd), okCodes);
+}
+
+/** The result, or a ProbeError that says what failed and what to do. */
+function checked(cmd: Command, r: CommandResult, okCodes: readonly number[] = [0]): CommandResult {
   const tool = cmd.argv[0];
   if (r.failure === 'not-found') throw new ProbeError(cmd.argv, `${tool} is not installed`, missingToolHint(tool));
   if (r.failure && !(r.failure === 'exit-code' && r.exitCode !== undefined && okCodes.includes(r.exitCode))) {
@@ -102,7 +107,20 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     if (r.exitCode !== 2) kallsyms = r.stdout;
   }
   const udev = (await runner.inspectPath(probes.UDEV_CONTROL_PATH)).kind !== 'missing';
-  const kernel: KernelFacts = { release, partscan: partscanEvidence(release, config, kallsyms, blockDevices), udev };
+  const deviceMapper = (await runner.inspectPath(probes.DM_CONTROL_PATH)).kind !== 'missing';
+  let kpartx = false;
+  for (const p of probes.KPARTX_PATHS) if (!kpartx) kpartx = (await runner.inspectPath(p)).kind === 'file';
+  const kernel: KernelFacts = { release, partscan: partscanEvidence(release, config, kallsyms, blockDevices), udev, deviceMapper, kpartx };
+  let dmMaps: DmMap[] = [];
+  if (deviceMapper) {
+    // a host with device-mapper but without dmsetup has no kpartx either (it depends on it)
+    const info = await runner.run(probes.DMSETUP_INFO);
+    if (info.failure !== 'not-found') {
+      checked(probes.DMSETUP_INFO, info);
+      const table = await runProbe(runner, probes.DMSETUP_TABLE);
+      dmMaps = parsed(probes.DMSETUP_INFO, () => joinDm(parseDmInfo(info.stdout), parseDmTable(table.stdout)));
+    }
+  }
 
   const images: Record<string, ImageObservation> = {};
   for (const img of manifest.images) {
@@ -148,5 +166,5 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     }
   }
 
-  return { kernel, blockDevices, loops, mounts, images, paths, mountedXfsUuids, journal, journalPath: jPath };
+  return { kernel, blockDevices, loops, mounts, dmMaps, images, paths, mountedXfsUuids, journal, journalPath: jPath };
 }

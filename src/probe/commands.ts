@@ -19,6 +19,18 @@ export const FINDMNT: Command = {
   mutates: false,
 };
 
+export const DMSETUP_INFO: Command = {
+  argv: ['dmsetup', 'info', '--columns', '--noheadings', '--nameprefixes', '--separator', ' ', '--options', 'name,uuid,major,minor,attr,open'],
+  mutates: false,
+};
+
+export const DMSETUP_TABLE: Command = { argv: ['dmsetup', 'table'], mutates: false };
+
+/** Present once the device-mapper driver is loaded. */
+export const DM_CONTROL_PATH = '/sys/class/misc/device-mapper';
+/** Where Debian and most distributions install kpartx. */
+export const KPARTX_PATHS = ['/usr/sbin/kpartx', '/sbin/kpartx'];
+
 /** Reads the partition table from the image file itself, without attaching anything. */
 export function sfdisk(file: string): Command {
   return { argv: ['sfdisk', '--json', file], mutates: false };

@@ -1,6 +1,7 @@
 import type { Journal } from '../journal/format.js';
 import type { PathInfo } from '../runner/runner.js';
 import type { BlkidInfo } from './blkid.js';
+import type { DmMap } from './dmsetup.js';
 import type { MountEntry } from './findmnt.js';
 import type { LoopDevice } from './losetup.js';
 import type { BlockDevice } from './lsblk.js';
@@ -11,6 +12,10 @@ export interface KernelFacts {
   /** partition table labels ("dos", "gpt") for which --partscan makes the kernel create partition nodes, and why we think so */
   readonly partscan: { readonly labels: readonly string[]; readonly evidence: string };
   readonly udev: boolean;
+  /** device-mapper driver loaded (kpartx, LVM need it) */
+  readonly deviceMapper: boolean;
+  /** the kpartx tool is installed */
+  readonly kpartx: boolean;
 }
 
 export interface ImageObservation {
@@ -28,6 +33,8 @@ export interface ObservedState {
   readonly blockDevices: readonly BlockDevice[];
   readonly loops: readonly LoopDevice[];
   readonly mounts: readonly MountEntry[];
+  /** device-mapper maps (empty without device-mapper) */
+  readonly dmMaps: readonly DmMap[];
   readonly images: Readonly<Record<string, ImageObservation>>;
   /** stat of each mountpoint and of its ancestors up to the first that exists */
   readonly paths: Readonly<Record<string, PathInfo>>;

@@ -13,8 +13,8 @@ export function argvText(argv: readonly Arg[]): string {
   return argv.map(argText).join(' ');
 }
 
-const VERB: Readonly<Record<string, string>> = { attach: 'attach', dir: 'mkdir', mount: 'mount' };
-const UNVERB: Readonly<Record<string, string>> = { attach: 'detach', dir: 'rmdir', mount: 'umount' };
+const VERB: Readonly<Record<string, string>> = { attach: 'attach', partmap: 'map', dir: 'mkdir', mount: 'mount' };
+const UNVERB: Readonly<Record<string, string>> = { attach: 'detach', partmap: 'unmap', dir: 'rmdir', mount: 'umount' };
 
 /** The action's symbol padded to three columns, then coloured (padding counts visible characters). */
 function symbol(a: PlannedAction, style: Style): string {

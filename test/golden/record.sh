@@ -2,7 +2,8 @@
 # Re-records the golden scenarios' system state with the product's own probes
 # (`imgplan debug capture-state`), on this machine's real kernel. Run as root after `npm run build`;
 # then `npx vitest run test/unit/golden.test.ts -u` and review the diff of every plan.txt.
-# Everything lives under /tmp/imgplan-golden so that recorded paths stay the same between runs.
+# Everything lives under /tmp/imgplan-golden, with fixed filesystem UUIDs, so that re-recording
+# changes a golden only where imgplan's behaviour changed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cli=(node "$here/../../dist/cli/main.js")
@@ -32,10 +33,10 @@ fill() { # file offset size mkfs-command... ; then files as path=content via FIL
 truncate -s 400M "$R/web01.img"
 printf 'label: dos\nsize=16M, type=83\nsize=8M, type=82\ntype=83\n' | sfdisk -q "$R/web01.img"
 part() { sfdisk --json "$R/web01.img" | jq -r ".partitiontable.partitions[$1] | \"\(.start * 512) \(.size * 512)\""; }
-FILES="grub/grub.cfg=default=0" fill "$R/web01.img" $(part 0) mkfs.ext4 -q -L boot
-TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 FILES="etc/hostname=web01 boot/.keep=" fill "$R/web01.img" $(part 2) mkfs.xfs -q -f -L root
+FILES="grub/grub.cfg=default=0" fill "$R/web01.img" $(part 0) mkfs.ext4 -q -L boot -U 0b00b000-0000-4000-8000-000000000001
+TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 FILES="etc/hostname=web01 boot/.keep=" fill "$R/web01.img" $(part 2) mkfs.xfs -q -f -L root -m uuid=0b00b000-0000-4000-8000-000000000003
 truncate -s 32M "$R/data.img"
-FILES="backup/db.sql=create" fill "$R/data.img" 0 0 mkfs.ext4 -q -L data
+FILES="backup/db.sql=create" fill "$R/data.img" 0 0 mkfs.ext4 -q -L data -U 0b00b000-0000-4000-8000-0000000000da
 
 cp "$here/rescue/manifest.yaml" "$R/rescue.yaml"
 capture() { mkdir -p "$here/$1"; "${cli[@]}" debug capture-state "$R/rescue.yaml" "$here/$1/state.json" --scenario "$2" >/dev/null; }

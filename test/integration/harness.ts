@@ -3,8 +3,9 @@
  * guards against leaks (loop devices backed by the sandbox's files, mounts under it).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, expect } from 'vitest';
@@ -13,8 +14,18 @@ export const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
+/** What the running kernel offers that some backends need; a test that lacks one is skipped, saying which. */
+export const capabilities = {
+  partscan: () => /\smsdos_partition$/m.test(readFileSync('/proc/kallsyms', 'utf8')),
+  deviceMapper: () => existsSync('/sys/class/misc/device-mapper') && existsSync('/usr/sbin/kpartx'),
+};
+
 export function kernelHas(fs: string): boolean {
-  return readFileSync('/proc/filesystems', 'utf8').split('\n').some((l) => l.trim().split(/\s+/).pop() === fs);
+  const listed = () => readFileSync('/proc/filesystems', 'utf8').split('\n').some((l) => l.trim().split(/\s+/).pop() === fs);
+  if (listed()) return true;
+  // a modular kernel (the VM lane's) lists a filesystem only once its module is loaded
+  spawnSync('modprobe', ['-q', fs], { stdio: 'ignore' });
+  return listed();
 }
 
 export async function sh(argv: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<string> {
@@ -148,6 +159,12 @@ export class Sandbox {
     const loopsText = await sh(['losetup', '--list', '--json', '--output', 'NAME,BACK-FILE']);
     const loops = loopsText.trim() ? (JSON.parse(loopsText) as { loopdevices: { name: string; 'back-file': string | null }[] }).loopdevices : [];
     for (const l of loops) if ((l['back-file'] ?? '').startsWith(`${this.root}/`)) out.push(`loop ${l.name} (${l['back-file']})`);
+    // device-mapper maps (kpartx) reading from one of those loops
+    const ourLoops = new Set(loops.filter((l) => (l['back-file'] ?? '').startsWith(`${this.root}/`)).map((l) => l.name.replace('/dev/', '')));
+    for (const dm of existsSync('/sys/block') ? readdirSync('/sys/block').filter((d) => d.startsWith('dm-')) : []) {
+      const slaves = readdirSync(`/sys/block/${dm}/slaves`);
+      if (slaves.some((s) => ourLoops.has(s))) out.push(`dm ${readFileSync(`/sys/block/${dm}/dm/name`, 'utf8').trim()}`);
+    }
     const journalDir = join(this.stateDir, 'journal');
     if (existsSync(journalDir)) for (const f of await import('node:fs/promises').then((m) => m.readdir(journalDir))) out.push(`journal ${f}`);
     return out;
@@ -158,6 +175,7 @@ export class Sandbox {
     const found = await this.leaks();
     const mounts = found.filter((l) => l.startsWith('mount ')).map((l) => l.split(' ')[1]!).sort((a, b) => b.length - a.length);
     for (const m of mounts) await execa('umount', [m], { reject: false }).then((r) => (r.exitCode ? execa('umount', ['-l', m], { reject: false }) : r));
+    for (const d of found.filter((x) => x.startsWith('dm '))) await execa('dmsetup', ['remove', '--retry', d.split(' ')[1]!], { reject: false });
     for (const l of found.filter((x) => x.startsWith('loop '))) await execa('losetup', ['--detach', l.split(' ')[1]!], { reject: false });
     return found;
   }

@@ -1,14 +1,53 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 / Ubuntu machine, as root:
 #   sudo bash scripts/test.sh
-# Installs what it needs (apt packages, npm ci), builds, then runs unit and real-kernel
-# integration tests (`npm test`). CI runs exactly this (.ci/run).
+# Installs what it needs (apt packages, npm ci, a stock Debian kernel for the VM lane), then:
+#   1. host lane: unit tests and real-kernel integration tests on this machine's kernel;
+#   2. VM lane, twice: the test/vm suite in a QEMU VM booting Debian's stock kernel (partition
+#      scan, device-mapper, kpartx), once without udev (like a container), once with (like an
+#      admin host). A VM-lane test that is skipped fails the run.
+# CI runs exactly this (.ci/run). IMGPLAN_VM_LANE=0 skips the VM lane (not allowed in CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 start=$(date +%s)
 bash scripts/install-deps.sh
+mkdir -p .test-results
+rm -f .test-results/*.json
+summary=()
+failed=0
+
 echo "== host lane: unit + integration tests (kernel $(uname -r))"
-lane_start=$(date +%s)
-npm test
-echo "== host lane took $(( $(date +%s) - lane_start )) s; whole run $(( $(date +%s) - start )) s"
+t=$(date +%s)
+npm run --silent typecheck || failed=1
+./node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile=.test-results/host.json || failed=1
+summary+=("$(node test/count-results.mjs 'host lane' .test-results/host.json || true) ($(( $(date +%s) - t )) s)")
+
+if [ "${IMGPLAN_VM_LANE:-1}" = 0 ] && [ "${CI:-}" != true ]; then
+  summary+=("VM lane: not run (IMGPLAN_VM_LANE=0)")
+else
+  echo "== VM lane: preparing (QEMU, Debian's stock kernel)"
+  t=$(date +%s)
+  bash test/vm/lane/prepare.sh >/dev/null
+  summary+=("VM lane preparation: $(( $(date +%s) - t )) s")
+  for mode in no-udev udev; do
+    echo "== VM lane ($mode)"
+    t=$(date +%s)
+    bash test/vm/run-suite.sh $([ $mode = udev ] && echo --udev) || failed=1
+    summary+=("$(node test/count-results.mjs "VM lane ($mode)" ".test-results/vm-$mode.json" --no-skips || true) ($(( $(date +%s) - t )) s)")
+  done
+fi
+
+echo
+echo "== summary"
+printf '%s\n' "${summary[@]}"
+echo "whole run: $(( $(date +%s) - start )) s"
+node -e '
+  const fs = require("fs");
+  let p = 0, f = 0, s = 0;
+  for (const n of fs.readdirSync(".test-results").filter((x) => x.endsWith(".json"))) {
+    const r = JSON.parse(fs.readFileSync(".test-results/" + n, "utf8"));
+    p += r.numPassedTests; f += r.numFailedTests; s += r.numPendingTests + r.numTodoTests;
+  }
+  console.log(`total: ${p} passed, ${f} failed, ${s} skipped`);'
+exit "$failed"

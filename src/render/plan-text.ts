@@ -25,7 +25,7 @@ function symbol(a: PlannedAction, style: Style): string {
 function block(a: PlannedAction, n: number, numberOf: ReadonlyMap<string, number>, style: Style): string[] {
   const verb = a.action === 'delete' ? UNVERB[a.kind] : VERB[a.kind];
   const half = a.replace ? (a.action === 'delete' ? ' (replace: old one goes)' : ' (replace: new one)') : '';
-  const after = a.dependsOn.map((d) => numberOf.get(d)).filter((x): x is number => x !== undefined && x < n);
+  const after = a.dependsOn.map((d) => numberOf.get(d)).filter((x): x is number => x !== undefined && x < n).sort((x, y) => x - y);
   const head = `${String(n).padStart(3)}  ${symbol(a, style)} ${verb!.padEnd(7)} ${style.bold(a.address)}${half}${after.length ? `   after ${after.join(', ')}` : ''}`;
   const lines = [head];
   lines.push(`            ${'reason'.padEnd(10)} ${a.reasonText}`);

@@ -22,6 +22,9 @@ const SCENARIOS: { state: string; manifest?: string; mode: 'apply' | 'destroy'; 
   { state: 'partscan/fresh', mode: 'apply', golden: 'plan.txt' },
   { state: 'partscan/applied', mode: 'apply', golden: 'plan.txt' },
   { state: 'partscan/applied', mode: 'destroy', golden: 'destroy.txt' },
+  { state: 'kpartx/fresh', mode: 'apply', golden: 'plan.txt' },
+  { state: 'kpartx/applied', mode: 'apply', golden: 'plan.txt' },
+  { state: 'kpartx/applied', mode: 'destroy', golden: 'destroy.txt' },
 ];
 
 describe('golden plans from recorded real-kernel states', () => {

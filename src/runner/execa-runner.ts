@@ -60,7 +60,7 @@ export class ExecaRunner implements Runner {
     } catch {
       return { kind: 'missing' };
     }
-    const base = { dev: devToMajMin(st.dev), ino: st.ino, size: st.size };
+    const base = { dev: devToMajMin(st.dev), ino: st.ino, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) };
     if (st.isDirectory()) {
       let empty = true;
       try {

@@ -29,6 +29,8 @@ export interface PathInfo {
   readonly dev?: string;
   readonly ino?: number;
   readonly size?: number;
+  /** modification time, ms since the epoch (tells a replaced or rewritten image file) */
+  readonly mtimeMs?: number;
   /** directories only: whether it has any entry */
   readonly empty?: boolean;
 }

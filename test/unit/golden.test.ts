@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
+import { planToJson } from '../../src/render/plan-json.js';
 import { makePlan } from '../../src/plan/make-plan.js';
 import { renderDiagnostics } from '../../src/render/diagnostics.js';
 import { renderPlan } from '../../src/render/plan-text.js';
@@ -27,6 +30,10 @@ const SCENARIOS: { state: string; manifest?: string; mode: 'apply' | 'destroy'; 
   { state: 'kpartx/applied', mode: 'destroy', golden: 'destroy.txt' },
 ];
 
+const validatePlanJson = new Ajv2020({ allErrors: true, strict: true }).compile(
+  JSON.parse(readFileSync(new URL('../../schemas/plan.schema.json', import.meta.url), 'utf8')) as object,
+);
+
 describe('golden plans from recorded real-kernel states', () => {
   for (const s of SCENARIOS) {
     it(`${s.state} ${s.manifest ?? ''} ${s.mode} → ${s.golden}`, async () => {
@@ -34,6 +41,11 @@ describe('golden plans from recorded real-kernel states', () => {
       const r = makePlan(manifest, await observed(s.state, manifest), { mode: s.mode });
       const rendered = r.plan ? renderPlan(r.plan, PLAIN) : renderDiagnostics(r.diagnostics, PLAIN, text);
       await expect(rendered).toMatchFileSnapshot(`../golden/${s.state}/${s.golden}`);
+      if (r.plan) {
+        const json = planToJson(r.plan);
+        expect(validatePlanJson(json), JSON.stringify(validatePlanJson.errors)).toBe(true);
+        await expect(`${JSON.stringify(json, null, 2)}\n`).toMatchFileSnapshot(`../golden/${s.state}/${s.golden.replace(/\.txt$/, '.json')}`);
+      }
     });
   }
 });

@@ -65,6 +65,17 @@ mounts:
   });
 }
 
+describe.skipIf(!isRoot)(`backend whole-image loop (${udev})`, () => {
+  it('an image that is one filesystem: one read-only loop, apply twice, destroy twice, image unchanged', async () => {
+    const img = await sb.wholeImage('disk.img', 32, 'ext4', 'data', { 'srv/www/index.html': '<h1>ok</h1>\n' });
+    const m = sb.writeManifest('disk.yaml', `version: 1\nimages:\n  d: { file: disk.img, format: raw }\nmounts:\n  - { what: d, where: ${sb.path('d')} }\n`);
+    await runProtocol(sb, {
+      manifest: m, images: [img], createdDirs: [sb.path('d')],
+      whileApplied: () => expect(read(sb.path('d/srv/www/index.html'))).toBe('<h1>ok</h1>\n'),
+    });
+  });
+});
+
 describe.skipIf(!isRoot || !capabilities.partscan())(`auto picks the kernel's partition scan here (${udev})`, () => {
   it('plan says partscan, with its evidence', async () => {
     await sb.partitionedImage('a.img', 32, 'dos', [{ fs: 'ext4', label: 'a' }]);

@@ -1,0 +1,43 @@
+import type { Manifest } from '../manifest/types.js';
+import type { ObservedState } from '../probe/observed.js';
+
+/**
+ * The live facts a plan relies on, one line each, sorted: the manifest's image files, the loop
+ * devices and dm maps over them, what is mounted at (or above) its mountpoints, those paths,
+ * the journal, and the kernel's capabilities. A saved plan keeps them; apply compares them
+ * with a fresh probe. Unrelated host changes (another mount elsewhere) are not facts.
+ */
+export function planFacts(manifest: Manifest, obs: ObservedState): string[] {
+  const lines: string[] = [];
+  const k = obs.kernel;
+  lines.push(`kernel ${k.release} partscan=${k.partscan.labels.join('+') || 'none'} device-mapper=${k.deviceMapper} kpartx=${k.kpartx} udev=${k.udev}`);
+  const images = new Map<string, string>();
+  for (const img of manifest.images) {
+    const st = obs.images[img.name]?.stat;
+    if (!st || st.kind === 'missing') {
+      lines.push(`image ${img.name} ${img.file} missing`);
+      continue;
+    }
+    images.set(`${st.dev}/${st.ino}`, img.name);
+    lines.push(`image ${img.name} ${img.file} dev=${st.dev} ino=${st.ino} size=${st.size}${st.mtimeMs !== undefined ? ` mtime=${st.mtimeMs}` : ''}`);
+  }
+  const loops = obs.loops.filter((l) => images.has(`${l.backDev}/${l.backIno}`));
+  for (const l of loops) {
+    lines.push(`loop ${l.device} image=${images.get(`${l.backDev}/${l.backIno}`)} offset=${l.offset} sizelimit=${l.sizelimit} ro=${l.ro} partscan=${l.partscan}`);
+  }
+  const loopMajMin = new Map(loops.filter((l) => l.majMin).map((l) => [l.majMin!, l.device]));
+  for (const m of obs.dmMaps) {
+    const on = m.devices.map((d) => loopMajMin.get(d)).filter(Boolean);
+    if (on.length) lines.push(`dm ${m.name} on ${on.join(',')} ro=${m.readOnly}`);
+  }
+  const wheres = manifest.mounts.map((m) => m.where);
+  const watched = (target: string) => wheres.some((w) => w === target || w.startsWith(`${target}/`) || target.startsWith(`${w}/`));
+  for (const m of obs.mounts) {
+    if (watched(m.target) && m.target !== '/') lines.push(`mount ${m.target} from ${m.source} (${m.fstype}) ${m.options.filter((o) => ['ro', 'rw', 'nosuid', 'nodev', 'noexec'].includes(o)).join(',')}`);
+  }
+  for (const [p, info] of Object.entries(obs.paths)) {
+    lines.push(`path ${p} ${info.kind}${info.kind === 'directory' ? (info.empty ? ' empty' : ' not-empty') : ''}`);
+  }
+  for (const e of obs.journal?.entries ?? []) lines.push(`journal ${e.address}`);
+  return lines.sort();
+}

@@ -1,0 +1,51 @@
+import { isRef, type Arg, type Attr, type Plan, type PlannedAction } from '../plan/types.js';
+
+/**
+ * The machine view of a plan (`--json`), described by schemas/plan.schema.json. format_version
+ * "1.x": a minor bump only adds fields; readers ignore fields they do not know.
+ */
+export const PLAN_JSON_VERSION = '1.0';
+
+type JsonArg = string | { ref: string; attr: string };
+
+const arg = (a: Arg): JsonArg => (isRef(a) ? { ref: a.ref, attr: a.attr } : a);
+const attrs = (xs: readonly Attr[]) => Object.fromEntries(xs.map((x) => [x.label, arg(x.value)]));
+
+function actionsOf(a: PlannedAction): string[] {
+  if (a.action === 'noop') return ['no-op'];
+  if (a.replace) return ['delete', 'create'];
+  return [a.action];
+}
+
+export function planToJson(plan: Plan): object {
+  // one resource change per address: a replacement's two halves are one ["delete","create"]
+  const seen = new Map<string, PlannedAction>();
+  for (const a of plan.actions) if (!seen.has(a.address) || a.action === 'create') seen.set(a.address, a);
+  const order = [...new Set(plan.actions.map((a) => a.address))];
+  const add = plan.actions.filter((a) => a.action === 'create').map((a) => a.address);
+  const destroy = plan.actions.filter((a) => a.action === 'delete').map((a) => a.address);
+  return {
+    format_version: PLAN_JSON_VERSION,
+    mode: plan.mode,
+    manifest: plan.manifest,
+    context: {
+      kernel: plan.context.kernel,
+      udev: plan.context.udev,
+      partition_scan: { table_types: plan.context.partscan.labels, evidence: plan.context.partscan.evidence },
+      writable_images: plan.context.writableImages,
+    },
+    resource_changes: order.map((address) => {
+      const a = seen.get(address)!;
+      return {
+        address, kind: a.kind, actions: actionsOf(a), reason: a.reason, reason_text: a.reasonText,
+        depends_on: a.dependsOn, attributes: attrs(a.attrs),
+      };
+    }),
+    steps: plan.actions.flatMap((a) => a.steps.map((s) => ({
+      address: a.address, phase: a.action, argv: s.argv.map(arg), ...(s.undo ? { undo: s.undo.map(arg) } : {}),
+    }))).map((s, i) => ({ order: i + 1, ...s })),
+    unchanged: plan.unchanged.map((a) => ({ address: a.address, kind: a.kind, actions: ['no-op'], reason: a.reason, attributes: attrs(a.attrs) })),
+    warnings: plan.warnings.map((w) => ({ severity: w.severity, code: w.code, message: w.message, ...(w.at ? { at: w.at } : {}), ...(w.hint ? { hint: w.hint } : {}) })),
+    summary: { add: add.length, change: 0, destroy: destroy.length, addresses: { add, destroy } },
+  };
+}

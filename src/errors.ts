@@ -8,6 +8,8 @@ export const EXIT = {
   invalid: 3,
   leftBehind: 4,
   cancelled: 5,
+  stale: 6,
+  locked: 7,
   internal: 70,
 } as const;
 

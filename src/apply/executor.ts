@@ -8,7 +8,8 @@ import { JournalStore } from './journal-store.js';
 export interface ExecOptions {
   readonly runner: Runner;
   readonly journalPath: string;
-  readonly progress: (line: string) => void;
+  /** what happens, as it happens: the CLI renders it as progress lines or JSON events */
+  readonly onEvent: (e: ExecEvent) => void;
   readonly sleep?: (ms: number) => Promise<void>;
   /** back-off between retries of a busy umount / losetup -d */
   readonly busyDelaysMs?: readonly number[];
@@ -16,13 +17,21 @@ export interface ExecOptions {
   readonly partitionWaitMs?: number;
 }
 
+export type ExecEvent =
+  | { readonly type: 'step_start'; readonly index: number; readonly total: number; readonly symbol: string; readonly address: string; readonly argv: readonly string[] }
+  | { readonly type: 'step_retry'; readonly address: string; readonly argv: readonly string[]; readonly delay_ms: number; readonly reason: string }
+  | { readonly type: 'step_complete'; readonly address: string; readonly argv: readonly string[]; readonly produced?: string; readonly elapsed_ms: number }
+  | { readonly type: 'step_errored'; readonly address: string; readonly argv: readonly string[]; readonly message: string }
+  | { readonly type: 'rollback_start' }
+  | { readonly type: 'rollback_step'; readonly address: string; readonly argv: readonly string[]; readonly ok: boolean; readonly message?: string };
+
 export interface ExecResult {
   readonly ok: boolean;
   /** "address: command" of every step that ran and stayed */
   readonly done: readonly string[];
   readonly rolledBack: readonly string[];
   readonly leftBehind: readonly string[];
-  readonly failure?: { readonly address: string; readonly command: string; readonly message: string; readonly holders?: string };
+  readonly failure?: { readonly address: string; readonly command: string; readonly argv: readonly string[]; readonly message: string; readonly holders?: string };
 }
 
 const BUSY = /busy/i;
@@ -60,11 +69,11 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
     return x;
   };
 
-  const runWithRetry = async (argv: readonly string[], retryBusy: boolean): Promise<CommandResult> => {
+  const runWithRetry = async (address: string, argv: readonly string[], retryBusy: boolean): Promise<CommandResult> => {
     const delays = opts.busyDelaysMs ?? DEFAULT_BUSY_DELAYS;
     let r = await opts.runner.run({ argv: argv as [string, ...string[]], mutates: true });
     for (let i = 0; retryBusy && r.failure === 'exit-code' && BUSY.test(r.stderr) && i < delays.length; i++) {
-      opts.progress(`      busy; retrying in ${delays[i]} ms`);
+      opts.onEvent({ type: 'step_retry', address, argv, delay_ms: delays[i]!, reason: r.stderr.trim() });
       await sleep(delays[i]!);
       r = await opts.runner.run({ argv: argv as [string, ...string[]], mutates: true });
     }
@@ -99,14 +108,14 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
       try {
         argv = step.argv.map(resolve);
       } catch (e) {
-        failure = { address: action.address, command: argvText(step.argv), message: (e as Error).message };
+        failure = { address: action.address, command: argvText(step.argv), argv: step.argv.map((a) => argvText([a])), message: (e as Error).message };
         break outer;
       }
       const text = argv.join(' ');
-      opts.progress(`[${i + 1}/${total}] ${sym} ${action.address}: ${text}`);
+      opts.onEvent({ type: 'step_start', index: i + 1, total, symbol: sym, address: action.address, argv });
       const started = Date.now();
       if (step.settleBefore) await settle();
-      const r = await runWithRetry(argv, step.retryBusy ?? false);
+      const r = await runWithRetry(action.address, argv, step.retryBusy ?? false);
       if (r.failure) {
         const message = r.failure === 'not-found' ? `${argv[0]} is not installed; ${missingToolHint(argv[0]!)}` : (r.stderr.trim() || `exit ${r.exitCode ?? r.failure}`);
         let holders: string | undefined;
@@ -115,7 +124,7 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
           // fuser -v cannot read other namespaces' /proc/N/fd and says so per descriptor; not useful here
           holders = (f.stdout + f.stderr).split('\n').filter((l) => l.trim() && !l.startsWith('Cannot stat')).join('\n') || undefined;
         }
-        failure = { address: action.address, command: text, message, ...(holders ? { holders } : {}) };
+        failure = { address: action.address, command: text, argv, message, ...(holders ? { holders } : {}) };
         break outer;
       }
       try {
@@ -123,14 +132,13 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
         if (step.waitFor?.length) await waitFor(step.waitFor.map(resolve));
       } catch (e) {
         done.push({ action, step, text, ...(step.undo ? { undo: step.undo.map(resolve) } : {}) });
-        failure = { address: action.address, command: text, message: (e as Error).message };
+        failure = { address: action.address, command: text, argv, message: (e as Error).message };
         break outer;
       }
       if (step.journal.op === 'add') await journal.add(resolveEntry(step.journal)!);
       else await journal.remove([step.journal.address]);
       done.push({ action, step, text, ...(step.undo ? { undo: step.undo.map(resolve) } : {}) });
-      const out = step.produces ? ` → ${r.stdout.trim()}` : '';
-      opts.progress(`      done${out} (${Date.now() - started} ms)`);
+      opts.onEvent({ type: 'step_complete', address: action.address, argv, ...(step.produces ? { produced: r.stdout.trim() } : {}), elapsed_ms: Date.now() - started });
     }
   }
 
@@ -140,8 +148,8 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
   const notRemoved = plan.actions.slice(failedAt).filter((a) => a.action === 'delete')
     .map((a, j) => `${a.address}: still present (${j === 0 && a.address === failure!.address ? 'its removal failed' : 'removal not attempted'}; recorded in the journal)`);
 
-  opts.progress(`Step failed: ${failure.command}: ${failure.message}`);
-  opts.progress('Rolling back what this run did, in reverse order…');
+  opts.onEvent({ type: 'step_errored', address: failure.address, argv: failure.argv, message: failure.message });
+  opts.onEvent({ type: 'rollback_start' });
   const kept: string[] = [];
   const rolledBack: string[] = [];
   const leftBehind: string[] = [...notRemoved];
@@ -151,8 +159,8 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
       kept.push(label);
       continue;
     }
-    opts.progress(`  undo ${d.action.address}: ${d.undo.join(' ')}`);
-    const r = await runWithRetry(d.undo, true);
+    const r = await runWithRetry(d.action.address, d.undo, true);
+    opts.onEvent({ type: 'rollback_step', address: d.action.address, argv: d.undo, ok: !r.failure, ...(r.failure ? { message: r.stderr.trim() || r.failure } : {}) });
     if (r.failure) {
       leftBehind.push(`${label} (undo failed: ${r.stderr.trim() || r.failure}; still recorded in the journal for destroy)`);
     } else {

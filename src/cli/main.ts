@@ -5,6 +5,10 @@ import { Command, CommanderError } from 'commander';
 // Heavy modules (ajv, yaml, execa) load inside the commands, so `imgplan --version` stays fast.
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
+// A reader that goes away (`imgplan apply … | head`) must not kill a run half-way through its
+// steps: output is best-effort, the steps and the journal are not.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+
 async function main(argv: string[]): Promise<number> {
   const program = new Command('imgplan')
     .description('Plan, apply and destroy read-only mounts of guest disk images, Terraform-style.')
@@ -14,33 +18,57 @@ async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
   let code = 0;
-  const run = (name: 'plan' | 'apply' | 'destroy' | 'validate') => async (manifest: string | undefined, options: Record<string, unknown>) => {
+  type Name = import('./commands.js').Name;
+  const run = (name: Name) => async (file: string | undefined, options: Record<string, unknown>) => {
     const { runCommand } = await import('./commands.js');
-    code = await runCommand(name, manifest ?? 'imgplan.yaml', options);
+    code = await runCommand(name, file ?? 'imgplan.yaml', options);
   };
+  const manifestArg = ['[manifest]', 'manifest file (default: imgplan.yaml)'] as const;
+  const lockTimeout = ['--lock-timeout <seconds>', 'wait this long for another run\'s lock (default 10)'] as const;
 
   program.command('plan')
     .description('show what apply would do to reach the manifest; changes nothing')
-    .argument('[manifest]', 'manifest file', 'imgplan.yaml')
+    .argument(...manifestArg)
     .option('--destroy', 'show what destroy would do instead')
+    .option('--out <file>', 'save the plan; "imgplan apply FILE" then carries out exactly it')
+    .option('--json', 'print the plan as JSON (schemas/plan.schema.json)')
+    .option('--detailed-exitcode', 'exit 0 when there is nothing to do, 2 when there are changes')
+    .option('--target <address>', 'only this object and what it depends on (recovery)')
     .option('--allow-writes', 'permit images with access: read-write')
     .action(run('plan'));
   program.command('apply')
-    .description('show the plan, ask for "yes", then carry it out')
-    .argument('[manifest]', 'manifest file', 'imgplan.yaml')
+    .description('show the plan, ask for "yes", then carry it out; or carry out a saved plan')
+    .argument('[manifest-or-plan]', 'manifest, or a plan saved with plan --out (default: imgplan.yaml)')
     .option('--auto-approve', 'do not ask; required when stdin is not a terminal')
+    .option('--json', 'print the plan and one JSON event per line')
+    .option('--target <address>', 'only this object and what it depends on (recovery)')
+    .option(...lockTimeout)
     .option('--allow-writes', 'permit images with access: read-write')
     .action(run('apply'));
   program.command('destroy')
     .description('undo, in reverse order, what apply made for this manifest (and nothing else)')
-    .argument('[manifest]', 'manifest file', 'imgplan.yaml')
+    .argument(...manifestArg)
     .option('--auto-approve', 'do not ask; required when stdin is not a terminal')
+    .option('--json', 'print the plan and one JSON event per line')
+    .option('--target <address>', 'only this object and what depends on it (recovery)')
+    .option(...lockTimeout)
     .action(run('destroy'));
   program.command('validate')
     .description('check the manifest against the schema and its rules; reads nothing else')
-    .argument('[manifest]', 'manifest file', 'imgplan.yaml')
+    .argument(...manifestArg)
     .option('--allow-writes', 'permit images with access: read-write')
     .action(run('validate'));
+  program.command('show')
+    .description('print a plan saved with plan --out')
+    .argument('<plan>', 'saved plan file')
+    .option('--json', 'as JSON (schemas/plan.schema.json)')
+    .action(run('show'));
+  program.command('graph')
+    .description('print the action graph as Graphviz DOT (| dot -Tsvg > plan.svg)')
+    .argument(...manifestArg)
+    .option('--destroy', 'the graph of destroy instead')
+    .option('--target <address>', 'only this object and what it depends on')
+    .action(run('graph'));
   const debug = program.command('debug').description('tools for bug reports and test fixtures');
   debug.command('capture-state')
     .description('record every probe imgplan makes for a manifest into a JSON file (read-only)')

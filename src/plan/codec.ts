@@ -9,6 +9,8 @@ export interface SavedPlan {
   readonly plan: Plan;
   readonly facts: readonly string[];
   readonly facts_sha256: string;
+  /** the --target the plan was limited to, if any */
+  readonly target?: string;
 }
 
 export class SavedPlanError extends Error {}
@@ -17,8 +19,8 @@ export function factsDigest(facts: readonly string[]): string {
   return createHash('sha256').update(facts.join('\n')).digest('hex');
 }
 
-export function encodeSavedPlan(plan: Plan, facts: readonly string[], version: string): string {
-  const saved: SavedPlan = { format_version: '1.0', kind: 'imgplan-saved-plan', imgplan_version: version, plan, facts, facts_sha256: factsDigest(facts) };
+export function encodeSavedPlan(plan: Plan, facts: readonly string[], version: string, target?: string): string {
+  const saved: SavedPlan = { format_version: '1.0', kind: 'imgplan-saved-plan', imgplan_version: version, plan, facts, facts_sha256: factsDigest(facts), ...(target ? { target } : {}) };
   return `${JSON.stringify(saved, null, 1)}\n`;
 }
 

@@ -63,7 +63,7 @@ describe('executor', () => {
       { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload', '/dev/loop5', `${G}/mnt/web01/boot`], ...ok() },
     ]);
     const journalPath = join(dir, 'journal.json');
-    const r = await executePlan(plan, { runner, journalPath, progress: () => {} });
+    const r = await executePlan(plan, { runner, journalPath, onEvent: () => {} });
     expect(r.ok).toBe(true);
     const j = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { address: string; device?: string; source?: string }[] };
     expect(j.entries.map((e) => e.address)).toEqual(plan.actions.map((a) => a.address));
@@ -86,8 +86,10 @@ describe('executor', () => {
       { argv: ['losetup', '--detach', '/dev/loop4'], ...fail('losetup: /dev/loop4: failed to use device: No such device') },
     ]);
     const journalPath = join(dir, 'journal.json');
-    const r = await executePlan(plan, { runner, journalPath, progress: () => {}, sleep: async () => {} });
+    const events: string[] = [];
+    const r = await executePlan(plan, { runner, journalPath, onEvent: (e) => events.push(e.type), sleep: async () => {} });
     expect(r.ok).toBe(false);
+    expect(events.slice(-9)).toEqual(['step_errored', 'rollback_start', 'rollback_step', 'rollback_step', 'rollback_step', 'rollback_step', 'step_retry', 'rollback_step', 'rollback_step']);
     expect(r.failure).toMatchObject({ address: `mount:${G}/mnt/data`, message: 'mount: wrong fs type' });
     expect(r.rolledBack.map((x) => x.split(':')[0])).toEqual(['dir', 'dir', 'dir', 'attach', 'attach']);
     expect(r.leftBehind).toHaveLength(1);
@@ -102,7 +104,7 @@ describe('executor', () => {
       { argv: ['losetup', '--find', '--show', '--read-only', `${G}/data.img`], ...fail('losetup: cannot find an unused loop device') },
     ]);
     const journalPath = join(dir, 'journal.json');
-    const r = await executePlan(plan, { runner, journalPath, progress: () => {} });
+    const r = await executePlan(plan, { runner, journalPath, onEvent: () => {} });
     expect(r).toMatchObject({ ok: false, done: [], rolledBack: [], leftBehind: [] });
     expect(existsSync(journalPath)).toBe(false);
   });

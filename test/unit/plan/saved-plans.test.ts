@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { decodeSavedPlan, encodeSavedPlan, looksLikeSavedPlan, SavedPlanError } from '../../../src/plan/codec.js';
+import { planFacts } from '../../../src/plan/facts.js';
+import { makePlan } from '../../../src/plan/make-plan.js';
+import { compareFacts } from '../../../src/plan/stale.js';
+import { targetPlan, UnknownTargetError } from '../../../src/plan/target.js';
+import { renderDot } from '../../../src/render/plan-dot.js';
+import { manifestFor, observed } from '../golden-support.js';
+
+const G = '/tmp/imgplan-golden/mnt';
+
+async function factsOf(state: string) {
+  const { manifest } = manifestFor(state);
+  return planFacts(manifest, await observed(state, manifest));
+}
+
+describe('stale saved plans say what changed (recorded states)', () => {
+  it('the same state is not stale', async () => {
+    expect(compareFacts(await factsOf('rescue/applied'), await factsOf('rescue/applied'))).toEqual({ stale: false, changes: [], diff: '' });
+  });
+
+  it('a loop detached and a mount gone behind imgplan\'s back', async () => {
+    const s = compareFacts(await factsOf('rescue/applied'), await factsOf('rescue/half'));
+    expect(s.stale).toBe(true);
+    expect(s.changes).toEqual([`loop1 detached since the plan was made`, `${G}/web01/boot unmounted since the plan was made (was from /dev/loop1)`]);
+    expect(s.diff).toContain('-loop /dev/loop1 image=web01 offset=1048576 sizelimit=16777216 ro=true partscan=false');
+  });
+
+  it('a mount added on a manifest mountpoint', async () => {
+    const s = compareFacts(await factsOf('rescue/fresh'), await factsOf('rescue/foreign'));
+    expect(s.changes).toContain(`${G}/data now mounted from scratch`);
+  });
+
+  it('everything attached since a fresh plan', async () => {
+    const s = compareFacts(await factsOf('rescue/fresh'), await factsOf('rescue/applied'));
+    expect(s.changes).toEqual(expect.arrayContaining(['loop0 attached since the plan was made (image=data offset=0 sizelimit=0 ro=true partscan=false)', `${G}/web01 now mounted from /dev/loop2`]));
+  });
+
+  it('an image file replaced', () => {
+    const then = ['image web01 /srv/web01.img dev=254:0 ino=12 size=100 mtime=1'];
+    const now = ['image web01 /srv/web01.img dev=254:0 ino=13 size=100 mtime=2'];
+    expect(compareFacts(then, now).changes).toEqual(["image web01's file was replaced or modified (dev=254:0 ino=12 size=100 mtime=1 → dev=254:0 ino=13 size=100 mtime=2)"]);
+  });
+});
+
+describe('saved plan file', () => {
+  it('round-trips, and refuses damaged or foreign files', async () => {
+    const { manifest } = manifestFor('rescue/fresh');
+    const obs = await observed('rescue/fresh', manifest);
+    const plan = makePlan(manifest, obs, { mode: 'apply' }).plan!;
+    const text = encodeSavedPlan(plan, planFacts(manifest, obs), '0.1.0');
+    expect(looksLikeSavedPlan(text)).toBe(true);
+    expect(looksLikeSavedPlan('version: 1\nimages: {}\n')).toBe(false);
+    expect(decodeSavedPlan(text, 'p.json').plan).toEqual(plan);
+    expect(() => decodeSavedPlan(text.replace('"facts": [', '"facts": [\n  "x",'), 'p.json')).toThrow(new SavedPlanError('p.json is damaged (its facts do not match their digest)'));
+    expect(() => decodeSavedPlan(text.replace('"format_version": "1.0"', '"format_version": "9.0"'), 'p.json')).toThrow(/plan format 9.0/);
+    expect(() => decodeSavedPlan('{"kind":"other"}', 'p.json')).toThrow(new SavedPlanError('p.json is not a saved plan'));
+  });
+});
+
+describe('--target', () => {
+  it('apply: the target and what it depends on', async () => {
+    const { manifest } = manifestFor('rescue/fresh');
+    const plan = targetPlan(makePlan(manifest, await observed('rescue/fresh', manifest), { mode: 'apply' }).plan!, `mount:${G}/web01`);
+    expect(plan.actions.map((a) => a.address)).toEqual(['attach:web01/part3', `dir:${G}`, `dir:${G}/web01`, `mount:${G}/web01`]);
+  });
+  it('destroy: the target and what depends on it, dependents first', async () => {
+    const { manifest } = manifestFor('rescue/applied');
+    const plan = targetPlan(makePlan(manifest, await observed('rescue/applied', manifest), { mode: 'destroy' }).plan!, 'attach:web01/part3');
+    expect(plan.actions.map((a) => a.address)).toEqual([`mount:${G}/web01/boot`, `mount:${G}/web01`, 'attach:web01/part3']);
+  });
+  it('an unknown address lists the known ones', async () => {
+    const { manifest } = manifestFor('rescue/fresh');
+    const plan = makePlan(manifest, await observed('rescue/fresh', manifest), { mode: 'apply' }).plan!;
+    expect(() => targetPlan(plan, 'mount:/nope')).toThrow(UnknownTargetError);
+  });
+});
+
+describe('graph', () => {
+  it('DOT of the fresh rescue plan (golden)', async () => {
+    const { manifest } = manifestFor('rescue/fresh');
+    const plan = makePlan(manifest, await observed('rescue/fresh', manifest), { mode: 'apply' }).plan!;
+    await expect(renderDot(plan)).toMatchFileSnapshot('../../golden/rescue/fresh/graph.dot');
+  });
+});

@@ -37,7 +37,12 @@ describeRoot('saved plans, JSON, exit codes, lock', () => {
     const again = await sb.imgplan(['apply', 'p.json']);
     expect(again.code).toBe(6);
     expect(again.stderr).toMatch(/loop\d attached since the plan was made/);
-    expect((await sb.imgplan(['destroy', m, '--auto-approve'])).code).toBe(0);
+    // a saved destroy plan is carried out the same way
+    expect((await sb.imgplan(['plan', m, '--destroy', '--out', 'd.json'])).code).toBe(0);
+    const destroy = await sb.imgplan(['apply', 'd.json']);
+    expect(destroy.code, destroy.stderr).toBe(0);
+    expect(destroy.stdout).toContain('Destroy complete! 0 added, 0 changed, 5 destroyed.');
+    expect(existsSync(sb.path('mnt'))).toBe(false);
   });
 
   it('a stale saved plan is refused, saying what changed, and changes nothing', async () => {

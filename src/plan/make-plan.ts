@@ -77,7 +77,7 @@ class Planner {
   /** journal entries a desired object took over (the rest are orphans) */
   readonly claimed = new Set<string>();
 
-  constructor(readonly manifest: Manifest, readonly obs: ObservedState) {
+  constructor(readonly obs: ObservedState) {
     const entries = obs.journal?.entries ?? [];
     this.journal = entries.filter((e) => {
       if (verified(e, obs)) return true;
@@ -343,7 +343,7 @@ function order(planner: Planner, all: readonly PlannedAction[]): PlannedAction[]
 
 /** The pure front door: manifest + observed state → the ordered plan, or the errors that prevent one. */
 export function makePlan(manifest: Manifest, obs: ObservedState, opts: PlanOptions): PlanResult {
-  const planner = new Planner(manifest, obs);
+  const planner = new Planner(obs);
   const { desired, diagnostics } = buildDesired(manifest, obs);
   const context = {
     kernel: obs.kernel.release,

@@ -76,6 +76,20 @@ describe.skipIf(!isRoot)(`backend whole-image loop (${udev})`, () => {
   });
 });
 
+describe.skipIf(!isRoot)(`vfat (${udev})`, () => {
+  // the host kernel has no vfat driver; this stock kernel loads it as a module
+  it('an EFI system partition (vfat on GPT) mounts read-only; apply twice, destroy twice, image unchanged', async () => {
+    const img = await sb.partitionedImage('efi.img', 64, 'gpt', [
+      { size: '40M', type: 'U', name: 'EFI system partition', fs: 'vfat', label: 'EFI', files: { 'EFI/BOOT/BOOTX64.EFI': 'MZ\n' } },
+    ]);
+    const m = sb.writeManifest('efi.yaml', `version: 1\nimages:\n  w: { file: efi.img, format: raw }\nmounts:\n  - { what: w/part1, where: ${sb.path('efi')}, type: vfat }\n`);
+    await runProtocol(sb, {
+      manifest: m, images: [img], createdDirs: [sb.path('efi')],
+      whileApplied: () => expect(read(sb.path('efi/EFI/BOOT/BOOTX64.EFI'))).toBe('MZ\n'),
+    });
+  });
+});
+
 describe.skipIf(!isRoot || !capabilities.partscan())(`auto picks the kernel's partition scan here (${udev})`, () => {
   it('plan says partscan, with its evidence', async () => {
     await sb.partitionedImage('a.img', 32, 'dos', [{ fs: 'ext4', label: 'a' }]);

@@ -186,21 +186,12 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
   const partmaps = new Map<string, DesiredPartmap>();
   const mounts: DesiredMount[] = [];
   const images = new Map(manifest.images.map((i) => [i.name, i]));
-  const reported = new Set<string>();
 
   for (const m of manifest.mounts) {
     const img = images.get(m.source.image);
     if (!img) continue; // reported by the manifest's semantic checks
-    const before = diags.length;
     const loc = locateSource(m, img, obs, diags);
-    if (!loc) {
-      // one missing image is one error, not one per mount
-      if (diags[before]?.code === 'image-missing') {
-        if (reported.has(img.name)) diags.splice(before);
-        reported.add(img.name);
-      }
-      continue;
-    }
+    if (!loc) continue;
     const fstype = loc.contents.TYPE;
     if (!fstype) {
       diags.push(error('no-filesystem', `no filesystem found in ${m.what} (blkid recognises no signature there)`, m.whatAt,
@@ -247,7 +238,7 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
       dependsOn: [source, ...(parent ? [mountAddress(parent.where)] : [])],
     });
   }
-  // a backend problem of one image is one error, not one per mount
+  // a problem of one image (missing file, backend) is one error, not one per mount
   const unique = diags.filter((d, i) => diags.findIndex((x) => x.code === d.code && x.message === d.message) === i);
   return { desired: [...attaches.values(), ...partmaps.values(), ...mounts], diagnostics: unique };
 }

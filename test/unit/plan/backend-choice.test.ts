@@ -34,3 +34,14 @@ describe('attach backend choice', () => {
     expect((await methodsFor('kpartx', noDm)).errors).toEqual(['image vm01 asks for partitions: kpartx, but the kernel has no device-mapper loaded']);
   });
 });
+
+describe('diagnostics while building the desired state', () => {
+  it('a missing image file is one error, however many mounts use it', async () => {
+    const { manifest } = manifestFor('rescue/fresh');
+    const obs = await observed('rescue/fresh', manifest);
+    const gone: ObservedState = { ...obs, images: { ...obs.images, web01: { ...obs.images.web01!, stat: { kind: 'missing' } } } };
+    const r = buildDesired(manifest, gone);
+    expect(r.diagnostics.map((d) => [d.code, d.at?.line])).toEqual([['image-missing', 5]]);
+    expect(r.desired.map((d) => d.address)).toEqual(['attach:data', 'mount:/tmp/imgplan-golden/mnt/data']);
+  });
+});

@@ -1,4 +1,5 @@
 import type { JournalEntry } from '../journal/format.js';
+import { resolveRef } from '../plan/refs.js';
 import { isRef, type Arg, type Plan, type PlannedAction, type Step } from '../plan/types.js';
 import { argvText } from '../render/plan-text.js';
 import type { CommandResult, Runner } from '../runner/runner.js';
@@ -40,12 +41,6 @@ const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 class RefError extends Error {}
 
-/** A device ref's value: the device itself, its kernel partition ("p3"), or kpartx's map of it ("mapper:p3"). */
-export function resolveRef(device: string, attr: string): string {
-  if (attr === 'device') return device;
-  if (attr.startsWith('mapper:')) return `/dev/mapper/${device.replace(/^\/dev\//, '')}${attr.slice('mapper:'.length)}`;
-  return `${device}${attr}`;
-}
 
 /** Runs exactly the plan's steps, in order, through the runner; on failure undoes this run's work. */
 export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecResult> {

@@ -24,6 +24,7 @@ import { styleFor } from '../render/style.js';
 import { ExecaRunner } from '../runner/execa-runner.js';
 import { RecordingRunner } from '../runner/recording-runner.js';
 import type { Runner } from '../runner/runner.js';
+import { VERSION } from '../version.js';
 
 export type Name = 'plan' | 'apply' | 'destroy' | 'validate' | 'show' | 'graph';
 
@@ -284,8 +285,7 @@ export async function runCommand(name: Name, file: string, options: Options): Pr
           return EXIT.ok;
         }
         if (options.out) {
-          const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-          await writeFile(options.out, encodeSavedPlan(plan, planFacts(loaded.manifest, observed), pkg.version, options.target), { mode: 0o600 });
+          await writeFile(options.out, encodeSavedPlan(plan, planFacts(loaded.manifest, observed), VERSION, options.target), { mode: 0o600 });
         }
         if (json) out(`${JSON.stringify(planToJson(plan), null, 2)}\n`);
         else {

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
 
 // Heavy modules (ajv, yaml, execa) load inside the commands, so `imgplan --version` stays fast.
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 // A reader that goes away (`imgplan apply … | head`) must not kill a run half-way through its
 // steps: output is best-effort, the steps and the journal are not.
@@ -12,7 +11,7 @@ for (const stream of [process.stdout, process.stderr]) stream.on('error', () => 
 async function main(argv: string[]): Promise<number> {
   const program = new Command('imgplan')
     .description('Plan, apply and destroy read-only mounts of guest disk images, Terraform-style.')
-    .version(pkg.version, '-V, --version')
+    .version(VERSION, '-V, --version')
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });

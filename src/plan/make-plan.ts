@@ -9,6 +9,7 @@ import {
   type DesiredAttach, type DesiredDir, type DesiredMount, type DesiredPartmap,
 } from './desired.js';
 import { topoSort } from './graph.js';
+import { deviceName, resolveRef } from './refs.js';
 import { VISIBLE_FLAGS } from './mount-options.js';
 import type { Arg, Attr, Kind, Plan, PlannedAction, Reason, Step } from './types.js';
 
@@ -50,11 +51,9 @@ function verified(e: JournalEntry, obs: ObservedState): boolean {
   }
 }
 
-const loopBase = (device: string) => device.replace(/^\/dev\//, '');
-
 /** kpartx's map of partition n of a loop device: named loopNpM, reading from that loop. */
 function mapperOf(obs: ObservedState, device: string, majMin: string, n: number) {
-  return obs.dmMaps.find((m) => m.name === `${loopBase(device)}p${n}` && m.devices[0] === majMin);
+  return obs.dmMaps.find((m) => m.name === `${deviceName(device)}p${n}` && m.devices[0] === majMin);
 }
 
 function loopMatches(d: DesiredAttach, l: LoopDevice): boolean {
@@ -120,7 +119,7 @@ class Planner {
     ];
     const live = (l: LoopDevice, managed: boolean): Live => {
       const devices: Record<string, { path: string; majMin?: string }> = { device: { path: l.device, ...(l.majMin ? { majMin: l.majMin } : {}) } };
-      const base = loopBase(l.device);
+      const base = deviceName(l.device);
       for (const b of obs.blockDevices) {
         if (b.pkname === base && b.name.startsWith(base)) {
           const n = /p(\d+)$/.exec(b.name)?.[1];
@@ -307,7 +306,7 @@ class Planner {
       case 'partmap':
         return {
           address: e.address, kind: 'partmap', action: 'delete', replace, reason, dependsOn: e.dependsOn,
-          attrs: [{ label: 'loop', value: e.device }, { label: 'maps', value: e.partitions.map((n) => `/dev/mapper/${loopBase(e.device)}p${n}`).join(', ') }],
+          attrs: [{ label: 'loop', value: e.device }, { label: 'maps', value: e.partitions.map((n) => resolveRef(e.device, `mapper:p${n}`)).join(', ') }],
           // -d on the loop device, never on the image: without udev `kpartx -d IMAGE` finds no loop and does nothing (field-notes G8)
           steps: [{ argv: ['kpartx', '-d', '-s', e.device], settleBefore: true, retryBusy: true, journal: { op: 'remove', address: e.address } }],
         };

@@ -166,7 +166,7 @@ export function loadManifest(opts: LoadOptions): LoadResult {
 
   const input = data as {
     images: Record<string, { file: string; format: 'raw'; access?: Access; partitions?: PartitionMethod }>;
-    mounts?: { what: string; where: string; type?: string; options?: string[] }[];
+    mounts?: { what: string; where: string; type?: string; options?: string[]; discard_windows_state?: boolean }[];
   };
   const base = dirname(file);
   const images: ImageSpec[] = Object.entries(input.images).map(([name, img]) => ({
@@ -187,6 +187,8 @@ export function loadManifest(opts: LoadOptions): LoadResult {
     ...(m.type ? { type: m.type, typeAt: loc.value(['mounts', i, 'type']) } : {}),
     options: m.options ?? [],
     optionsAt: (m.options ?? []).map((_, j) => loc.value(['mounts', i, 'options', j])),
+    discardWindowsState: m.discard_windows_state === true,
+    ...(m.discard_windows_state !== undefined ? { discardWindowsStateAt: loc.value(['mounts', i, 'discard_windows_state']) } : {}),
     at: loc.value(['mounts', i]),
     whatAt: loc.value(['mounts', i, 'what']),
     whereAt: loc.value(['mounts', i, 'where']),

@@ -1,9 +1,10 @@
-import { error, type Diagnostic } from '../diagnostics.js';
+import { error, warning, type Diagnostic } from '../diagnostics.js';
 import type { Manifest } from './types.js';
 
 /** Options that would defeat a read-only mount, or that imgplan itself controls. */
-const FORBIDDEN_READ_ONLY = new Set(['rw', 'remount', 'bind', 'rbind', 'move', 'loop', 'offset', 'sizelimit']);
-const CONTROLLED = new Set(['remount', 'bind', 'rbind', 'move', 'loop', 'offset', 'sizelimit']);
+const FORBIDDEN_READ_ONLY = new Set(['rw', 'remount', 'bind', 'rbind', 'move', 'loop', 'offset', 'sizelimit', 'remove_hiberfile']);
+/** remove_hiberfile destroys a hibernated Windows session: only through discard_windows_state, which the plan explains */
+const CONTROLLED = new Set(['remount', 'bind', 'rbind', 'move', 'loop', 'offset', 'sizelimit', 'remove_hiberfile']);
 
 /** Cross-field rules the schema cannot say. */
 export function checkSemantics(m: Manifest, opts: { allowWrites: boolean }): Diagnostic[] {
@@ -38,6 +39,10 @@ export function checkSemantics(m: Manifest, opts: { allowWrites: boolean }): Dia
         'mount each filesystem once; use a bind mount by hand for a second view'));
     } else bySource.set(srcKey, mt);
     const readOnly = img?.access !== 'read-write';
+    if (mt.discardWindowsState && readOnly) {
+      out.push(warning('discard-on-read-only', `discard_windows_state has no effect: image ${mt.source.image} is read-only, and read-only mounts never touch Windows' state`,
+        mt.discardWindowsStateAt ?? mt.at, 'remove it, or set access: read-write on the image (and pass --allow-writes) if the state must go'));
+    }
     for (const [j, o] of mt.options.entries()) {
       const at = mt.optionsAt[j] ?? mt.at;
       const name = o.split('=')[0]!;

@@ -33,6 +33,9 @@ export interface MountSpec {
   readonly options: readonly string[];
   /** position of each option, parallel to options */
   readonly optionsAt: readonly SourcePos[];
+  /** NTFS read-write: throw away a hibernated or unclean Windows state (refused otherwise) */
+  readonly discardWindowsState: boolean;
+  readonly discardWindowsStateAt?: SourcePos;
   readonly at: SourcePos;
   readonly whatAt: SourcePos;
   readonly whereAt: SourcePos;

@@ -1,10 +1,11 @@
 import { posix } from 'node:path';
-import { error, type Diagnostic } from '../diagnostics.js';
+import { error, warning, type Diagnostic } from '../diagnostics.js';
 import type { ImageSpec, Manifest, MountSpec } from '../manifest/types.js';
 import type { ObservedState } from '../probe/observed.js';
 import { MBR_EXTENDED_TYPES, type Partition } from '../probe/sfdisk.js';
 import { humanBytes } from './format.js';
 import { pathContains } from './graph.js';
+import { NON_FILESYSTEM_PARTITIONS, chooseDriver, describeNtfs, typeAccepted, windowsVerdict } from './filesystems.js';
 import { NOT_MOUNTABLE, mountOptions } from './mount-options.js';
 
 /** How an attach exposes the filesystem(s) the manifest needs. */
@@ -52,7 +53,14 @@ export interface DesiredMount {
   readonly attach: string;
   /** "device" for the attach's own device, "pN" for kernel partition N of it */
   readonly sourceAttr: string;
+  /** what blkid found (ntfs, ext4, …) */
   readonly fstype: string;
+  /** what `mount -t` gets: the blkid type, or the NTFS driver (ntfs-3g, ntfs3) */
+  readonly mountType: string;
+  /** the driver, where there was a choice to show */
+  readonly driver?: string;
+  /** NTFS: the state Windows left it in, in words */
+  readonly windows?: string;
   readonly label?: string;
   readonly uuid?: string;
   readonly options: readonly string[];
@@ -72,6 +80,14 @@ export const mountAddress = (where: string) => `mount:${where}`;
 function describeParts(parts: readonly Partition[]): string {
   const usable = parts.filter((p) => !MBR_EXTENDED_TYPES.has(p.type)).map((p) => `part${p.number}`);
   return usable.length ? usable.join(', ') : 'none';
+}
+
+/** What a partition that has no filesystem signature is, if its type tells. */
+function nonFilesystem(img: ImageSpec, obs: ObservedState, m: MountSpec): string | undefined {
+  if (m.source.kind !== 'partition') return undefined;
+  const n = m.source.number;
+  const part = obs.images[img.name]?.table?.partitions.find((p) => p.number === n);
+  return part ? NON_FILESYSTEM_PARTITIONS[part.type.toUpperCase()] : undefined;
 }
 
 interface Located {
@@ -193,6 +209,11 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
     const loc = locateSource(m, img, obs, diags);
     if (!loc) continue;
     const fstype = loc.contents.TYPE;
+    const special = nonFilesystem(img, obs, m);
+    if (!fstype && special) {
+      diags.push(error('not-mountable', `${m.what} is ${special}`, m.whatAt, 'name another partition; sfdisk --list ' + img.file + ' shows them'));
+      continue;
+    }
     if (!fstype) {
       diags.push(error('no-filesystem', `no filesystem found in ${m.what} (blkid recognises no signature there)`, m.whatAt,
         'check the partition number with: sfdisk --list ' + img.file));
@@ -203,9 +224,24 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
       diags.push(error('not-mountable', `${m.what} holds ${notMountable}`, m.whatAt));
       continue;
     }
-    if (m.type && m.type !== fstype) {
+    if (m.type && !typeAccepted(fstype, m.type)) {
       diags.push(error('type-mismatch', `type ${m.type} given, but blkid finds ${fstype} in ${m.what}`, m.typeAt ?? m.at,
         `set "type: ${fstype}" or check that ${m.what} is the right partition`));
+      continue;
+    }
+    const choice = chooseDriver(fstype, m.type, obs.kernel);
+    if ('problem' in choice) {
+      diags.push(error(choice.problem.code, `${m.what} holds ${fstype}, but ${choice.problem.message}`, m.typeAt ?? m.whatAt, choice.problem.hint));
+      continue;
+    }
+    const driver = choice.driver;
+    const readOnly = img.access === 'read-only';
+    const key = m.source.kind === 'whole' ? 'whole' : `part${m.source.number}`;
+    const health = fstype === 'ntfs' ? obs.images[img.name]?.ntfs?.[key] : undefined;
+    const verdict = health ? windowsVerdict(`${m.what}${loc.contents.LABEL ? ` ("${loc.contents.LABEL}")` : ''}`, health, readOnly, m.discardWindowsState, driver) : undefined;
+    for (const w of verdict?.warnings ?? []) diags.push(warning('windows-state', w, m.whatAt));
+    if (verdict?.refusal) {
+      diags.push(error('windows-state', verdict.refusal.message, m.discardWindowsStateAt ?? m.whatAt, verdict.refusal.hint));
       continue;
     }
     const merge = (a: readonly number[], b: readonly number[]) => [...new Set([...a, ...b])].sort((x, y) => x - y);
@@ -220,7 +256,6 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
     const parent = manifest.mounts
       .filter((p) => pathContains(p.where, m.where))
       .sort((a, b) => b.where.length - a.where.length)[0];
-    const readOnly = img.access === 'read-only';
     const others = Object.entries(obs.mountedXfsUuids).filter(([target]) => target !== m.where).map(([, u]) => u);
     const xfsUuidClash = fstype === 'xfs' && loc.contents.UUID !== undefined && others.includes(loc.contents.UUID);
     mounts.push({
@@ -230,15 +265,18 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
       attach: attach.address,
       sourceAttr: loc.sourceAttr,
       fstype,
+      mountType: driver.mountType,
+      ...(driver.description ? { driver: driver.description } : {}),
+      ...(health ? { windows: describeNtfs(health) } : {}),
       ...(loc.contents.LABEL ? { label: loc.contents.LABEL } : {}),
       ...(loc.contents.UUID ? { uuid: loc.contents.UUID } : {}),
-      options: mountOptions(fstype, m.options, { readOnly, kernel: obs.kernel.release, xfsUuidClash }),
+      options: mountOptions(driver.mountType, [...(verdict?.options ?? []), ...m.options], { readOnly, kernel: obs.kernel.release, xfsUuidClash }),
       readOnly,
       ...(parent ? { parent: mountAddress(parent.where) } : {}),
       dependsOn: [source, ...(parent ? [mountAddress(parent.where)] : [])],
     });
   }
-  // a problem of one image (missing file, backend) is one error, not one per mount
+  // a problem of one image (missing file, backend) is one diagnostic, not one per mount
   const unique = diags.filter((d, i) => diags.findIndex((x) => x.code === d.code && x.message === d.message) === i);
   return { desired: [...attaches.values(), ...partmaps.values(), ...mounts], diagnostics: unique };
 }

@@ -219,6 +219,8 @@ class Planner {
     const sourceArg: Arg = src ? src.path : { ref: d.attach, attr: d.sourceAttr };
     const attrs: Attr[] = [
       { label: 'source', value: `${d.spec.what}: ${d.fstype}${d.label ? ` "${d.label}"` : ''}${d.uuid ? `, uuid ${d.uuid}` : ''}` },
+      ...(d.windows ? [{ label: 'windows', value: d.windows }] : []),
+      ...(d.driver ? [{ label: 'driver', value: d.driver }] : []),
       { label: 'device', value: sourceArg },
       { label: 'options', value: d.options.join(',') },
       ...(d.parent ? [{ label: 'mountpoint', value: `${where} must exist inside the filesystem of ${d.parent}` }] : []),
@@ -288,9 +290,9 @@ class Planner {
       this.add(this.deleteAction(mine, true, reason));
     }
     const step: Step = {
-      argv: ['mount', '-t', d.fstype, '-o', d.options.join(','), sourceArg, where],
+      argv: ['mount', '-t', d.mountType, '-o', d.options.join(','), sourceArg, where],
       undo: ['umount', where],
-      journal: { op: 'add', entry: { kind: 'mount', address: d.address, dependsOn, target: where, source: sourceArg, fstype: d.fstype } },
+      journal: { op: 'add', entry: { kind: 'mount', address: d.address, dependsOn, target: where, source: sourceArg, fstype: d.mountType } },
     };
     this.add({ address: d.address, kind: 'mount', action: 'create', replace, reason, dependsOn, attrs, steps: [step] });
   }
@@ -397,6 +399,7 @@ export function makePlan(manifest: Manifest, obs: ObservedState, opts: PlanOptio
   const deleted = new Set(all.filter((a) => a.action === 'delete').map((a) => a.address));
   const finalAll = all.map((a) => (a.action === 'create' && deleted.has(a.address) ? { ...a, replace: true } : a));
   const unchanged = finalAll.filter((a) => a.action === 'noop').sort((a, b) => a.address.localeCompare(b.address));
-  const plan = { ...header, actions: order(planner, finalAll.filter((a) => a.action !== 'noop')), unchanged, warnings: planner.diags, forget: planner.stale };
-  return { plan, diagnostics: planner.diags };
+  const warnings = [...diagnostics.filter((d) => d.severity === 'warning'), ...planner.diags];
+  const plan = { ...header, actions: order(planner, finalAll.filter((a) => a.action !== 'noop')), unchanged, warnings, forget: planner.stale };
+  return { plan, diagnostics: warnings };
 }

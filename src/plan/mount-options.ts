@@ -18,8 +18,20 @@ function kernelAtLeast(release: string, major: number, minor: number): boolean {
   return a > major || (a === major && b >= minor);
 }
 
-/** Options imgplan sets for a filesystem type, before the manifest's own options. */
+/**
+ * Windows filesystems have no Unix owners: the driver makes them up. Root-owned, files 0644 and
+ * directories 0755, so nothing from a Windows guest is executable or writable by other users.
+ */
+const WINDOWS_OWNERSHIP = ['uid=0', 'gid=0', 'fmask=0133', 'dmask=0022'];
+const WINDOWS_TYPES: ReadonlySet<string> = new Set(['vfat', 'exfat', 'ntfs-3g', 'ntfs3']);
+
+/** Options imgplan sets for a `mount -t` type, before the manifest's own options. */
 export function baseMountOptions(fstype: string, ctx: OptionContext): string[] {
+  if (WINDOWS_TYPES.has(fstype)) {
+    // vfat: file names as UTF-8 whatever the kernel's default iocharset
+    const extra = fstype === 'vfat' ? ['utf8'] : [];
+    return [...(ctx.readOnly ? ['ro'] : []), ...WINDOWS_OWNERSHIP, ...extra];
+  }
   if (!ctx.readOnly) return fstype === 'xfs' && ctx.xfsUuidClash ? ['nouuid'] : [];
   switch (fstype) {
     case 'ext3':
@@ -35,9 +47,12 @@ export function baseMountOptions(fstype: string, ctx: OptionContext): string[] {
   }
 }
 
-/** Base options, then the manifest's, without repeats. */
+const optionKey = (o: string) => o.split('=')[0]!;
+
+/** Base options, then the manifest's, without repeats; a manifest KEY=VALUE replaces imgplan's KEY. */
 export function mountOptions(fstype: string, extra: readonly string[], ctx: OptionContext): string[] {
-  const out = baseMountOptions(fstype, ctx);
+  const keyed = new Set(extra.filter((o) => o.includes('=')).map(optionKey));
+  const out = baseMountOptions(fstype, ctx).filter((o) => !(o.includes('=') && keyed.has(optionKey(o))));
   for (const o of extra) if (!out.includes(o)) out.push(o);
   return out;
 }

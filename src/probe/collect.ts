@@ -9,7 +9,9 @@ import * as probes from './commands.js';
 import { parseFindmnt } from './findmnt.js';
 import { parseLosetup } from './losetup.js';
 import { parseLsblk, type BlockDevice } from './lsblk.js';
-import type { ImageObservation, KernelFacts, ObservedState } from './observed.js';
+import { NOT_MOUNTABLE } from '../plan/mount-options.js';
+import { inspectNtfs, type NtfsHealth } from './ntfs.js';
+import type { FilesystemDriver, ImageObservation, KernelFacts, ObservedState } from './observed.js';
 import { parseSfdisk, type PartitionTable } from './sfdisk.js';
 
 async function runProbe(runner: Runner, cmd: Command, okCodes: readonly number[] = [0]): Promise<CommandResult> {
@@ -70,10 +72,19 @@ async function collectImage(runner: Runner, file: string, wanted: ReadonlySet<st
   // sfdisk exits 1 with "does not contain a recognized partition table" on a bare filesystem
   const table: PartitionTable | null = r.exitCode === 0 ? parsed(sf, () => parseSfdisk(r.stdout)) : null;
   const contents: Record<string, BlkidInfo> = {};
+  const ntfs: Record<string, NtfsHealth> = {};
   const probeRange = async (key: string, range?: { offset: number; size: number }) => {
     const cmd = probes.blkid(file, range);
     const b = await runProbe(runner, cmd, [2]);
     contents[key] = b.exitCode === 0 ? parseBlkidExport(b.stdout) : {};
+    if (contents[key].TYPE === 'ntfs') {
+      const base = range?.offset ?? 0;
+      const end = range ? base + range.size : Infinity;
+      ntfs[key] = await inspectNtfs(async (offset, length) => {
+        const len = Math.max(0, Math.min(length, end - base - offset));
+        return (await runner.readBytes(file, base + offset, len)) ?? new Uint8Array();
+      });
+    }
   };
   if (wanted.has('whole')) await probeRange('whole');
   if (table) {
@@ -82,7 +93,28 @@ async function collectImage(runner: Runner, file: string, wanted: ReadonlySet<st
       if (wanted.has(key)) await probeRange(key, { offset: p.start * table.sectorSize, size: p.size * table.sectorSize });
     }
   }
-  return { file, stat, table, contents };
+  return { file, stat, table, contents, ...(Object.keys(ntfs).length ? { ntfs } : {}) };
+}
+
+/**
+ * Which kernel drivers exist for the filesystems found: /proc/filesystems, else a dry-run of the
+ * modprobe the kernel would do at mount time. NTFS can be mounted by the kernel's ntfs3 or by
+ * ntfs-3g over FUSE (fuseblk), so both are looked up.
+ */
+async function collectFilesystems(runner: Runner, types: ReadonlySet<string>): Promise<Record<string, FilesystemDriver>> {
+  const out: Record<string, FilesystemDriver> = {};
+  if (types.size === 0) return out;
+  const registered = new Set((await runner.readText(probes.PROC_FILESYSTEMS_PATH) ?? '').split('\n').map((l) => l.split('\t').pop()!.trim()).filter(Boolean));
+  const needed = new Set([...types].flatMap((t) => (t === 'ntfs' ? ['ntfs3', 'fuseblk'] : [t])));
+  for (const t of [...needed].sort()) {
+    if (registered.has(t)) {
+      out[t] = 'registered';
+      continue;
+    }
+    const r = await runner.run(probes.modprobeFilesystem(t));
+    out[t] = r.failure === undefined ? 'module' : 'absent';
+  }
+  return out;
 }
 
 export interface CollectOptions {
@@ -110,7 +142,7 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
   const deviceMapper = (await runner.inspectPath(probes.DM_CONTROL_PATH)).kind !== 'missing';
   let kpartx = false;
   for (const p of probes.KPARTX_PATHS) if (!kpartx) kpartx = (await runner.inspectPath(p)).kind === 'file';
-  const kernel: KernelFacts = { release, partscan: partscanEvidence(release, config, kallsyms, blockDevices), udev, deviceMapper, kpartx };
+  const kernelBase = { release, partscan: partscanEvidence(release, config, kallsyms, blockDevices), udev, deviceMapper, kpartx };
   let dmMaps: DmMap[] = [];
   if (deviceMapper) {
     // a host with device-mapper but without dmsetup has no kpartx either (it depends on it)
@@ -132,6 +164,11 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     wanted.add('whole');
     images[img.name] = await collectImage(runner, img.file, wanted);
   }
+  const found = new Set(Object.values(images).flatMap((i) => Object.values(i.contents).map((c) => c.TYPE)).filter((t): t is string => t !== undefined && !(t in NOT_MOUNTABLE)));
+  const filesystems = await collectFilesystems(runner, found);
+  let ntfs3g = false;
+  if (found.has('ntfs')) for (const p of probes.NTFS3G_HELPER_PATHS) if (!ntfs3g) ntfs3g = (await runner.inspectPath(p)).kind !== 'missing';
+  const kernel: KernelFacts = { ...kernelBase, filesystems, ...(found.has('ntfs') ? { ntfs3g } : {}) };
 
   const jPath = journalPath(opts.stateDir, manifest.path);
   const jText = await runner.readText(jPath);

@@ -53,3 +53,17 @@ export const UDEV_CONTROL_PATH = '/run/udev/control';
 export function kernelConfigPath(release: string): string {
   return `/boot/config-${release}`;
 }
+
+/** Filesystem types the running kernel has registered (built in, or a module already loaded). */
+export const PROC_FILESYSTEMS_PATH = '/proc/filesystems';
+
+/**
+ * Whether mount(2) could load a driver for `fstype`: the kernel asks modprobe for "fs-TYPE",
+ * the alias every filesystem module declares. --dry-run loads nothing; exit 0 means found.
+ */
+export function modprobeFilesystem(fstype: string): Command {
+  return { argv: ['modprobe', '--dry-run', '--quiet', `fs-${fstype}`], mutates: false };
+}
+
+/** mount -t ntfs-3g runs this helper (Debian's ntfs-3g package). */
+export const NTFS3G_HELPER_PATHS = ['/sbin/mount.ntfs-3g', '/usr/sbin/mount.ntfs-3g', '/usr/bin/mount.ntfs-3g'];

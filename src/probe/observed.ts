@@ -3,6 +3,7 @@ import type { PathInfo } from '../runner/runner.js';
 import type { BlkidInfo } from './blkid.js';
 import type { DmMap } from './dmsetup.js';
 import type { MountEntry } from './findmnt.js';
+import type { NtfsHealth } from './ntfs.js';
 import type { LoopDevice } from './losetup.js';
 import type { BlockDevice } from './lsblk.js';
 import type { PartitionTable } from './sfdisk.js';
@@ -16,7 +17,17 @@ export interface KernelFacts {
   readonly deviceMapper: boolean;
   /** the kpartx tool is installed */
   readonly kpartx: boolean;
+  /**
+   * Kernel filesystem drivers the manifest's filesystems need (and, for NTFS, ntfs3 and fuseblk):
+   * registered in /proc/filesystems, loadable as a module, or absent. Absent from recordings made
+   * before imgplan checked drivers.
+   */
+  readonly filesystems?: Readonly<Record<string, FilesystemDriver>>;
+  /** ntfs-3g's mount helper is installed */
+  readonly ntfs3g?: boolean;
 }
+
+export type FilesystemDriver = 'registered' | 'module' | 'absent';
 
 export interface ImageObservation {
   readonly file: string;
@@ -25,6 +36,8 @@ export interface ImageObservation {
   readonly table: PartitionTable | null;
   /** blkid of the whole image ("whole") and of each partition the manifest names ("part3") */
   readonly contents: Readonly<Record<string, BlkidInfo>>;
+  /** what Windows left on each NTFS among contents, by the same keys */
+  readonly ntfs?: Readonly<Record<string, NtfsHealth>>;
 }
 
 /** The live state, captured once per run through the Runner, as plain data. */

@@ -1,4 +1,5 @@
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readFile, readdir, stat } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { Command, CommandResult, PathInfo, Runner } from './runner.js';
 
@@ -71,5 +72,25 @@ export class ExecaRunner implements Runner {
       return { kind: 'directory', ...base, empty };
     }
     return { kind: st.isFile() ? 'file' : 'other', ...base };
+  }
+
+  async readBytes(path: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    let fh;
+    try {
+      // O_NOATIME: reading evidence should not even change the image file's access time
+      fh = await open(path, constants.O_RDONLY | constants.O_NOATIME).catch(() => open(path, constants.O_RDONLY));
+      const buf = Buffer.alloc(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    } catch {
+      return undefined;
+    } finally {
+      await fh?.close();
+    }
   }
 }

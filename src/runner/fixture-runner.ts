@@ -1,4 +1,4 @@
-import type { Command, CommandResult, PathInfo, Runner } from './runner.js';
+import { bytesKey, type Command, type CommandResult, type PathInfo, type Runner } from './runner.js';
 import type { Recording } from './recording-runner.js';
 
 export class FixtureMissError extends Error {}
@@ -24,5 +24,12 @@ export class FixtureRunner implements Runner {
     const p = this.rec.paths[path];
     if (!p) throw new FixtureMissError(`${this.name}: no recorded stat for ${path}`);
     return p;
+  }
+
+  async readBytes(path: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    const key = bytesKey(path, offset, length);
+    const b = this.rec.bytes?.[key];
+    if (b === undefined) throw new FixtureMissError(`${this.name}: no recorded bytes for ${key}`);
+    return b === null ? undefined : Buffer.from(b, 'base64');
   }
 }

@@ -1,4 +1,4 @@
-import type { Command, CommandResult, PathInfo, Runner } from './runner.js';
+import { bytesKey, type Command, type CommandResult, type PathInfo, type Runner } from './runner.js';
 
 /** A recorded system state: what every probe printed, keyed by argv or path. JSON-serialisable. */
 export interface Recording {
@@ -6,11 +6,13 @@ export interface Recording {
   readonly commands: CommandResult[];
   readonly texts: Record<string, string | null>;
   readonly paths: Record<string, PathInfo>;
+  /** readBytes results, base64, by bytesKey (absent in recordings made before imgplan read bytes) */
+  readonly bytes?: Record<string, string | null>;
 }
 
 /** Wraps a live runner and keeps what read-only calls returned, for `imgplan debug capture-state`. */
 export class RecordingRunner implements Runner {
-  readonly recording: Recording = { meta: {}, commands: [], texts: {}, paths: {} };
+  readonly recording: Recording & { bytes: Record<string, string | null> } = { meta: {}, commands: [], texts: {}, paths: {}, bytes: {} };
 
   constructor(private readonly inner: Runner) {}
 
@@ -30,5 +32,11 @@ export class RecordingRunner implements Runner {
     const p = await this.inner.inspectPath(path);
     this.recording.paths[path] = p;
     return p;
+  }
+
+  async readBytes(path: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    const b = await this.inner.readBytes(path, offset, length);
+    this.recording.bytes[bytesKey(path, offset, length)] = b ? Buffer.from(b).toString('base64') : null;
+    return b;
   }
 }

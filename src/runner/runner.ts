@@ -41,7 +41,15 @@ export interface Runner {
   /** Contents of a small text file (sysfs, /proc, the journal), or undefined if it cannot be read. */
   readText(path: string): Promise<string | undefined>;
   inspectPath(path: string): Promise<PathInfo>;
+  /**
+   * `length` bytes of a file from `offset`, opened read-only (filesystem metadata inside an image);
+   * fewer where the file ends, undefined if it cannot be read.
+   */
+  readBytes(path: string, offset: number, length: number): Promise<Uint8Array | undefined>;
 }
+
+/** The key a recording stores a readBytes result under. */
+export const bytesKey = (path: string, offset: number, length: number) => `${path}@${offset}+${length}`;
 
 export function succeeded(r: CommandResult): boolean {
   return r.failure === undefined;

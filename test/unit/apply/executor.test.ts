@@ -26,6 +26,9 @@ class ScriptedRunner implements Runner {
   async inspectPath(): Promise<PathInfo> {
     return { kind: 'missing' };
   }
+  async readBytes(): Promise<Uint8Array | undefined> {
+    return undefined;
+  }
 }
 
 const G = '/tmp/imgplan-golden';

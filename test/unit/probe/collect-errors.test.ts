@@ -21,6 +21,9 @@ class WithoutTool implements Runner {
   inspectPath(p: string): Promise<PathInfo> {
     return this.inner.inspectPath(p);
   }
+  readBytes(p: string, offset: number, length: number): Promise<Uint8Array | undefined> {
+    return this.inner.readBytes(p, offset, length);
+  }
 }
 
 describe('probe failures name the package to install', () => {

@@ -54,4 +54,17 @@ capture rescue/half "applied, then /boot unmounted and its loop detached by hand
 mkdir -p "$R/mnt/data" && mount -t tmpfs -o size=1m scratch "$R/mnt/data"
 capture rescue/foreign "a tmpfs mounted by hand on a manifest mountpoint"
 umount "$R/mnt/data" && rm -rf "$R/mnt"
+
+# Windows guests: the disks test/support/windows-disk.sh builds (fixed serials and UUIDs)
+bash "$here/../support/windows-disk.sh" "$R/win7.img" win7 hibernated
+bash "$here/../support/windows-disk.sh" "$R/win10.img" win10 unclean
+cp "$here/windows/manifest.yaml" "$R/windows.yaml"
+cp "$here/windows/manifest-problems.yaml" "$R/windows-problems.yaml"
+wcapture() { mkdir -p "$here/$1"; "${cli[@]}" debug capture-state "$R/$3" "$here/$1/state.json" --scenario "$2" >/dev/null; }
+wcapture windows/fresh "Windows 7 disk with C: hibernated, Windows 10 disk with C: unclean; nothing attached" windows.yaml
+"${cli[@]}" apply "$R/windows.yaml" --auto-approve >/dev/null
+wcapture windows/applied "the Windows disks applied read-only by imgplan (ntfs-3g)" windows.yaml
+"${cli[@]}" destroy "$R/windows.yaml" --auto-approve >/dev/null
+wcapture windows/problems "read-write of a hibernated C:, an MSR partition, vfat on a kernel without it" windows-problems.yaml
+rm -rf "$R/mnt"
 echo "recorded into $here"

@@ -137,6 +137,13 @@ export class Sandbox {
     return file;
   }
 
+  /** A disk shaped like a Windows guest (test/support/windows-disk.sh), C: left in `state`. */
+  async windowsDisk(name: string, layout: 'win7' | 'win10', state: 'clean' | 'hibernated' | 'unclean' | 'fast-startup' | 'dirty' = 'clean'): Promise<string> {
+    const file = this.path(name);
+    await sh(['bash', join(import.meta.dirname, '../support/windows-disk.sh'), file, layout, state]);
+    return file;
+  }
+
   writeManifest(name: string, yaml: string): string {
     const p = this.path(name);
     writeFileSync(p, yaml);
@@ -165,8 +172,31 @@ export class Sandbox {
       const slaves = readdirSync(`/sys/block/${dm}/slaves`);
       if (slaves.some((s) => ourLoops.has(s))) out.push(`dm ${readFileSync(`/sys/block/${dm}/dm/name`, 'utf8').trim()}`);
     }
+    // a FUSE daemon (ntfs-3g) exits just after its umount returns: give it a moment before calling it leaked
+    for (let i = 0, d = this.daemons(); d.length; d = this.daemons()) {
+      if (++i > 20) {
+        out.push(...d);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const journalDir = join(this.stateDir, 'journal');
     if (existsSync(journalDir)) for (const f of await import('node:fs/promises').then((m) => m.readdir(journalDir))) out.push(`journal ${f}`);
+    return out;
+  }
+
+  /** FUSE daemons (ntfs-3g) serving a mount under the sandbox; zombies only wait for init to reap them. */
+  private daemons(): string[] {
+    const out: string[] = [];
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+        const zombie = /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+        if (cmd.includes(`${this.root}/`) && /ntfs-3g|fuse/.test(cmd) && !zombie) out.push(`daemon ${pid} (${cmd})`);
+      } catch {
+        // the process ended while we looked
+      }
+    }
     return out;
   }
 
@@ -176,6 +206,13 @@ export class Sandbox {
     const mounts = found.filter((l) => l.startsWith('mount ')).map((l) => l.split(' ')[1]!).sort((a, b) => b.length - a.length);
     for (const m of mounts) await execa('umount', [m], { reject: false }).then((r) => (r.exitCode ? execa('umount', ['-l', m], { reject: false }) : r));
     for (const d of found.filter((x) => x.startsWith('dm '))) await execa('dmsetup', ['remove', '--retry', d.split(' ')[1]!], { reject: false });
+    for (const d of found.filter((x) => x.startsWith('daemon '))) {
+      try {
+        process.kill(Number(d.split(' ')[1]), 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    }
     for (const l of found.filter((x) => x.startsWith('loop '))) await execa('losetup', ['--detach', l.split(' ')[1]!], { reject: false });
     return found;
   }

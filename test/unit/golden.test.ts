@@ -12,7 +12,7 @@ import { manifestFor, observed } from './golden-support.js';
  * Every scenario: a system state recorded on a real kernel (test/golden/record.sh), a manifest,
  * a mode → the exact text imgplan prints. `vitest -u` rewrites them; CI fails on a missing one.
  */
-const SCENARIOS: { state: string; manifest?: string; mode: 'apply' | 'destroy'; golden: string }[] = [
+const SCENARIOS: { state: string; manifest?: string; mode: 'apply' | 'destroy'; golden: string; allowWrites?: boolean }[] = [
   { state: 'rescue/fresh', mode: 'apply', golden: 'plan.txt' },
   { state: 'rescue/fresh', mode: 'destroy', golden: 'destroy.txt' },
   { state: 'rescue/applied', mode: 'apply', golden: 'plan.txt' },
@@ -28,6 +28,11 @@ const SCENARIOS: { state: string; manifest?: string; mode: 'apply' | 'destroy'; 
   { state: 'kpartx/fresh', mode: 'apply', golden: 'plan.txt' },
   { state: 'kpartx/applied', mode: 'apply', golden: 'plan.txt' },
   { state: 'kpartx/applied', mode: 'destroy', golden: 'destroy.txt' },
+  // Windows guests built by test/support/windows-disk.sh; the host kernel has no vfat
+  { state: 'windows/fresh', mode: 'apply', golden: 'plan.txt' },
+  { state: 'windows/applied', mode: 'apply', golden: 'plan.txt' },
+  { state: 'windows/applied', mode: 'destroy', golden: 'destroy.txt' },
+  { state: 'windows/problems', manifest: 'manifest-problems.yaml', mode: 'apply', golden: 'plan.txt', allowWrites: true },
 ];
 
 const validatePlanJson = new Ajv2020({ allErrors: true, strict: true }).compile(
@@ -37,7 +42,7 @@ const validatePlanJson = new Ajv2020({ allErrors: true, strict: true }).compile(
 describe('golden plans from recorded real-kernel states', () => {
   for (const s of SCENARIOS) {
     it(`${s.state} ${s.manifest ?? ''} ${s.mode} → ${s.golden}`, async () => {
-      const { manifest, text } = manifestFor(s.state, s.manifest);
+      const { manifest, text } = manifestFor(s.state, s.manifest, s.allowWrites);
       const r = makePlan(manifest, await observed(s.state, manifest), { mode: s.mode });
       const rendered = r.plan ? renderPlan(r.plan, PLAIN) : renderDiagnostics(r.diagnostics, PLAIN, text);
       await expect(rendered).toMatchFileSnapshot(`../golden/${s.state}/${s.golden}`);

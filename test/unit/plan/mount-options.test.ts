@@ -10,8 +10,10 @@ describe('read-only mount options per filesystem (field-notes G5)', () => {
     ['ext2', ['ro']],
     ['xfs', ['ro', 'norecovery']],
     ['btrfs', ['ro', 'rescue=nologreplay']],
-    ['vfat', ['ro']],
-    ['ntfs', ['ro']],
+    ['vfat', ['ro', 'uid=0', 'gid=0', 'fmask=0133', 'dmask=0022', 'utf8']],
+    ['exfat', ['ro', 'uid=0', 'gid=0', 'fmask=0133', 'dmask=0022']],
+    ['ntfs-3g', ['ro', 'uid=0', 'gid=0', 'fmask=0133', 'dmask=0022']],
+    ['iso9660', ['ro']],
   ])('%s → %j', (fs, want) => {
     expect(baseMountOptions(fs, ro)).toEqual(want);
   });

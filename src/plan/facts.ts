@@ -11,6 +11,10 @@ export function planFacts(manifest: Manifest, obs: ObservedState): string[] {
   const lines: string[] = [];
   const k = obs.kernel;
   lines.push(`kernel ${k.release} partscan=${k.partscan.labels.join('+') || 'none'} device-mapper=${k.deviceMapper} kpartx=${k.kpartx} udev=${k.udev}`);
+  // available or not: a module that a mount has loaded since the plan does not make it stale
+  const drivers = Object.entries(k.filesystems ?? {}).map(([t, d]) => `${t}=${d === 'absent' ? 'no' : 'yes'}`);
+  if (k.ntfs3g !== undefined) drivers.push(`ntfs-3g=${k.ntfs3g ? 'yes' : 'no'}`);
+  if (drivers.length) lines.push(`drivers ${drivers.join(' ')}`);
   const images = new Map<string, string>();
   for (const img of manifest.images) {
     const st = obs.images[img.name]?.stat;

@@ -1,6 +1,6 @@
 import type { JournalEntry } from '../journal/format.js';
 import { resolveRef } from '../plan/refs.js';
-import { isRef, type Arg, type Plan, type PlannedAction, type Step } from '../plan/types.js';
+import { isConcat, isRef, type Arg, type Plan, type PlannedAction, type Step } from '../plan/types.js';
 import { argvText } from '../render/plan-text.js';
 import type { CommandResult, Runner } from '../runner/runner.js';
 import { missingToolHint } from '../errors.js';
@@ -50,6 +50,7 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
   await journal.remove(plan.forget);
 
   const resolve = (a: Arg): string => {
+    if (isConcat(a)) return a.concat.map(resolve).join('');
     if (!isRef(a)) return a;
     const dev = refs.get(a.ref);
     if (dev === undefined) throw new RefError(`internal error: ${a.ref} has no device yet`);
@@ -61,6 +62,7 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
     if (x.kind === 'attach') return { ...x, device: resolve(x.device) };
     if (x.kind === 'mount') return { ...x, source: resolve(x.source) };
     if (x.kind === 'partmap') return { ...x, device: resolve(x.device) };
+    if (x.kind === 'vg') return { ...x, devices: x.devices.map(resolve) };
     return x;
   };
 

@@ -28,6 +28,18 @@ export type JournalEntry =
       readonly device: string;
       readonly partitions: readonly number[];
     }
+  | {
+      readonly kind: 'vg';
+      readonly address: string;
+      readonly dependsOn: readonly string[];
+      readonly vgName: string;
+      readonly vgUuid: string;
+      /** the PV devices the VG was activated from (every LVM command imgplan runs is limited to them) */
+      readonly devices: readonly string[];
+      /** lvm: activated by LVM (dm maps LVM-<vg uuid><lv uuid>); map: imgplan's own dm maps, by name */
+      readonly mode: 'lvm' | 'map';
+      readonly maps: readonly string[];
+    }
   | { readonly kind: 'dir'; readonly address: string; readonly dependsOn: readonly string[]; readonly path: string }
   | {
       readonly kind: 'mount';

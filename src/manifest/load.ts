@@ -126,6 +126,8 @@ export function normalizeWhere(where: string): string {
 }
 
 function parseWhat(what: string): Source {
+  const lv = /^([a-z][a-z0-9_-]*)\/([^/]+)\/([^/]+)$/.exec(what);
+  if (lv) return { kind: 'lv', image: lv[1]!, vg: lv[2]!, lv: lv[3]! };
   const m = /^([a-z][a-z0-9_-]*)(?:\/part(\d+))?$/.exec(what);
   if (!m) throw new Error(`unreachable: schema accepted what=${what}`);
   return m[2] ? { kind: 'partition', image: m[1]!, number: Number(m[2]) } : { kind: 'whole', image: m[1]! };
@@ -165,7 +167,7 @@ export function loadManifest(opts: LoadOptions): LoadResult {
   }
 
   const input = data as {
-    images: Record<string, { file: string; format: 'raw'; access?: Access; partitions?: PartitionMethod }>;
+    images: Record<string, { file: string; format: 'raw'; access?: Access; partitions?: PartitionMethod; volume_groups?: string[]; vg_name_clash?: 'refuse' | 'map' }>;
     mounts?: { what: string; where: string; type?: string; options?: string[]; discard_windows_state?: boolean }[];
   };
   const base = dirname(file);
@@ -179,6 +181,9 @@ export function loadManifest(opts: LoadOptions): LoadResult {
     accessAt: img.access ? loc.value(['images', name, 'access']) : loc.key(['images'], name),
     partitions: img.partitions ?? 'auto',
     partitionsAt: img.partitions ? loc.value(['images', name, 'partitions']) : loc.key(['images'], name),
+    volumeGroups: img.volume_groups ?? [],
+    volumeGroupsAt: (img.volume_groups ?? []).map((_, j) => loc.value(['images', name, 'volume_groups', j])),
+    vgNameClash: img.vg_name_clash ?? 'refuse',
   }));
   const mounts: MountSpec[] = (input.mounts ?? []).map((m, i) => ({
     source: parseWhat(m.what),

@@ -32,7 +32,7 @@ export function checkSemantics(m: Manifest, opts: { allowWrites: boolean }): Dia
       out.push(error('duplicate-where', `mountpoint ${mt.where} is used twice (also at line ${dupe.whereAt.line})`, mt.whereAt,
         'each filesystem needs its own mountpoint'));
     } else byWhere.set(mt.where, mt);
-    const srcKey = mt.source.kind === 'whole' ? mt.source.image : `${mt.source.image}/part${mt.source.number}`;
+    const srcKey = mt.what;
     const twice = bySource.get(srcKey);
     if (twice) {
       out.push(error('duplicate-what', `${mt.what} is mounted twice (also at line ${twice.whatAt.line})`, mt.whatAt,

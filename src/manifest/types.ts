@@ -12,6 +12,11 @@ export interface ImageSpec {
   readonly format: ImageFormat;
   readonly access: Access;
   readonly partitions: PartitionMethod;
+  /** LVM volume groups to activate even without a mount that needs them */
+  readonly volumeGroups: readonly string[];
+  readonly volumeGroupsAt: readonly SourcePos[];
+  /** a guest VG named like a host VG: refuse, or map its LVs under imgplan-owned dm names */
+  readonly vgNameClash: 'refuse' | 'map';
   readonly at: SourcePos;
   readonly fileAt: SourcePos;
   readonly accessAt: SourcePos;
@@ -21,7 +26,8 @@ export interface ImageSpec {
 /** What a mount takes its filesystem from: a whole image, or one partition of it. */
 export type Source =
   | { readonly kind: 'whole'; readonly image: string }
-  | { readonly kind: 'partition'; readonly image: string; readonly number: number };
+  | { readonly kind: 'partition'; readonly image: string; readonly number: number }
+  | { readonly kind: 'lv'; readonly image: string; readonly vg: string; readonly lv: string };
 
 export interface MountSpec {
   readonly source: Source;

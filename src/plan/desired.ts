@@ -1,11 +1,12 @@
 import { posix } from 'node:path';
-import { error, warning, type Diagnostic } from '../diagnostics.js';
+import { error, warning, type Diagnostic, type SourcePos } from '../diagnostics.js';
 import type { ImageSpec, Manifest, MountSpec } from '../manifest/types.js';
 import type { ObservedState } from '../probe/observed.js';
 import { MBR_EXTENDED_TYPES, type Partition } from '../probe/sfdisk.js';
 import { humanBytes } from './format.js';
 import { pathContains } from './graph.js';
 import { NON_FILESYSTEM_PARTITIONS, chooseDriver, describeNtfs, typeAccepted, windowsVerdict } from './filesystems.js';
+import { desiredVgs, lvDevicePath, type DesiredVg, type VgRequest } from './lvm.js';
 import { NOT_MOUNTABLE, mountOptions } from './mount-options.js';
 
 /** How an attach exposes the filesystem(s) the manifest needs. */
@@ -51,8 +52,10 @@ export interface DesiredMount {
   readonly address: string;
   readonly spec: MountSpec;
   readonly attach: string;
-  /** "device" for the attach's own device, "pN" for kernel partition N of it */
+  /** "device" for the attach's own device, "pN" for kernel partition N of it, "lv:NAME" for an LV of a VG */
   readonly sourceAttr: string;
+  /** the device path when it is known before apply (an LV's /dev/mapper name) */
+  readonly staticSource?: string;
   /** what blkid found (ntfs, ext4, …) */
   readonly fstype: string;
   /** what `mount -t` gets: the blkid type, or the NTFS driver (ntfs-3g, ntfs3) */
@@ -70,7 +73,10 @@ export interface DesiredMount {
   readonly dependsOn: readonly string[];
 }
 
-export type Desired = DesiredAttach | DesiredPartmap | DesiredDir | DesiredMount;
+/** A VG to activate, with the attaches (or kpartx maps) that hold its PVs as dependencies. */
+export type DesiredVgNode = DesiredVg & { readonly dependsOn: readonly string[] };
+
+export type Desired = DesiredAttach | DesiredPartmap | DesiredVgNode | DesiredDir | DesiredMount;
 
 export const attachAddress = (image: string, part?: number) => (part === undefined ? `attach:${image}` : `attach:${image}/part${part}`);
 export const partmapAddress = (image: string) => `partmap:${image}`;
@@ -97,8 +103,17 @@ interface Located {
   readonly contents: Readonly<Record<string, string>>;
 }
 
-/** Works out which attach exposes a mount's source, or why it cannot. */
-function locateSource(m: MountSpec, img: ImageSpec, obs: ObservedState, diags: Diagnostic[]): Located | undefined {
+/** A whole image or one partition of it: what an attach exposes. */
+export type Storage = { readonly kind: 'whole' } | { readonly kind: 'partition'; readonly number: number };
+
+/** Where a problem with a storage is reported: the manifest text naming it, and its position. */
+export interface Asker {
+  readonly what: string;
+  readonly at: SourcePos;
+}
+
+/** Works out which attach exposes a whole image or a partition, or why it cannot. */
+export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, diags: Diagnostic[], m: Asker): Located | undefined {
   const o = obs.images[img.name];
   if (!o || o.stat.kind === 'missing') {
     diags.push(error('image-missing', `image file ${img.file} does not exist`, img.fileAt,
@@ -116,10 +131,9 @@ function locateSource(m: MountSpec, img: ImageSpec, obs: ObservedState, diags: D
     imageSize: o.stat.size ?? 0,
     readOnly: img.access === 'read-only',
   };
-  const src = m.source;
   if (src.kind === 'whole') {
     if (o.table) {
-      diags.push(error('image-has-partitions', `image ${img.name} has a ${o.table.label} partition table, so it is not one filesystem`, m.whatAt,
+      diags.push(error('image-has-partitions', `image ${img.name} has a ${o.table.label} partition table, so it is not one filesystem`, m.at,
         `name a partition: ${describeParts(o.table.partitions).split(', ').map((p) => `${img.name}/${p}`).join(', ')}`));
       return undefined;
     }
@@ -128,18 +142,18 @@ function locateSource(m: MountSpec, img: ImageSpec, obs: ObservedState, diags: D
   }
   if (!o.table) {
     const found = o.contents.whole?.TYPE;
-    diags.push(error('no-partition-table', `image ${img.name} has no partition table${found ? ` (it holds one ${found} filesystem)` : ''}`, m.whatAt,
+    diags.push(error('no-partition-table', `image ${img.name} has no partition table${found ? ` (it holds one ${found} filesystem)` : ''}`, m.at,
       found ? `mount the whole image: what: ${img.name}` : 'check that this is the right image and that it is raw'));
     return undefined;
   }
   const part = o.table.partitions.find((p) => p.number === src.number);
   if (!part) {
-    diags.push(error('no-such-partition', `image ${img.name} has no partition ${src.number}`, m.whatAt,
+    diags.push(error('no-such-partition', `image ${img.name} has no partition ${src.number}`, m.at,
       `its ${o.table.label} partition table has: ${describeParts(o.table.partitions)}`));
     return undefined;
   }
   if (o.table.label === 'dos' && MBR_EXTENDED_TYPES.has(part.type)) {
-    diags.push(error('extended-partition', `partition ${src.number} of ${img.name} is an extended partition (a container for logical partitions)`, m.whatAt,
+    diags.push(error('extended-partition', `partition ${src.number} of ${img.name} is an extended partition (a container for logical partitions)`, m.at,
       `logical partitions are numbered from 5: ${describeParts(o.table.partitions)}`));
     return undefined;
   }
@@ -203,20 +217,80 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
   const mounts: DesiredMount[] = [];
   const images = new Map(manifest.images.map((i) => [i.name, i]));
 
+  const merge = (a: readonly number[], b: readonly number[]) => [...new Set([...a, ...b])].sort((x, y) => x - y);
+  /** Keeps an attach (and kpartx map) a mount or a PV needs, merging the partitions they expose. */
+  const register = (loc: Located): string => {
+    const prev = attaches.get(loc.attach.address);
+    const attach = prev ? { ...prev, partitions: merge(prev.partitions, loc.attach.partitions) } : loc.attach;
+    attaches.set(attach.address, attach);
+    if (loc.partmap) {
+      const pm = partmaps.get(loc.partmap.address);
+      partmaps.set(loc.partmap.address, pm ? { ...pm, partitions: merge(pm.partitions, loc.partmap.partitions) } : loc.partmap);
+    }
+    return loc.partmap?.address ?? attach.address;
+  };
+
+  // LVM first: the VGs the mounts and volume_groups need, and the attaches of their PVs
+  const requests: VgRequest[] = [];
+  for (const m of manifest.mounts) {
+    const img = images.get(m.source.image);
+    if (img && m.source.kind === 'lv') requests.push({ image: img, vg: m.source.vg, lvs: [m.source.lv], what: m.what, at: m.whatAt });
+  }
+  for (const img of manifest.images) {
+    for (const [i, vg] of img.volumeGroups.entries()) requests.push({ image: img, vg, lvs: [], what: `${img.name}/${vg}`, at: img.volumeGroupsAt[i] ?? img.at });
+  }
+  const pvSources = new Map<string, string>();
+  const vgs = requests.length
+    ? desiredVgs(manifest, obs, requests, (image, storage, asker) => {
+      const loc = locateStorage(storage === 'whole' ? { kind: 'whole' } : { kind: 'partition', number: Number(storage.slice(4)) }, image, obs, diags, asker);
+      if (!loc) return undefined;
+      pvSources.set(`${loc.attach.address}|${loc.sourceAttr}`, register(loc));
+      return { attach: loc.attach.address, sourceAttr: loc.sourceAttr };
+    }, diags)
+    : new Map<string, DesiredVg>();
+  const vgList = [...vgs.values()].map((v) => ({ ...v, dependsOn: [...new Set(v.pvs.map((p) => pvSources.get(`${p.attach}|${p.sourceAttr}`)!))].sort() }));
+
   for (const m of manifest.mounts) {
     const img = images.get(m.source.image);
     if (!img) continue; // reported by the manifest's semantic checks
-    const loc = locateSource(m, img, obs, diags);
-    if (!loc) continue;
-    const fstype = loc.contents.TYPE;
-    const special = nonFilesystem(img, obs, m);
-    if (!fstype && special) {
-      diags.push(error('not-mountable', `${m.what} is ${special}`, m.whatAt, 'name another partition; sfdisk --list ' + img.file + ' shows them'));
-      continue;
+    let contents: Readonly<Record<string, string>>;
+    let attachAddress: string;
+    let sourceAttr: string;
+    let source: string;
+    let staticSource: string | undefined;
+    if (m.source.kind === 'lv') {
+      const src = m.source;
+      const vg = vgList.find((v) => v.name === src.vg && v.pvs.some((p) => p.image === img.name) && v.lvs.some((l) => l.name === src.lv));
+      if (!vg) continue; // why is already reported
+      const lv = vg.lvs.find((l) => l.name === src.lv)!;
+      contents = Object.values(obs.images).map((o) => o.lvContents?.[lv.uuid]).find((c) => c !== undefined) ?? {};
+      attachAddress = vg.address;
+      sourceAttr = `lv:${lv.name}`;
+      source = vg.address;
+      staticSource = lvDevicePath(vg, lv.name);
+    } else {
+      const loc = locateStorage(m.source, img, obs, diags, { what: m.what, at: m.whatAt });
+      if (!loc) continue;
+      contents = loc.contents;
+      attachAddress = loc.attach.address;
+      sourceAttr = loc.sourceAttr;
+      source = '';
+      const special = nonFilesystem(img, obs, m);
+      if (!contents.TYPE && special) {
+        diags.push(error('not-mountable', `${m.what} is ${special}`, m.whatAt, 'name another partition; sfdisk --list ' + img.file + ' shows them'));
+        continue;
+      }
+      if (!contents.TYPE) {
+        diags.push(error('no-filesystem', `no filesystem found in ${m.what} (blkid recognises no signature there)`, m.whatAt,
+          'check the partition number with: sfdisk --list ' + img.file));
+        continue;
+      }
+      source = register(loc);
     }
+    const fstype = contents.TYPE ?? (m.source.kind === 'lv' ? m.type : undefined);
     if (!fstype) {
-      diags.push(error('no-filesystem', `no filesystem found in ${m.what} (blkid recognises no signature there)`, m.whatAt,
-        'check the partition number with: sfdisk --list ' + img.file));
+      diags.push(error('no-filesystem', `no filesystem found at the start of ${m.what} (blkid recognises no signature there)`, m.whatAt,
+        m.source.kind === 'lv' ? 'check the LV name; for an LV imgplan cannot look into before activation (striped), give its type:' : undefined));
       continue;
     }
     const notMountable = NOT_MOUNTABLE[fstype];
@@ -224,9 +298,9 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
       diags.push(error('not-mountable', `${m.what} holds ${notMountable}`, m.whatAt));
       continue;
     }
-    if (m.type && !typeAccepted(fstype, m.type)) {
+    if (m.type && contents.TYPE && !typeAccepted(fstype, m.type)) {
       diags.push(error('type-mismatch', `type ${m.type} given, but blkid finds ${fstype} in ${m.what}`, m.typeAt ?? m.at,
-        `set "type: ${fstype}" or check that ${m.what} is the right partition`));
+        `set "type: ${fstype}" or check that ${m.what} is the right ${m.source.kind === 'lv' ? 'logical volume' : 'partition'}`));
       continue;
     }
     const choice = chooseDriver(fstype, m.type, obs.kernel);
@@ -236,40 +310,32 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
     }
     const driver = choice.driver;
     const readOnly = img.access === 'read-only';
-    const key = m.source.kind === 'whole' ? 'whole' : `part${m.source.number}`;
+    const key = m.source.kind === 'whole' ? 'whole' : m.source.kind === 'partition' ? `part${m.source.number}` : '';
     const health = fstype === 'ntfs' ? obs.images[img.name]?.ntfs?.[key] : undefined;
-    const verdict = health ? windowsVerdict(`${m.what}${loc.contents.LABEL ? ` ("${loc.contents.LABEL}")` : ''}`, health, readOnly, m.discardWindowsState, driver) : undefined;
+    const verdict = health ? windowsVerdict(`${m.what}${contents.LABEL ? ` ("${contents.LABEL}")` : ''}`, health, readOnly, m.discardWindowsState, driver) : undefined;
     for (const w of verdict?.warnings ?? []) diags.push(warning('windows-state', w, m.whatAt));
     if (verdict?.refusal) {
       diags.push(error('windows-state', verdict.refusal.message, m.discardWindowsStateAt ?? m.whatAt, verdict.refusal.hint));
       continue;
     }
-    const merge = (a: readonly number[], b: readonly number[]) => [...new Set([...a, ...b])].sort((x, y) => x - y);
-    const prev = attaches.get(loc.attach.address);
-    const attach = prev ? { ...prev, partitions: merge(prev.partitions, loc.attach.partitions) } : loc.attach;
-    attaches.set(attach.address, attach);
-    if (loc.partmap) {
-      const pm = partmaps.get(loc.partmap.address);
-      partmaps.set(loc.partmap.address, pm ? { ...pm, partitions: merge(pm.partitions, loc.partmap.partitions) } : loc.partmap);
-    }
-    const source = loc.partmap?.address ?? attach.address;
     const parent = manifest.mounts
       .filter((p) => pathContains(p.where, m.where))
       .sort((a, b) => b.where.length - a.where.length)[0];
     const others = Object.entries(obs.mountedXfsUuids).filter(([target]) => target !== m.where).map(([, u]) => u);
-    const xfsUuidClash = fstype === 'xfs' && loc.contents.UUID !== undefined && others.includes(loc.contents.UUID);
+    const xfsUuidClash = fstype === 'xfs' && contents.UUID !== undefined && others.includes(contents.UUID);
     mounts.push({
       kind: 'mount',
       address: mountAddress(m.where),
       spec: m,
-      attach: attach.address,
-      sourceAttr: loc.sourceAttr,
+      attach: attachAddress,
+      sourceAttr,
+      ...(staticSource ? { staticSource } : {}),
       fstype,
       mountType: driver.mountType,
       ...(driver.description ? { driver: driver.description } : {}),
       ...(health ? { windows: describeNtfs(health) } : {}),
-      ...(loc.contents.LABEL ? { label: loc.contents.LABEL } : {}),
-      ...(loc.contents.UUID ? { uuid: loc.contents.UUID } : {}),
+      ...(contents.LABEL ? { label: contents.LABEL } : {}),
+      ...(contents.UUID ? { uuid: contents.UUID } : {}),
       options: mountOptions(driver.mountType, [...(verdict?.options ?? []), ...m.options], { readOnly, kernel: obs.kernel.release, xfsUuidClash }),
       readOnly,
       ...(parent ? { parent: mountAddress(parent.where) } : {}),
@@ -278,7 +344,7 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
   }
   // a problem of one image (missing file, backend) is one diagnostic, not one per mount
   const unique = diags.filter((d, i) => diags.findIndex((x) => x.code === d.code && x.message === d.message) === i);
-  return { desired: [...attaches.values(), ...partmaps.values(), ...mounts], diagnostics: unique };
+  return { desired: [...attaches.values(), ...partmaps.values(), ...vgList, ...mounts], diagnostics: unique };
 }
 
 /** Directories a non-nested mountpoint needs created (missing ones) or keeps (ones imgplan made earlier). */

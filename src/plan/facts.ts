@@ -30,10 +30,22 @@ export function planFacts(manifest: Manifest, obs: ObservedState): string[] {
     lines.push(`loop ${l.device} image=${images.get(`${l.backDev}/${l.backIno}`)} offset=${l.offset} sizelimit=${l.sizelimit} ro=${l.ro} partscan=${l.partscan}`);
   }
   const loopMajMin = new Map(loops.filter((l) => l.majMin).map((l) => [l.majMin!, l.device]));
+  // their kernel partitions, and dm maps over them (kpartx), hold PVs too
+  for (const b of obs.blockDevices) if (b.majMin && b.pkname && loops.some((l) => l.device === `/dev/${b.pkname}`)) loopMajMin.set(b.majMin, `/dev/${b.name}`);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const m of obs.dmMaps) {
+      if (m.majMin && !loopMajMin.has(m.majMin) && m.devices.some((d) => loopMajMin.has(d))) {
+        loopMajMin.set(m.majMin, `/dev/mapper/${m.name}`);
+        grew = true;
+      }
+    }
+  }
   for (const m of obs.dmMaps) {
     const on = m.devices.map((d) => loopMajMin.get(d)).filter(Boolean);
     if (on.length) lines.push(`dm ${m.name} on ${on.join(',')} ro=${m.readOnly}`);
   }
+  for (const v of obs.hostVgs ?? []) lines.push(`host-vg ${v.name} ${v.uuid}`);
   const wheres = manifest.mounts.map((m) => m.where);
   const watched = (target: string) => wheres.some((w) => w === target || w.startsWith(`${target}/`) || target.startsWith(`${w}/`));
   for (const m of obs.mounts) {

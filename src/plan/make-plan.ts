@@ -3,15 +3,17 @@ import type { JournalEntry } from '../journal/format.js';
 import type { Manifest } from '../manifest/types.js';
 import type { MountEntry } from '../probe/findmnt.js';
 import type { LoopDevice } from '../probe/losetup.js';
+import { formatLvmUuid } from '../probe/lvm-metadata.js';
 import type { ObservedState } from '../probe/observed.js';
 import {
-  buildDesired, describeAttach, dirAddress, mountpointDirs,
+  buildDesired, describeAttach, dirAddress, mountpointDirs, type DesiredVgNode,
   type DesiredAttach, type DesiredDir, type DesiredMount, type DesiredPartmap,
 } from './desired.js';
 import { topoSort } from './graph.js';
+import { imgplanDmUuid, lvDevicePath, lvMapName, lvmDmUuid, lvTable } from './lvm.js';
 import { deviceName, resolveRef } from './refs.js';
 import { VISIBLE_FLAGS } from './mount-options.js';
-import type { Arg, Attr, Kind, Plan, PlannedAction, Reason, Step } from './types.js';
+import type { Arg, Attr, Kind, Plan, PlannedAction, Reason, Ref, Step } from './types.js';
 
 export interface PlanOptions {
   readonly mode: 'apply' | 'destroy';
@@ -44,6 +46,10 @@ function verified(e: JournalEntry, obs: ObservedState): boolean {
       return obs.mounts.some((m) => m.target === e.target && m.source === e.source);
     case 'dir':
       return obs.paths[e.path]?.kind === 'directory' || obs.mounts.some((m) => m.target === e.path);
+    case 'vg':
+      return e.mode === 'lvm'
+        ? obs.dmMaps.some((m) => m.uuid?.startsWith(`LVM-${e.vgUuid.replace(/-/g, '')}`))
+        : obs.dmMaps.some((m) => e.maps.includes(m.name));
     case 'partmap': {
       const loop = obs.loops.find((l) => l.device === e.device);
       return loop?.majMin !== undefined && e.partitions.every((n) => mapperOf(obs, e.device, loop.majMin!, n) !== undefined);
@@ -54,6 +60,46 @@ function verified(e: JournalEntry, obs: ObservedState): boolean {
 /** kpartx's map of partition n of a loop device: named loopNpM, reading from that loop. */
 function mapperOf(obs: ObservedState, device: string, majMin: string, n: number) {
   return obs.dmMaps.find((m) => m.name === `${deviceName(device)}p${n}` && m.devices[0] === majMin);
+}
+
+/**
+ * VGs that LVM activated over devices imgplan attached without imgplan asking (udev's
+ * auto-activation when a PV appears, field-notes G3), as journal entries: destroy must
+ * deactivate them before it can detach, and a plan that wants them takes them over.
+ */
+function adoptedVgs(journal: readonly JournalEntry[], obs: ObservedState): JournalEntry[] {
+  const out: JournalEntry[] = [];
+  const known = new Set(journal.flatMap((e) => (e.kind === 'vg' ? [e.vgUuid.replace(/-/g, '')] : [])));
+  const pathOf = (majMin: string) => {
+    const dm = obs.dmMaps.find((m) => m.majMin === majMin);
+    if (dm) return `/dev/mapper/${dm.name}`;
+    const b = obs.blockDevices.find((x) => x.majMin === majMin);
+    return b ? `/dev/${b.name}` : undefined;
+  };
+  for (const e of journal) {
+    if (e.kind !== 'attach' && e.kind !== 'partmap') continue;
+    const loop = obs.loops.find((l) => l.device === e.device);
+    if (!loop?.majMin) continue;
+    const base = deviceName(e.device);
+    const ours = new Set([loop.majMin]);
+    for (const b of obs.blockDevices) if (b.pkname === base && b.majMin) ours.add(b.majMin);
+    for (const m of obs.dmMaps) if (m.devices.length === 1 && m.devices[0] === loop.majMin && m.majMin) ours.add(m.majMin);
+    const groups = new Map<string, typeof obs.dmMaps[number][]>();
+    for (const m of obs.dmMaps) {
+      if (!m.uuid?.startsWith('LVM-') || !m.devices.some((dv) => ours.has(dv))) continue;
+      const vg = m.uuid.slice(4, 36);
+      if (!known.has(vg)) groups.set(vg, [...(groups.get(vg) ?? []), m]);
+    }
+    for (const [raw, maps] of groups) {
+      known.add(raw);
+      // "Vol--Group-lv_root": the VG name is everything before the first single dash, dashes undoubled
+      const vgName = maps[0]!.name.split(/(?<!-)-(?!-)/)[0]!.replace(/--/g, '-');
+      const image = e.address.replace(/^(attach|partmap):/, '').split('/')[0]!;
+      const devices = [...new Set(maps.flatMap((m) => m.devices))].flatMap((mm) => pathOf(mm) ?? []).sort();
+      out.push({ kind: 'vg', address: `vg:${image}/${vgName}`, dependsOn: [e.address], vgName, vgUuid: formatLvmUuid(raw), devices, mode: 'lvm', maps: maps.map((m) => m.name) });
+    }
+  }
+  return out;
 }
 
 function loopMatches(d: DesiredAttach, l: LoopDevice): boolean {
@@ -78,12 +124,13 @@ class Planner {
 
   constructor(readonly obs: ObservedState) {
     const entries = obs.journal?.entries ?? [];
-    this.journal = entries.filter((e) => {
+    const kept = entries.filter((e) => {
       if (verified(e, obs)) return true;
       this.stale.push(e.address);
       this.diags.push(warning('journal-stale', `${e.address} is in imgplan's journal but no longer on the system as recorded; forgetting it`));
       return false;
     });
+    this.journal = [...kept, ...adoptedVgs(kept, obs)];
   }
 
   entry<K extends JournalEntry['kind']>(address: string, kind: K): Extract<JournalEntry, { kind: K }> | undefined {
@@ -197,6 +244,89 @@ class Planner {
     this.add({ address: d.address, kind: 'partmap', action: 'create', replace: mine !== undefined, reason: mine ? 'dependency-replaced' : 'missing', dependsOn: [d.attach], attrs, steps: [step] });
   }
 
+  /** A VG's LVs: active (by LVM, or mapped by imgplan) over the live devices of its PVs, or to be activated. */
+  vg(d: DesiredVgNode, pvLive: (attach: string) => Live | undefined): Live | undefined {
+    const mine = this.entry(d.address, 'vg');
+    const pvDevs = d.pvs.map((p) => pvLive(p.attach)?.devices[p.sourceAttr]);
+    const pvArgs: Arg[] = d.pvs.map((p, i) => pvDevs[i]?.path ?? { ref: p.attach, attr: p.sourceAttr });
+    const pvMajMins = new Set(pvDevs.flatMap((x) => (x?.majMin ? [x.majMin] : [])));
+    const maps = d.lvs.map((lv) => {
+      const name = lvMapName(d, lv.name);
+      const uuid = d.mode === 'lvm' ? lvmDmUuid(d.uuid, lv.uuid) : imgplanDmUuid(d.uuid, lv.uuid);
+      const live = this.obs.dmMaps.find((m) => m.name === name);
+      const ok = live !== undefined && live.uuid === uuid && live.devices.every((dv) => pvMajMins.has(dv)) && (!d.readOnly || live.readOnly);
+      return { lv, name, uuid, live, ok };
+    });
+    for (const x of maps) {
+      if (x.live && x.live.uuid !== x.uuid) {
+        this.diags.push(error('dm-name-taken', `the device-mapper name ${x.name}, which ${d.name}/${x.lv.name} needs, is taken by another device (uuid ${x.live.uuid ?? 'none'})`,
+          undefined, `see it with: dmsetup info ${x.name}`));
+      }
+    }
+    const mode = d.mode === 'lvm'
+      ? `LVM activates the LVs${d.readOnly ? ' read-only' : ''}, every command limited to the PVs with --devices`
+      : `name clash: imgplan maps the LVs itself${d.readOnly ? ', read-only,' : ''} from the guest's metadata (LVM never activates this VG)`;
+    const attrs: Attr[] = [
+      { label: 'volume', value: `LVM VG ${d.name}, uuid ${d.uuid}, metadata seqno ${d.meta.seqno}` },
+      ...d.clash.map((c) => ({ label: 'clash', value: `the host has a VG named ${c.name} too (uuid ${c.uuid})` })),
+      { label: 'PVs', value: d.pvs.map((p, i) => `${p.image}/${p.storage}${typeof pvArgs[i] === 'string' ? ` (${pvArgs[i] as string})` : ''}`).join(', ') },
+      { label: 'LVs', value: d.lvs.map((lv) => `${lv.name} → ${lvDevicePath(d, lv.name)}`).join(', ') },
+      { label: 'method', value: mode },
+    ];
+    const devices = (ms: typeof maps): Live['devices'] =>
+      Object.fromEntries(ms.filter((x) => x.live).map((x) => [`lv:${x.lv.name}`, { path: `/dev/mapper/${x.name}`, majMin: x.live!.majMin }]));
+    const allLive = pvDevs.every(Boolean);
+    if (allLive && maps.every((x) => x.ok)) {
+      if (mine) {
+        this.claimed.add(d.address);
+        this.add({ address: d.address, kind: 'vg', action: 'noop', replace: false, reason: 'managed', dependsOn: d.dependsOn, attrs, steps: [] });
+        return { devices: devices(maps), managed: true };
+      }
+      if (d.pvs.some((p) => !pvLive(p.attach)?.managed)) {
+        this.add({ address: d.address, kind: 'vg', action: 'noop', replace: false, reason: 'not-managed', dependsOn: d.dependsOn, attrs, steps: [] });
+        return { devices: devices(maps), managed: false };
+      }
+      // active over imgplan's own devices without a journal entry: udev auto-activated it on attach (field-notes G3)
+    }
+    const replace = mine !== undefined && (!allLive || mine.devices.join() !== pvArgs.join());
+    if (mine) {
+      this.claimed.add(d.address);
+      if (replace) this.add(this.deleteAction(mine, true, 'dependency-replaced'));
+    }
+    const devFlags = pvArgs.flatMap((a) => ['--devices', a]);
+    const entry = { kind: 'vg' as const, address: d.address, dependsOn: d.dependsOn, vgName: d.name, vgUuid: d.uuid, devices: pvArgs, mode: d.mode, maps: maps.map((x) => x.name) };
+    const todo = maps.filter((x) => !x.ok || replace);
+    let steps: Step[];
+    if (d.mode === 'lvm') {
+      steps = [{
+        argv: [
+          'lvchange', '--activate', 'y', ...devFlags,
+          // LVM would activate a read-write LV over a read-only PV and fail on the first write; say read-only outright
+          ...(d.readOnly ? ['--config', `activation{read_only_volume_list=["${d.name}"]}`] : []),
+          '--select', (todo.length ? todo : maps).map((x) => `lv_uuid=${x.lv.uuid}`).join(' || '),
+        ],
+        undo: ['vgchange', '--activate', 'n', ...devFlags, '--select', `vg_uuid=${d.uuid}`],
+        waitFor: maps.map((x) => `/dev/mapper/${x.name}`),
+        journal: { op: 'add', entry },
+      }];
+    } else {
+      const pvIndex = new Map(d.pvs.map((p, i) => [p.key, pvArgs[i]!]));
+      steps = todo.map((x) => ({
+        argv: ['dmsetup', 'create', '--concise', { concat: [`${x.name},${x.uuid},,${d.readOnly ? 'ro' : 'rw'},`, ...lvTable(d.meta, x.lv, (k) => pvIndex.get(k) as string | Ref)] }],
+        undo: ['dmsetup', 'remove', x.name],
+        waitFor: [`/dev/mapper/${x.name}`],
+        journal: { op: 'add', entry },
+      }));
+    }
+    const adopting = !mine && allLive && maps.every((x) => x.ok);
+    this.add({
+      address: d.address, kind: 'vg', action: 'create', replace, reason: replace ? 'dependency-replaced' : 'missing',
+      ...(adopting ? { reasonText: 'already active over imgplan\'s devices (udev activated it on attach): imgplan takes it over' } : {}),
+      dependsOn: d.dependsOn, attrs, steps,
+    });
+    return undefined;
+  }
+
   dirs(d: DesiredDir): void {
     const mine = this.entry(d.address, 'dir');
     if (mine) {
@@ -216,7 +346,7 @@ class Planner {
     const top: MountEntry | undefined = [...this.obs.mounts].reverse().find((m) => m.target === where);
     const mine = this.entry(d.address, 'mount');
     const src = live?.devices[d.sourceAttr];
-    const sourceArg: Arg = src ? src.path : { ref: d.attach, attr: d.sourceAttr };
+    const sourceArg: Arg = src ? src.path : d.staticSource ?? { ref: d.attach, attr: d.sourceAttr };
     const attrs: Attr[] = [
       { label: 'source', value: `${d.spec.what}: ${d.fstype}${d.label ? ` "${d.label}"` : ''}${d.uuid ? `, uuid ${d.uuid}` : ''}` },
       ...(d.windows ? [{ label: 'windows', value: d.windows }] : []),
@@ -240,7 +370,7 @@ class Planner {
       replace = true;
       reason = 'parent-replaced';
     } else if (top) {
-      const sameSource = src !== undefined && ((src.majMin !== undefined && top.majMin === src.majMin) || top.source === src.path);
+      const sameSource = src !== undefined ? (src.majMin !== undefined && top.majMin === src.majMin) || top.source === src.path : d.staticSource !== undefined && top.source === d.staticSource;
       if (sameSource) {
         const wantFlags = d.options.filter((o) => VISIBLE_FLAGS.has(o));
         const roWrong = d.readOnly !== top.options.includes('ro');
@@ -312,6 +442,21 @@ class Planner {
           // -d on the loop device, never on the image: without udev `kpartx -d IMAGE` finds no loop and does nothing (field-notes G8)
           steps: [{ argv: ['kpartx', '-d', '-s', e.device], settleBefore: true, retryBusy: true, journal: { op: 'remove', address: e.address } }],
         };
+      case 'vg': {
+        const attrs: Attr[] = [{ label: 'volume', value: `LVM VG ${e.vgName}, uuid ${e.vgUuid}` }, { label: 'PVs', value: e.devices.join(', ') }];
+        if (e.mode === 'lvm') {
+          return {
+            address: e.address, kind: 'vg', action: 'delete', replace, reason, dependsOn: e.dependsOn, attrs,
+            // by UUID and limited to its PVs: never an unscoped vgchange, which would hit the host's VGs
+            steps: [{ argv: ['vgchange', '--activate', 'n', ...e.devices.flatMap((dv) => ['--devices', dv]), '--select', `vg_uuid=${e.vgUuid}`], retryBusy: true, journal: { op: 'remove', address: e.address } }],
+          };
+        }
+        const live = e.maps.filter((n) => this.obs.dmMaps.some((m) => m.name === n));
+        return {
+          address: e.address, kind: 'vg', action: 'delete', replace, reason, dependsOn: e.dependsOn, attrs,
+          steps: live.map((n, i) => ({ argv: ['dmsetup', 'remove', n], retryBusy: true, journal: i === live.length - 1 ? { op: 'remove' as const, address: e.address } : { op: 'add' as const, entry: e } })),
+        };
+      }
       case 'dir':
         return {
           address: e.address, kind: 'dir', action: 'delete', replace, reason, dependsOn: e.dependsOn,
@@ -328,7 +473,7 @@ class Planner {
   }
 }
 
-const KIND_ORDER: Readonly<Record<Kind, number>> = { attach: 0, partmap: 1, dir: 2, mount: 3 };
+const KIND_ORDER: Readonly<Record<Kind, number>> = { attach: 0, partmap: 1, vg: 2, dir: 3, mount: 4 };
 
 function order(planner: Planner, all: readonly PlannedAction[]): PlannedAction[] {
   const deps = new Map<string, Set<string>>();
@@ -371,6 +516,11 @@ export function makePlan(manifest: Manifest, obs: ObservedState, opts: PlanOptio
     if (planner.actions.some((a) => a.address === d.address && a.action === 'delete')) replacedAttaches.add(d.address);
   }
   for (const d of desired) if (d.kind === 'partmap') planner.partmap(d, live.get(d.attach));
+  for (const d of desired) {
+    if (d.kind !== 'vg') continue;
+    live.set(d.address, planner.vg(d, (a) => live.get(a)));
+    if (planner.actions.some((a) => a.address === d.address && a.action === 'delete')) replacedAttaches.add(d.address);
+  }
   const journaledDirs = new Set(planner.journal.filter((e) => e.kind === 'dir').map((e) => (e as { path: string }).path));
   const mounts = desired.filter((d): d is DesiredMount => d.kind === 'mount').sort((a, b) => a.spec.where.localeCompare(b.spec.where));
   const seenDirs = new Set<string>();

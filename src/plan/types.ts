@@ -1,7 +1,7 @@
 import type { Diagnostic } from '../diagnostics.js';
 import type { JournalEntry } from '../journal/format.js';
 
-export type Kind = 'attach' | 'partmap' | 'dir' | 'mount';
+export type Kind = 'attach' | 'partmap' | 'vg' | 'dir' | 'mount';
 
 /** A value known only after a step has run, e.g. the loop device `losetup --show` prints. */
 export interface Ref {
@@ -9,10 +9,18 @@ export interface Ref {
   /** "device" for the attach's own device, "pN" for its kernel partition N, "mapper:pN" for kpartx's map of it */
   readonly attr: string;
 }
-export type Arg = string | Ref;
+/** One argument made of text and refs, e.g. a dm table line naming a device known only after apply. */
+export interface Concat {
+  readonly concat: readonly (string | Ref)[];
+}
+export type Arg = string | Ref | Concat;
 
 export function isRef(a: unknown): a is Ref {
   return typeof a === 'object' && a !== null && 'ref' in a && 'attr' in a;
+}
+
+export function isConcat(a: unknown): a is Concat {
+  return typeof a === 'object' && a !== null && 'concat' in a;
 }
 
 /** What the executor writes to the journal after a step succeeds (refs filled in). */
@@ -23,7 +31,8 @@ export type JournalOp =
 /** A journal entry whose device is only known after the step ran. */
 export type JournalEntryTemplate = Omit<Extract<JournalEntry, { kind: 'attach' }>, 'device'> & { readonly device: Ref }
   | Omit<Extract<JournalEntry, { kind: 'mount' }>, 'source'> & { readonly source: Arg }
-  | Omit<Extract<JournalEntry, { kind: 'partmap' }>, 'device'> & { readonly device: Arg };
+  | Omit<Extract<JournalEntry, { kind: 'partmap' }>, 'device'> & { readonly device: Arg }
+  | Omit<Extract<JournalEntry, { kind: 'vg' }>, 'devices'> & { readonly devices: readonly Arg[] };
 
 export interface Step {
   readonly argv: readonly Arg[];

@@ -10,6 +10,8 @@ import { parseFindmnt } from './findmnt.js';
 import { parseLosetup } from './losetup.js';
 import { parseLsblk, type BlockDevice } from './lsblk.js';
 import { NOT_MOUNTABLE } from '../plan/mount-options.js';
+import { inspectLvmPv, type LvmPv } from './lvm-metadata.js';
+import { parseVgsReport, type HostVg } from './lvm-report.js';
 import { inspectNtfs, type NtfsHealth } from './ntfs.js';
 import type { FilesystemDriver, ImageObservation, KernelFacts, ObservedState } from './observed.js';
 import { parseSfdisk, type PartitionTable } from './sfdisk.js';
@@ -64,7 +66,7 @@ export function partscanEvidence(release: string, config: string | undefined, ka
   return { labels: [], evidence: 'no kernel config, no kernel symbols, no kernel-made partition seen' };
 }
 
-async function collectImage(runner: Runner, file: string, wanted: ReadonlySet<string>): Promise<ImageObservation> {
+async function collectImage(runner: Runner, file: string, wanted: ReadonlySet<string>, lvNames: ReadonlySet<string>): Promise<ImageObservation> {
   const stat = await runner.inspectPath(file);
   if (stat.kind !== 'file') return { file, stat, table: null, contents: {} };
   const sf = probes.sfdisk(file);
@@ -73,27 +75,42 @@ async function collectImage(runner: Runner, file: string, wanted: ReadonlySet<st
   const table: PartitionTable | null = r.exitCode === 0 ? parsed(sf, () => parseSfdisk(r.stdout)) : null;
   const contents: Record<string, BlkidInfo> = {};
   const ntfs: Record<string, NtfsHealth> = {};
+  const lvm: Record<string, LvmPv> = {};
+  const lvContents: Record<string, BlkidInfo> = {};
   const probeRange = async (key: string, range?: { offset: number; size: number }) => {
     const cmd = probes.blkid(file, range);
     const b = await runProbe(runner, cmd, [2]);
     contents[key] = b.exitCode === 0 ? parseBlkidExport(b.stdout) : {};
-    if (contents[key].TYPE === 'ntfs') {
-      const base = range?.offset ?? 0;
-      const end = range ? base + range.size : Infinity;
-      ntfs[key] = await inspectNtfs(async (offset, length) => {
-        const len = Math.max(0, Math.min(length, end - base - offset));
-        return (await runner.readBytes(file, base + offset, len)) ?? new Uint8Array();
-      });
+    const base = range?.offset ?? 0;
+    const end = range ? base + range.size : stat.size ?? Infinity;
+    const reader = async (offset: number, length: number) => {
+      const len = Math.max(0, Math.min(length, end - base - offset));
+      return (await runner.readBytes(file, base + offset, len)) ?? new Uint8Array();
+    };
+    if (contents[key].TYPE === 'ntfs') ntfs[key] = await inspectNtfs(reader);
+    if (contents[key].TYPE === 'LVM2_member') {
+      const pv = await inspectLvmPv(reader);
+      lvm[key] = pv;
+      // what filesystem each named LV holds: blkid of its first segment, where that lies on this PV
+      for (const lv of pv.vg?.lvs ?? []) {
+        if (!lvNames.has(lv.name)) continue;
+        const seg = lv.segments[0];
+        const pvMeta = pv.vg!.pvs.find((p) => p.key === seg?.stripes[0]?.pv);
+        if (!seg || seg.stripes.length !== 1 || pvMeta?.uuid !== pv.pvUuid) continue;
+        const es = pv.vg!.extentSize * 512;
+        const r = await runProbe(runner, probes.blkid(file, { offset: base + pvMeta.peStart * 512 + seg.stripes[0]!.pe * es, size: seg.extentCount * es }), [2]);
+        lvContents[lv.uuid] = r.exitCode === 0 ? parseBlkidExport(r.stdout) : {};
+      }
     }
   };
   if (wanted.has('whole')) await probeRange('whole');
   if (table) {
     for (const p of table.partitions) {
       const key = `part${p.number}`;
-      if (wanted.has(key)) await probeRange(key, { offset: p.start * table.sectorSize, size: p.size * table.sectorSize });
+      if (wanted.has(key) || wanted.has('all')) await probeRange(key, { offset: p.start * table.sectorSize, size: p.size * table.sectorSize });
     }
   }
-  return { file, stat, table, contents, ...(Object.keys(ntfs).length ? { ntfs } : {}) };
+  return { file, stat, table, contents, ...(Object.keys(ntfs).length ? { ntfs } : {}), ...(Object.keys(lvm).length ? { lvm } : {}), ...(Object.keys(lvContents).length ? { lvContents } : {}) };
 }
 
 /**
@@ -155,14 +172,18 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
   }
 
   const images: Record<string, ImageObservation> = {};
+  const usesLvm = manifest.mounts.some((m) => m.source.kind === 'lv') || manifest.images.some((i) => i.volumeGroups.length > 0);
+  const lvNames = new Set(manifest.mounts.flatMap((m) => (m.source.kind === 'lv' ? [m.source.lv] : [])));
   for (const img of manifest.images) {
     const wanted = new Set(
       manifest.mounts
         .filter((m) => m.source.image === img.name)
-        .map((m) => (m.source.kind === 'whole' ? 'whole' : `part${m.source.number}`)),
+        .map((m) => (m.source.kind === 'whole' ? 'whole' : m.source.kind === 'partition' ? `part${m.source.number}` : 'all')),
     );
     wanted.add('whole');
-    images[img.name] = await collectImage(runner, img.file, wanted);
+    // LVM: a VG's PVs can be on any partition of any image of the manifest
+    if (usesLvm) wanted.add('all');
+    images[img.name] = await collectImage(runner, img.file, wanted, lvNames);
   }
   const found = new Set(Object.values(images).flatMap((i) => Object.values(i.contents).map((c) => c.TYPE)).filter((t): t is string => t !== undefined && !(t in NOT_MOUNTABLE)));
   const filesystems = await collectFilesystems(runner, found);
@@ -203,5 +224,11 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     }
   }
 
-  return { kernel, blockDevices, loops, mounts, dmMaps, images, paths, mountedXfsUuids, journal, journalPath: jPath };
+  let hostVgs: HostVg[] | null | undefined;
+  if (usesLvm) {
+    const r = await runner.run(probes.HOST_VGS);
+    hostVgs = r.failure === 'not-found' ? null : parsed(probes.HOST_VGS, () => parseVgsReport(checked(probes.HOST_VGS, r).stdout));
+  }
+
+  return { kernel, blockDevices, loops, mounts, dmMaps, images, paths, mountedXfsUuids, journal, journalPath: jPath, ...(hostVgs !== undefined ? { hostVgs } : {}) };
 }

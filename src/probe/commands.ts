@@ -67,3 +67,12 @@ export function modprobeFilesystem(fstype: string): Command {
 
 /** mount -t ntfs-3g runs this helper (Debian's ntfs-3g package). */
 export const NTFS3G_HELPER_PATHS = ['/sbin/mount.ntfs-3g', '/usr/sbin/mount.ntfs-3g', '/usr/bin/mount.ntfs-3g'];
+
+/**
+ * The host's volume groups, to find guest VGs named like one of them (field-notes G1). The one
+ * LVM command imgplan runs without --devices: it only reads, and it must see the host's VGs.
+ */
+export const HOST_VGS: Command = {
+  argv: ['vgs', '--reportformat', 'json', '--units', 'b', '--nosuffix', '--options', 'vg_name,vg_uuid,lv_count'],
+  mutates: false,
+};

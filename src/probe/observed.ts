@@ -3,6 +3,8 @@ import type { PathInfo } from '../runner/runner.js';
 import type { BlkidInfo } from './blkid.js';
 import type { DmMap } from './dmsetup.js';
 import type { MountEntry } from './findmnt.js';
+import type { LvmPv } from './lvm-metadata.js';
+import type { HostVg } from './lvm-report.js';
 import type { NtfsHealth } from './ntfs.js';
 import type { LoopDevice } from './losetup.js';
 import type { BlockDevice } from './lsblk.js';
@@ -36,6 +38,10 @@ export interface ImageObservation {
   readonly table: PartitionTable | null;
   /** blkid of the whole image ("whole") and of each partition the manifest names ("part3") */
   readonly contents: Readonly<Record<string, BlkidInfo>>;
+  /** LVM physical volumes among contents (label and VG metadata read from the image), by the same keys */
+  readonly lvm?: Readonly<Record<string, LvmPv>>;
+  /** blkid of the start of each LV a mount names (its first segment, read from the image file), by LV UUID */
+  readonly lvContents?: Readonly<Record<string, BlkidInfo>>;
   /** what Windows left on each NTFS among contents, by the same keys */
   readonly ntfs?: Readonly<Record<string, NtfsHealth>>;
 }
@@ -55,4 +61,6 @@ export interface ObservedState {
   readonly mountedXfsUuids: Readonly<Record<string, string>>;
   readonly journal: Journal | null;
   readonly journalPath: string;
+  /** the host's volume groups (only probed when the manifest uses LVM); null: lvm2 is not installed */
+  readonly hostVgs?: readonly HostVg[] | null;
 }

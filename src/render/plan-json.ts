@@ -1,4 +1,4 @@
-import { isRef, type Arg, type Attr, type Plan, type PlannedAction } from '../plan/types.js';
+import { isConcat, isRef, type Arg, type Attr, type Plan, type PlannedAction } from '../plan/types.js';
 
 /**
  * The machine view of a plan (`--json`), described by schemas/plan.schema.json. format_version
@@ -6,9 +6,9 @@ import { isRef, type Arg, type Attr, type Plan, type PlannedAction } from '../pl
  */
 export const PLAN_JSON_VERSION = '1.0';
 
-type JsonArg = string | { ref: string; attr: string };
+type JsonArg = string | { ref: string; attr: string } | { concat: JsonArg[] };
 
-const arg = (a: Arg): JsonArg => (isRef(a) ? { ref: a.ref, attr: a.attr } : a);
+const arg = (a: Arg): JsonArg => (isConcat(a) ? { concat: a.concat.map(arg) } : isRef(a) ? { ref: a.ref, attr: a.attr } : a);
 const attrs = (xs: readonly Attr[]) => Object.fromEntries(xs.map((x) => [x.label, arg(x.value)]));
 
 function actionsOf(a: PlannedAction): string[] {

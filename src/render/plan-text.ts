@@ -1,20 +1,24 @@
-import { isRef, type Arg, type Plan, type PlannedAction } from '../plan/types.js';
+import { isConcat, isRef, type Arg, type Plan, type PlannedAction } from '../plan/types.js';
 import { renderDiagnostic } from './diagnostics.js';
 import type { Style } from './style.js';
 
 export const KNOWN_AFTER_APPLY = '(known after apply)';
 
+const refText = (r: { ref: string; attr: string }) => (r.attr === 'device' ? `{${r.ref}}` : `{${r.ref}:${r.attr}}`);
+const quote = (t: string) => (/^[\w@%+=:,./-]+$/.test(t) ? t : `'${t.replace(/'/g, `'\\''`)}'`);
+
 export function argText(a: Arg): string {
-  if (isRef(a)) return a.attr === 'device' ? `{${a.ref}}` : `{${a.ref}:${a.attr}}`;
-  return /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+  if (isConcat(a)) return quote(a.concat.map((p) => (isRef(p) ? refText(p) : p)).join(''));
+  if (isRef(a)) return refText(a);
+  return quote(a);
 }
 
 export function argvText(argv: readonly Arg[]): string {
   return argv.map(argText).join(' ');
 }
 
-const VERB: Readonly<Record<string, string>> = { attach: 'attach', partmap: 'map', dir: 'mkdir', mount: 'mount' };
-const UNVERB: Readonly<Record<string, string>> = { attach: 'detach', partmap: 'unmap', dir: 'rmdir', mount: 'umount' };
+const VERB: Readonly<Record<string, string>> = { attach: 'attach', partmap: 'map', vg: 'activate', dir: 'mkdir', mount: 'mount' };
+const UNVERB: Readonly<Record<string, string>> = { attach: 'detach', partmap: 'unmap', vg: 'deactivate', dir: 'rmdir', mount: 'umount' };
 
 /** The action's symbol padded to three columns, then coloured (padding counts visible characters). */
 function symbol(a: PlannedAction, style: Style): string {

@@ -144,6 +144,13 @@ export class Sandbox {
     return file;
   }
 
+  /** Disks with LVM inside (test/support/lvm-disk.sh; needs device-mapper and partition scan: VM lane). */
+  async lvmDisk(kind: 'centos' | 'span', names: readonly string[], vg?: string): Promise<string[]> {
+    const files = names.map((n) => this.path(n));
+    await sh(['bash', join(import.meta.dirname, '../support/lvm-disk.sh'), kind, ...files, ...(vg ? [vg] : [])]);
+    return files;
+  }
+
   writeManifest(name: string, yaml: string): string {
     const p = this.path(name);
     writeFileSync(p, yaml);
@@ -168,10 +175,16 @@ export class Sandbox {
     for (const l of loops) if ((l['back-file'] ?? '').startsWith(`${this.root}/`)) out.push(`loop ${l.name} (${l['back-file']})`);
     // device-mapper maps (kpartx) reading from one of those loops
     const ourLoops = new Set(loops.filter((l) => (l['back-file'] ?? '').startsWith(`${this.root}/`)).map((l) => l.name.replace('/dev/', '')));
-    for (const dm of existsSync('/sys/block') ? readdirSync('/sys/block').filter((d) => d.startsWith('dm-')) : []) {
-      const slaves = readdirSync(`/sys/block/${dm}/slaves`);
-      if (slaves.some((s) => ourLoops.has(s))) out.push(`dm ${readFileSync(`/sys/block/${dm}/dm/name`, 'utf8').trim()}`);
+    // (over a loop, its kernel partitions, or another such map: LVM over kpartx), deepest first
+    const dms = existsSync('/sys/block') ? readdirSync('/sys/block').filter((d) => d.startsWith('dm-')) : [];
+    const under = new Set<string>();
+    const isOurs = (dev: string) => ourLoops.has(dev) || ourLoops.has(dev.replace(/p\d+$/, '')) || under.has(dev);
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const dm of dms) if (!under.has(dm) && readdirSync(`/sys/block/${dm}/slaves`).some(isOurs)) (under.add(dm), (grew = true));
     }
+    const depth = (dm: string): number => Math.max(0, ...readdirSync(`/sys/block/${dm}/slaves`).filter((x) => under.has(x)).map((x) => depth(x) + 1));
+    for (const dm of [...under].sort((a, b) => depth(b) - depth(a))) out.push(`dm ${readFileSync(`/sys/block/${dm}/dm/name`, 'utf8').trim()}`);
     // a FUSE daemon (ntfs-3g) exits just after its umount returns: give it a moment before calling it leaked
     for (let i = 0, d = this.daemons(); d.length; d = this.daemons()) {
       if (++i > 20) {

@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadManifest } from '../../../src/manifest/load.js';
+import { makePlan } from '../../../src/plan/make-plan.js';
+import { inspectLvmPv, type LvmPv } from '../../../src/probe/lvm-metadata.js';
+import type { ObservedState } from '../../../src/probe/observed.js';
+import { renderDiagnostics } from '../../../src/render/diagnostics.js';
+import { argvText } from '../../../src/render/plan-text.js';
+import { PLAIN } from '../../../src/render/style.js';
+
+/** The CentOS PV recorded in the VM lane (test/fixtures/lvm/record.sh), read by the product's reader. */
+async function centosPv(): Promise<LvmPv> {
+  const j = JSON.parse(gunzipSync(readFileSync(join(import.meta.dirname, '../../fixtures/lvm/centos-pv.json.gz'))).toString()) as { reads: Record<string, string> };
+  return inspectLvmPv(async (o, n) => Buffer.from(j.reads[`${o}+${n}`]!, 'base64'));
+}
+
+let pv: LvmPv;
+beforeAll(async () => {
+  pv = await centosPv();
+});
+
+const IMG = '/srv/web01.img';
+function state(over: Partial<ObservedState> = {}): ObservedState {
+  const root = pv.vg!.lvs.find((l) => l.name === 'lv_root')!;
+  return {
+    kernel: { release: '6.1.0-26-amd64', partscan: { labels: ['dos', 'gpt'], evidence: 'test' }, udev: false, deviceMapper: true, kpartx: true, filesystems: { ext4: 'registered' } },
+    blockDevices: [], loops: [], mounts: [], dmMaps: [],
+    images: {
+      web01: {
+        file: IMG, stat: { kind: 'file', dev: '8:1', ino: 12, size: 100663296, mtimeMs: 1 },
+        table: { label: 'dos', sectorSize: 512, partitions: [{ number: 1, start: 2048, size: 32768, type: '83', bootable: true }, { number: 2, start: 34816, size: 161792, type: '8e', bootable: false }] },
+        contents: { whole: { PTTYPE: 'dos' }, part1: { TYPE: 'ext4', LABEL: 'boot' }, part2: { TYPE: 'LVM2_member' } },
+        lvm: { part2: pv },
+        lvContents: { [root.uuid]: { TYPE: 'ext4', LABEL: 'root' } },
+      },
+    },
+    paths: { '/mnt/root': { kind: 'missing' }, '/mnt': { kind: 'directory', empty: true } },
+    mountedXfsUuids: {}, journal: null, journalPath: '/run/imgplan/journal/x.json', hostVgs: [],
+    ...over,
+  };
+}
+
+function plan(yaml: string, obs: ObservedState, mode: 'apply' | 'destroy' = 'apply') {
+  const text = `version: 1\n${yaml}`;
+  const m = loadManifest({ path: '/srv/rescue.yaml', text, allowWrites: false });
+  if (!m.manifest) throw new Error(JSON.stringify(m.diagnostics));
+  const r = makePlan(m.manifest, obs, { mode });
+  return { ...r, errors: renderDiagnostics(r.diagnostics.filter((d) => d.severity === 'error'), PLAIN, text) };
+}
+
+const ROOT = `images:\n  web01: { file: /srv/web01.img, format: raw }\nmounts:\n  - what: web01/VolGroup/lv_root\n    where: /mnt/root\n`;
+
+describe('LVM in the plan (recorded PV metadata)', () => {
+  it('attach, then activate only the LV the mount needs, read-only and scoped to the PV, then mount', () => {
+    const r = plan(ROOT, state());
+    expect(r.errors.trim()).toBe('');
+    const steps = r.plan!.actions.flatMap((a) => a.steps.map((s) => argvText(s.argv)));
+    const root = pv.vg!.lvs.find((l) => l.name === 'lv_root')!;
+    expect(steps).toEqual([
+      `losetup --find --show --read-only --partscan ${IMG}`,
+      'mkdir /mnt/root',
+      `lvchange --activate y --devices {attach:web01:p2} --config 'activation{read_only_volume_list=["VolGroup"]}' --select lv_uuid=${root.uuid}`,
+      'mount -t ext4 -o ro,noload /dev/mapper/VolGroup-lv_root /mnt/root',
+    ]);
+    expect(r.plan!.actions.find((a) => a.kind === 'vg')!.steps[0]!.undo).toEqual(['vgchange', '--activate', 'n', '--devices', { ref: 'attach:web01', attr: 'p2' }, '--select', `vg_uuid=${pv.vg!.uuid}`]);
+  });
+
+  it('volume_groups activates every linear LV of the VG, swap included, without mounting', () => {
+    const r = plan(`images:\n  web01: { file: /srv/web01.img, format: raw, volume_groups: [VolGroup] }\n`, state());
+    const vg = r.plan!.actions.find((a) => a.kind === 'vg')!;
+    expect(argvText(vg.steps[0]!.argv)).toMatch(/--select 'lv_uuid=[\w-]+ \|\| lv_uuid=[\w-]+'$/);
+  });
+
+  it('a host VG of the same name: refused with both UUIDs by default', () => {
+    const r = plan(ROOT, state({ hostVgs: [{ name: 'VolGroup', uuid: 'HOSTVG-0000-0000-0000-0000-0000-000000', lvCount: 2 }] }));
+    expect(r.errors).toContain(`/srv/rescue.yaml:5:11: error: volume group VolGroup on image web01 (uuid ${pv.vg!.uuid}) has the same name as the host's VG (uuid HOSTVG-0000-0000-0000-0000-0000-000000)`);
+    expect(r.errors).toContain('hint: set vg_name_clash: map on image web01');
+  });
+
+  it('vg_name_clash: map builds imgplan-owned read-only dm maps from the guest metadata', () => {
+    const yaml = ROOT.replace('format: raw }', 'format: raw, vg_name_clash: map }');
+    const r = plan(yaml, state({ hostVgs: [{ name: 'VolGroup', uuid: 'HOSTVG-0000-0000-0000-0000-0000-000000', lvCount: 2 }] }));
+    expect(r.errors.trim()).toBe('');
+    const vg = r.plan!.actions.find((a) => a.kind === 'vg')!;
+    expect(vg.steps.map((s) => argvText(s.argv))).toEqual([
+      `dmsetup create --concise 'imgplan-web01-VolGroup-lv_root,IMGPLAN-${pv.vg!.uuid.replace(/-/g, '')}-${pv.vg!.lvs[0]!.uuid.replace(/-/g, '')},,ro,0 81920 linear {attach:web01:p2} 2048'`,
+    ]);
+    expect(r.plan!.actions.find((a) => a.kind === 'mount')!.steps[0]!.argv).toContain('/dev/mapper/imgplan-web01-VolGroup-lv_root');
+  });
+
+  it('a wrong LV or VG name says what there is', () => {
+    expect(plan(ROOT.replace('lv_root', 'lv_home'), state()).errors).toContain('volume group VolGroup (on web01) has no logical volume lv_home\n');
+    expect(plan(ROOT.replace('VolGroup', 'centos'), state()).errors).toContain('hint: volume groups found on web01: VolGroup');
+  });
+
+  it('destroy deactivates a VG that udev auto-activated over imgplan\'s loop before detaching it, by UUID and --devices', () => {
+    const raw = (u: string) => u.replace(/-/g, '');
+    const obs = state({
+      loops: [{ device: '/dev/loop0', majMin: '7:0', backFile: IMG, backDev: '8:1', backIno: 12, offset: 0, sizelimit: 0, ro: true, partscan: true, autoclear: false }],
+      blockDevices: [{ name: 'loop0p2', majMin: '259:1', type: 'part', pkname: 'loop0', size: 82837504, ro: true }],
+      dmMaps: [{ name: 'VolGroup-lv_swap', uuid: `LVM-${raw(pv.vg!.uuid)}${raw(pv.vg!.lvs[1]!.uuid)}`, majMin: '254:0', readOnly: true, openCount: 0, devices: ['259:1'], offsets: [83968] }],
+      journal: { formatVersion: 1, manifest: '/srv/rescue.yaml', manifestSha256: 'x', entries: [
+        { kind: 'attach', address: 'attach:web01', dependsOn: [], device: '/dev/loop0', file: IMG, backDev: '8:1', backIno: 12, offset: 0, sizelimit: 0, readOnly: true, partscan: true },
+      ] },
+    });
+    const r = plan(ROOT, obs, 'destroy');
+    expect(r.plan!.actions.map((a) => argvText(a.steps[0]!.argv))).toEqual([
+      `vgchange --activate n --devices /dev/loop0p2 --select vg_uuid=${pv.vg!.uuid}`,
+      'losetup --detach /dev/loop0',
+    ]);
+  });
+});

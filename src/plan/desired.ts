@@ -295,7 +295,9 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
     }
     const notMountable = NOT_MOUNTABLE[fstype];
     if (notMountable) {
-      diags.push(error('not-mountable', `${m.what} holds ${notMountable}`, m.whatAt));
+      const vg = fstype === 'LVM2_member' && m.source.kind !== 'lv' ? obs.images[img.name]?.lvm?.[m.source.kind === 'whole' ? 'whole' : `part${m.source.number}`]?.vg : undefined;
+      diags.push(error('not-mountable', `${m.what} holds ${notMountable}`, m.whatAt,
+        vg ? `it belongs to VG ${vg.name}: what: ${img.name}/${vg.name}/LV, where LV is one of ${vg.lvs.filter((l) => l.status.includes('VISIBLE')).map((l) => l.name).join(', ')}` : undefined));
       continue;
     }
     if (m.type && contents.TYPE && !typeAccepted(fstype, m.type)) {

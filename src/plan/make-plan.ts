@@ -303,8 +303,12 @@ class Planner {
           'lvchange', '--activate', 'y', ...devFlags,
           // LVM would activate a read-write LV over a read-only PV and fail on the first write; say read-only outright
           ...(d.readOnly ? ['--config', `activation{read_only_volume_list=["${d.name}"]}`] : []),
-          '--select', (todo.length ? todo : maps).map((x) => `lv_uuid=${x.lv.uuid}`).join(' || '),
+          // read-only: also every LV already active, which udev may have auto-activated read-write when the PV
+          // appeared (field-notes G3); lvchange reloads an active LV whose permission differs
+          '--select', [...(todo.length ? todo : maps).map((x) => `lv_uuid=${x.lv.uuid}`), ...(d.readOnly ? ['lv_active=active'] : [])].join(' || '),
         ],
+        // let udev finish what the new PV devices triggered (auto-activation) first
+        settleBefore: true,
         undo: ['vgchange', '--activate', 'n', ...devFlags, '--select', `vg_uuid=${d.uuid}`],
         waitFor: maps.map((x) => `/dev/mapper/${x.name}`),
         journal: { op: 'add', entry },

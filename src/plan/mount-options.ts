@@ -62,7 +62,7 @@ export const VISIBLE_FLAGS: ReadonlySet<string> = new Set(['ro', 'nosuid', 'node
 
 /** Filesystem signatures that blkid reports but that cannot be mounted, with what to tell the user. */
 export const NOT_MOUNTABLE: Readonly<Record<string, string>> = {
-  LVM2_member: 'an LVM physical volume; its logical volumes are mounted with what: IMAGE/VG/LV (not supported yet)',
+  LVM2_member: 'an LVM physical volume; mount its logical volumes with what: IMAGE/VG/LV',
   swap: 'swap space, which has no files to mount',
   crypto_LUKS: 'a LUKS-encrypted volume (not supported yet)',
   linux_raid_member: 'an md RAID member (not supported yet)',

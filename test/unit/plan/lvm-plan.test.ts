@@ -61,7 +61,7 @@ describe('LVM in the plan (recorded PV metadata)', () => {
     expect(steps).toEqual([
       `losetup --find --show --read-only --partscan ${IMG}`,
       'mkdir /mnt/root',
-      `lvchange --activate y --devices {attach:web01:p2} --config 'activation{read_only_volume_list=["VolGroup"]}' --select lv_uuid=${root.uuid}`,
+      `lvchange --activate y --devices {attach:web01:p2} --config 'activation{read_only_volume_list=["VolGroup"]}' --select 'lv_uuid=${root.uuid} || lv_active=active'`,
       'mount -t ext4 -o ro,noload /dev/mapper/VolGroup-lv_root /mnt/root',
     ]);
     expect(r.plan!.actions.find((a) => a.kind === 'vg')!.steps[0]!.undo).toEqual(['vgchange', '--activate', 'n', '--devices', { ref: 'attach:web01', attr: 'p2' }, '--select', `vg_uuid=${pv.vg!.uuid}`]);
@@ -70,7 +70,7 @@ describe('LVM in the plan (recorded PV metadata)', () => {
   it('volume_groups activates every linear LV of the VG, swap included, without mounting', () => {
     const r = plan(`images:\n  web01: { file: /srv/web01.img, format: raw, volume_groups: [VolGroup] }\n`, state());
     const vg = r.plan!.actions.find((a) => a.kind === 'vg')!;
-    expect(argvText(vg.steps[0]!.argv)).toMatch(/--select 'lv_uuid=[\w-]+ \|\| lv_uuid=[\w-]+'$/);
+    expect(argvText(vg.steps[0]!.argv)).toMatch(/--select 'lv_uuid=[\w-]+ \|\| lv_uuid=[\w-]+ \|\| lv_active=active'$/);
   });
 
   it('a host VG of the same name: refused with both UUIDs by default', () => {
@@ -88,6 +88,12 @@ describe('LVM in the plan (recorded PV metadata)', () => {
       `dmsetup create --concise 'imgplan-web01-VolGroup-lv_root,IMGPLAN-${pv.vg!.uuid.replace(/-/g, '')}-${pv.vg!.lvs[0]!.uuid.replace(/-/g, '')},,ro,0 81920 linear {attach:web01:p2} 2048'`,
     ]);
     expect(r.plan!.actions.find((a) => a.kind === 'mount')!.steps[0]!.argv).toContain('/dev/mapper/imgplan-web01-VolGroup-lv_root');
+  });
+
+  it('mounting the PV partition itself points at its LVs', () => {
+    const r = plan(ROOT.replace('web01/VolGroup/lv_root', 'web01/part2'), state());
+    expect(r.errors).toContain('error: web01/part2 holds an LVM physical volume; mount its logical volumes with what: IMAGE/VG/LV');
+    expect(r.errors).toContain('hint: it belongs to VG VolGroup: what: web01/VolGroup/LV, where LV is one of lv_root, lv_swap');
   });
 
   it('a wrong LV or VG name says what there is', () => {

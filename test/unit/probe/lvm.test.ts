@@ -71,6 +71,7 @@ describe('LVM physical volumes read from image bytes', () => {
 describe('LVM reports and names', () => {
   it('vgs --reportformat json, recorded in the VM lane', () => {
     expect(parseVgsReport(readFileSync(join(DIR, 'vgs-empty.json'), 'utf8'))).toEqual([]);
+    expect(parseVgsReport(readFileSync(join(DIR, 'vgs-volgroup.json'), 'utf8'))).toEqual([{ name: 'VolGroup', uuid: expect.stringMatching(/^\w{6}(-\w{4}){5}-\w{6}$/), lvCount: 2 }]);
     expect(() => parseVgsReport('{"nope":1}')).toThrow(/report/);
   });
 

@@ -11,7 +11,7 @@ say() { printf 'vm-prepare: %s\n' "$*" >&2; }
 
 # what the guest needs from the host's root: QEMU itself, busybox for the initramfs, kmod for
 # modprobe in the guest, and the storage tools the VM suite drives
-packages=(qemu-system-x86 busybox-static kmod kpartx dmsetup udev xz-utils)
+packages=(qemu-system-x86 busybox-static kmod kpartx dmsetup lvm2 udev xz-utils)
 if [ "${1:-}" != --no-apt ]; then
   missing=()
   for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done

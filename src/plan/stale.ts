@@ -11,7 +11,8 @@ export interface Staleness {
 /** The subject a fact line is about: "loop /dev/loop0", "mount /mnt/x", "image web01"… */
 function subject(line: string): string {
   const [kind, what] = line.split(' ');
-  return `${kind} ${what}`;
+  // one line of many drivers: any change is one change
+  return kind === 'drivers' ? kind : `${kind} ${what}`;
 }
 
 function describe(before: string | undefined, after: string | undefined): string {
@@ -43,6 +44,13 @@ function describe(before: string | undefined, after: string | undefined): string
       return after ? `imgplan's journal now records ${what}` : `imgplan's journal no longer records ${what}`;
     case 'kernel':
       return `kernel capabilities changed: ${after}`;
+    case 'drivers':
+      return `filesystem drivers changed: ${after ?? 'none looked up now'} (was ${before ?? 'none looked up'})`;
+    case 'host-vg': {
+      const uuid = (l: string) => l.split(' ')[2];
+      if (!after) return `the host's volume group ${what} (uuid ${uuid(before!)}) is gone`;
+      return before ? `the host's volume group ${what} changed (uuid ${uuid(before)} → ${uuid(after)})` : `the host now has a volume group ${what} (uuid ${uuid(after)}), which the plan did not check for a name clash`;
+    }
     default:
       return after ? `now: ${after}` : `gone: ${before}`;
   }

@@ -6,6 +6,8 @@ import { loadManifest } from '../../../src/manifest/load.js';
 import { makePlan } from '../../../src/plan/make-plan.js';
 import { inspectLvmPv, type LvmPv } from '../../../src/probe/lvm-metadata.js';
 import type { ObservedState } from '../../../src/probe/observed.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { planToJson } from '../../../src/render/plan-json.js';
 import { renderDiagnostics } from '../../../src/render/diagnostics.js';
 import { argvText } from '../../../src/render/plan-text.js';
 import { PLAIN } from '../../../src/render/style.js';
@@ -88,6 +90,11 @@ describe('LVM in the plan (recorded PV metadata)', () => {
       `dmsetup create --concise 'imgplan-web01-VolGroup-lv_root,IMGPLAN-${pv.vg!.uuid.replace(/-/g, '')}-${pv.vg!.lvs[0]!.uuid.replace(/-/g, '')},,ro,0 81920 linear {attach:web01:p2} 2048'`,
     ]);
     expect(r.plan!.actions.find((a) => a.kind === 'mount')!.steps[0]!.argv).toContain('/dev/mapper/imgplan-web01-VolGroup-lv_root');
+    // the JSON plan carries the table as one argument of text and refs, and validates against the published schema
+    const json = planToJson(r.plan!) as { steps: { argv: unknown[] }[] };
+    const validate = new Ajv2020({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(join(import.meta.dirname, '../../../schemas/plan.schema.json'), 'utf8')) as object);
+    expect(validate(json), JSON.stringify(validate.errors)).toBe(true);
+    expect(json.steps.find((st) => st.argv[0] === 'dmsetup')!.argv[3]).toEqual({ concat: [expect.stringMatching(/^imgplan-web01-VolGroup-lv_root,IMGPLAN-\w+-\w+,,ro,$/), '0 81920 linear ', { ref: 'attach:web01', attr: 'p2' }, ' 2048'] });
   });
 
   it('mounting the PV partition itself points at its LVs', () => {

@@ -36,6 +36,14 @@ describe('stale saved plans say what changed (recorded states)', () => {
     expect(s.changes).toEqual(expect.arrayContaining(['loop0 attached since the plan was made (image=data offset=0 sizelimit=0 ro=true partscan=false)', `${G}/web01 now mounted from /dev/loop2`]));
   });
 
+  it('a host VG that appeared since the plan (a name clash the plan did not check), and drivers', () => {
+    const s = compareFacts(['drivers ext4=yes ntfs3=no'], ['drivers ext4=yes ntfs3=yes', 'host-vg VolGroup Ab12Cd-0000-0000-0000-0000-0000-000000']);
+    expect(s.changes).toEqual([
+      'filesystem drivers changed: drivers ext4=yes ntfs3=yes (was drivers ext4=yes ntfs3=no)',
+      'the host now has a volume group VolGroup (uuid Ab12Cd-0000-0000-0000-0000-0000-000000), which the plan did not check for a name clash',
+    ]);
+  });
+
   it('an image file replaced', () => {
     const then = ['image web01 /srv/web01.img dev=254:0 ino=12 size=100 mtime=1'];
     const now = ['image web01 /srv/web01.img dev=254:0 ino=13 size=100 mtime=2'];

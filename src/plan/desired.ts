@@ -133,8 +133,9 @@ export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, 
   };
   if (src.kind === 'whole') {
     if (o.table) {
+      const parts = describeParts(o.table.partitions);
       diags.push(error('image-has-partitions', `image ${img.name} has a ${o.table.label} partition table, so it is not one filesystem`, m.at,
-        `name a partition: ${describeParts(o.table.partitions).split(', ').map((p) => `${img.name}/${p}`).join(', ')}`));
+        parts === 'none' ? 'its partition table lists no usable partition' : `name a partition: ${parts.split(', ').map((p) => `${img.name}/${p}`).join(', ')}`));
       return undefined;
     }
     const attach: DesiredAttach = { kind: 'attach', address: attachAddress(img.name), method: 'whole-loop', offset: 0, sizelimit: 0, partitions: [], ...base };

@@ -72,7 +72,7 @@ async function collectImage(runner: Runner, file: string, wanted: ReadonlySet<st
   const sf = probes.sfdisk(file);
   const r = await runProbe(runner, sf, [1]);
   // sfdisk exits 1 with "does not contain a recognized partition table" on a bare filesystem
-  const table: PartitionTable | null = r.exitCode === 0 ? parsed(sf, () => parseSfdisk(r.stdout)) : null;
+  let table: PartitionTable | null = r.exitCode === 0 ? parsed(sf, () => parseSfdisk(r.stdout)) : null;
   const contents: Record<string, BlkidInfo> = {};
   const ntfs: Record<string, NtfsHealth> = {};
   const lvm: Record<string, LvmPv> = {};
@@ -104,6 +104,9 @@ async function collectImage(runner: Runner, file: string, wanted: ReadonlySet<st
     }
   };
   if (wanted.has('whole')) await probeRange('whole');
+  // an NTFS or FAT boot sector ends in 55AA like an MBR, and sfdisk reads it as an empty dos
+  // table; blkid knows better: a filesystem at offset 0 and no PTTYPE means no partition table
+  if (table && contents.whole?.TYPE && !contents.whole.PTTYPE && table.partitions.length === 0) table = null;
   if (table) {
     for (const p of table.partitions) {
       const key = `part${p.number}`;

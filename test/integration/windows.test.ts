@@ -120,6 +120,17 @@ mounts:
     expect(after.stdout).toContain('windows    NTFS 3.1, not hibernated, journal empty');
   });
 
+  it('an NTFS filesystem image (no partition table: its boot sector looks like an empty MBR to sfdisk) mounts whole', async () => {
+    const img = sb.path('c-drive.img');
+    await sh(['truncate', '-s', '16M', img]);
+    await sh(['mkntfs', '--quick', '--force', '--label', 'Data', img]);
+    const m = sb.writeManifest('whole.yaml', `version: 1\nimages:\n  d: { file: c-drive.img, format: raw }\nmounts:\n  - { what: d, where: ${sb.path('d')} }\n`);
+    const plan = await sb.imgplan(['plan', m]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain('source     d: ntfs "Data"');
+    await runProtocol(sb, { manifest: m, images: [img], createdDirs: [sb.path('d')], whileApplied: () => expect(existsSync(sb.path('d'))).toBe(true) });
+  });
+
   it('Windows 10 disk: C: mounts; the MSR is named as such; EFI vfat needs a kernel with vfat', async () => {
     await sb.windowsDisk('win10.img', 'win10', 'clean');
     const m = sb.writeManifest('win10.yaml', `version: 1

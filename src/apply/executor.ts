@@ -35,7 +35,9 @@ export interface ExecResult {
   readonly failure?: { readonly address: string; readonly command: string; readonly argv: readonly string[]; readonly message: string; readonly holders?: string };
 }
 
-const BUSY = /busy/i;
+// "Device or resource busy" (umount, losetup -d, dmsetup remove); LVM and kpartx say "in use"
+// ("Logical volume VG/LV in use.", "loop0p2 is in use. Not removing"), e.g. while udev still probes
+const BUSY = /busy|\bin use\b/i;
 const DEFAULT_BUSY_DELAYS = [250, 500, 1000, 2000, 4000];
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

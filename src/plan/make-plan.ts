@@ -452,7 +452,7 @@ class Planner {
           return {
             address: e.address, kind: 'vg', action: 'delete', replace, reason, dependsOn: e.dependsOn, attrs,
             // by UUID and limited to its PVs: never an unscoped vgchange, which would hit the host's VGs
-            steps: [{ argv: ['vgchange', '--activate', 'n', ...e.devices.flatMap((dv) => ['--devices', dv]), '--select', `vg_uuid=${e.vgUuid}`], retryBusy: true, journal: { op: 'remove', address: e.address } }],
+            steps: [{ argv: ['vgchange', '--activate', 'n', ...e.devices.flatMap((dv) => ['--devices', dv]), '--select', `vg_uuid=${e.vgUuid}`], settleBefore: true, retryBusy: true, journal: { op: 'remove', address: e.address } }],
           };
         }
         const live = e.maps.filter((n) => this.obs.dmMaps.some((m) => m.name === n));

@@ -111,4 +111,20 @@ describe('executor', () => {
     expect(r).toMatchObject({ ok: false, done: [], rolledBack: [], leftBehind: [] });
     expect(existsSync(journalPath)).toBe(false);
   });
+
+  it('LVM\'s "in use" is retried like "busy" (an LV udev still probes right after the unmount)', async () => {
+    const argv = ['vgchange', '--activate', 'n', '--devices', '/dev/loop0p2', '--select', 'vg_uuid=Ab12Cd-0000-0000-0000-0000-0000-000000'];
+    const plan: Plan = {
+      formatVersion: 1, mode: 'destroy', manifest: { path: `${G}/rescue.yaml`, sha256: 'x' },
+      context: { kernel: '6.1.0', udev: false, partscan: { labels: [], evidence: '' }, writableImages: [] },
+      actions: [{ address: 'vg:web01/VolGroup', kind: 'vg', action: 'delete', replace: false, reason: 'destroy', reasonText: '', dependsOn: [], attrs: [],
+        steps: [{ argv, retryBusy: true, journal: { op: 'remove', address: 'vg:web01/VolGroup' } }] }],
+      unchanged: [], warnings: [], forget: [],
+    };
+    const runner = new ScriptedRunner([{ argv, ...fail('  Logical volume VolGroup/lv_root in use.') }, { argv, ...ok() }]);
+    const events: string[] = [];
+    const r = await executePlan(plan, { runner, journalPath: join(dir, 'journal.json'), onEvent: (e) => events.push(e.type), sleep: async () => {} });
+    expect(r.ok).toBe(true);
+    expect(events).toEqual(['step_start', 'step_retry', 'step_complete']);
+  });
 });

@@ -5,7 +5,7 @@
  * its other PVs, and where each LV's extents lie; and it is what imgplan maps a guest VG from
  * when its name clashes with a host VG. Pure over a byte reader, like the NTFS reader.
  */
-import type { ByteReader } from './ntfs.js';
+import { ascii, DiskFormatError, u32, u64, type ByteReader } from './bytes.js';
 
 export interface LvmStripe {
   /** the PV's key in the metadata, e.g. "pv0" */
@@ -59,20 +59,13 @@ export interface LvmPv {
   readonly problems: readonly string[];
 }
 
-class LvmFormatError extends Error {}
+class LvmFormatError extends DiskFormatError {}
 
 const LABEL = 'LABELONE';
 const LABEL_TYPE = 'LVM2 001';
 const MDA_MAGIC = ' LVM2 x[5A%r0N*>';
 const MDA_HEADER_SIZE = 512;
 
-const u32 = (b: Uint8Array, o: number) => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 0x1000000;
-function u64(b: Uint8Array, o: number): number {
-  const v = u32(b, o) + u32(b, o + 4) * 0x100000000;
-  if (!Number.isSafeInteger(v)) throw new LvmFormatError(`64-bit field at ${o} is out of range`);
-  return v;
-}
-const ascii = (b: Uint8Array, o: number, n: number) => String.fromCharCode(...b.subarray(o, o + n));
 
 /** "Dd7fSkqjhk…" (32 characters, as on disk and in dm UUIDs) → "Dd7fSk-qjhk-…" (as LVM prints it). */
 export function formatLvmUuid(raw: string): string {
@@ -237,14 +230,14 @@ export async function inspectLvmPv(read: ByteReader): Promise<LvmPv> {
         const vg = await readMda(read, mda.offset, mda.size);
         if (!best || vg.seqno > best.seqno) best = vg;
       } catch (e) {
-        if (!(e instanceof LvmFormatError)) throw e;
+        if (!(e instanceof DiskFormatError)) throw e;
         errors.push(`metadata area at ${mda.offset}: ${e.message}`);
       }
     }
     if (best) return { pvUuid, vg: best, problems };
     problems.push(...errors);
   } catch (e) {
-    if (!(e instanceof LvmFormatError)) throw e;
+    if (!(e instanceof DiskFormatError)) throw e;
     problems.push(e.message);
   }
   return { pvUuid, problems };

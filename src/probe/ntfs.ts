@@ -11,8 +11,9 @@
  * "unknown" with the reason, never a guess.
  */
 
-/** Reads `length` bytes at `offset` of the volume; a short result means the volume ends there. */
-export type ByteReader = (offset: number, length: number) => Promise<Uint8Array>;
+import { ascii, DiskFormatError, i8, u16, u32, u64, type ByteReader } from './bytes.js';
+
+export type { ByteReader };
 
 export type LogFileState =
   /** restart area says clean, or no client was in use */
@@ -66,7 +67,7 @@ const HIBERFILE_HEADER = 4096;
 const MAX_INDEX_BLOCKS = 256;
 const MAX_ATTRIBUTES = 64;
 
-class NtfsFormatError extends Error {}
+class NtfsFormatError extends DiskFormatError {}
 
 interface Geometry {
   readonly clusterSize: number;
@@ -94,15 +95,6 @@ interface Attribute {
   readonly initializedSize: number;
 }
 
-const u16 = (b: Uint8Array, o: number) => b[o]! | (b[o + 1]! << 8);
-const u32 = (b: Uint8Array, o: number) => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)) + b[o + 3]! * 0x1000000;
-function u64(b: Uint8Array, o: number): number {
-  const v = u32(b, o) + u32(b, o + 4) * 0x100000000;
-  if (!Number.isSafeInteger(v)) throw new NtfsFormatError(`64-bit field at ${o} is out of range`);
-  return v;
-}
-const i8 = (b: Uint8Array, o: number) => (b[o]! << 24) >> 24;
-const ascii = (b: Uint8Array, o: number, n: number) => String.fromCharCode(...b.subarray(o, o + n));
 function utf16(b: Uint8Array, o: number, chars: number): string {
   let s = '';
   for (let i = 0; i < chars; i++) s += String.fromCharCode(u16(b, o + 2 * i));
@@ -374,7 +366,7 @@ export async function inspectNtfs(read: ByteReader): Promise<NtfsHealth> {
     try {
       return await f();
     } catch (e) {
-      if (!(e instanceof NtfsFormatError)) throw e;
+      if (!(e instanceof DiskFormatError)) throw e;
       problems.push(`${what}: ${e.message}`);
       return undefined;
     }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { recordedReader } from '../recorded-bytes.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../../../src/manifest/load.js';
 import { makePlan } from '../../../src/plan/make-plan.js';
@@ -13,10 +13,7 @@ import { argvText } from '../../../src/render/plan-text.js';
 import { PLAIN } from '../../../src/render/style.js';
 
 /** The CentOS PV recorded in the VM lane (test/fixtures/lvm/record.sh), read by the product's reader. */
-async function centosPv(): Promise<LvmPv> {
-  const j = JSON.parse(gunzipSync(readFileSync(join(import.meta.dirname, '../../fixtures/lvm/centos-pv.json.gz'))).toString()) as { reads: Record<string, string> };
-  return inspectLvmPv(async (o, n) => Buffer.from(j.reads[`${o}+${n}`]!, 'base64'));
-}
+const centosPv = (): Promise<LvmPv> => inspectLvmPv(recordedReader('lvm/centos-pv'));
 
 let pv: LvmPv;
 beforeAll(async () => {

@@ -1,25 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { recordedReader } from '../recorded-bytes.js';
 import { describe, expect, it } from 'vitest';
 import { formatLvmUuid, inspectLvmPv, parseLvmText, type LvmLv } from '../../../src/probe/lvm-metadata.js';
-import type { ByteReader } from '../../../src/probe/ntfs.js';
 import { parseVgsReport } from '../../../src/probe/lvm-report.js';
 import { lvMapName, lvTable, notActivatable } from '../../../src/plan/lvm.js';
 
 const DIR = join(import.meta.dirname, '../../fixtures/lvm');
 
-/** Replays the byte ranges read from PVs made by lvm2 in the VM lane (test/fixtures/lvm/record.sh). */
-function recorded(name: string, edit?: (reads: Record<string, Buffer>) => void): ByteReader {
-  const j = JSON.parse(gunzipSync(readFileSync(join(DIR, `${name}.json.gz`))).toString()) as { reads: Record<string, string> };
-  const reads = Object.fromEntries(Object.entries(j.reads).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
-  edit?.(reads);
-  return async (offset, length) => {
-    const hit = reads[`${offset}+${length}`];
-    if (!hit) throw new Error(`unrecorded read ${offset}+${length}`);
-    return hit;
-  };
-}
+const recorded = (name: string, edit?: (reads: Record<string, Buffer>) => void) => recordedReader(`lvm/${name}`, edit);
 
 describe('LVM physical volumes read from image bytes', () => {
   it('the CentOS layout: VG VolGroup with lv_root (10 extents) and lv_swap, one PV', async () => {

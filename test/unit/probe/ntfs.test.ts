@@ -1,22 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { recordedReader } from '../recorded-bytes.js';
 import { describe, expect, it } from 'vitest';
-import { inspectNtfs, ntfsNeedsWindows, type ByteReader } from '../../../src/probe/ntfs.js';
+import { inspectNtfs, ntfsNeedsWindows } from '../../../src/probe/ntfs.js';
 
-const DIR = join(import.meta.dirname, '../../fixtures/ntfs');
-
-/** Replays the byte ranges recorded from a real volume (test/fixtures/ntfs/record.sh); any other read fails the test. */
-function recorded(state: string, edit?: (reads: Record<string, Buffer>) => void): ByteReader {
-  const j = JSON.parse(gunzipSync(readFileSync(join(DIR, `${state}.json.gz`))).toString()) as { reads: Record<string, string> };
-  const reads = Object.fromEntries(Object.entries(j.reads).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
-  edit?.(reads);
-  return async (offset, length) => {
-    const hit = reads[`${offset}+${length}`];
-    if (!hit) throw new Error(`unrecorded read ${offset}+${length}`);
-    return hit;
-  };
-}
+const recorded = (name: string, edit?: (reads: Record<string, Buffer>) => void) => recordedReader(`ntfs/${name}`, edit);
 
 describe('NTFS state Windows left behind, read from recorded volumes', () => {
   it('a cleanly shut down C: whose hiberfil.sys was resumed from ("wake")', async () => {

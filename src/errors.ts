@@ -41,6 +41,14 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   udevadm: 'udev',
   dmsetup: 'dmsetup',
   kpartx: 'kpartx',
+  blockdev: 'util-linux',
+  modprobe: 'kmod',
+  pkill: 'procps',
+  install: 'coreutils',
+  rm: 'coreutils',
+  'qemu-img': 'qemu-utils',
+  'qemu-nbd': 'qemu-utils',
+  'qemu-storage-daemon': 'qemu-system-common',
 };
 
 /** A probe command failed: the tool, how, and what it said. */

@@ -82,13 +82,31 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
   const settle = async () => {
     if (plan.context.udev) await opts.runner.run({ argv: ['udevadm', 'settle', '--timeout=30'], mutates: false });
   };
-  // partition nodes appear asynchronously after the attach (field-notes G9): settle, then poll
-  const waitFor = async (nodes: readonly string[]) => {
+  // partition nodes appear asynchronously after the attach (field-notes G9): settle, then poll;
+  // nbd's partition scan can lose a race with no udev to reopen the device: re-read its table once (G10)
+  const waitFor = async (nodes: readonly string[], rescan?: string) => {
     await settle();
-    const deadline = Date.now() + (opts.partitionWaitMs ?? 10_000);
+    const started = Date.now();
+    const deadline = started + (opts.partitionWaitMs ?? 10_000);
+    let rescanned = rescan === undefined;
     for (const node of nodes) {
       while ((await opts.runner.inspectPath(node)).kind === 'missing') {
         if (Date.now() > deadline) throw new Error(`device node ${node} did not appear within ${(opts.partitionWaitMs ?? 10_000) / 1000} s`);
+        if (!rescanned && Date.now() - started > 1000) {
+          rescanned = true;
+          await opts.runner.run({ argv: ['blockdev', '--rereadpt', rescan!], mutates: true });
+          await settle();
+        }
+        await sleep(50);
+      }
+    }
+  };
+
+  const waitGone = async (paths: readonly string[]) => {
+    const deadline = Date.now() + 30_000;
+    for (const p of paths) {
+      while ((await opts.runner.inspectPath(p)).kind !== 'missing') {
+        if (Date.now() > deadline) throw new Error(`${p} was still there after 30 s`);
         await sleep(50);
       }
     }
@@ -127,15 +145,16 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
         break outer;
       }
       try {
-        if (step.produces) refs.set(step.produces.ref, r.stdout.trim());
-        if (step.waitFor?.length) await waitFor(step.waitFor.map(resolve));
+        if (step.produces) refs.set(step.produces.ref, step.producesValue ?? r.stdout.trim());
+        if (step.waitFor?.length) await waitFor(step.waitFor.map(resolve), step.rescan === undefined ? undefined : resolve(step.rescan));
+        if (step.waitGone?.length) await waitGone(step.waitGone);
       } catch (e) {
         done.push({ action, step, text, ...(step.undo ? { undo: step.undo.map(resolve) } : {}) });
         failure = { address: action.address, command: text, argv, message: (e as Error).message };
         break outer;
       }
       if (step.journal.op === 'add') await journal.add(resolveEntry(step.journal)!);
-      else await journal.remove([step.journal.address]);
+      else if (step.journal.op === 'remove') await journal.remove([step.journal.address]);
       done.push({ action, step, text, ...(step.undo ? { undo: step.undo.map(resolve) } : {}) });
       opts.onEvent({ type: 'step_complete', address: action.address, argv, ...(step.produces ? { produced: r.stdout.trim() } : {}), elapsed_ms: Date.now() - started });
     }

@@ -103,7 +103,7 @@ interface Planned {
 }
 
 async function planFor(runner: Runner, loaded: Loaded, mode: 'apply' | 'destroy', target: string | undefined, json: boolean): Promise<Planned> {
-  const observed = await collectState(runner, loaded.manifest, { stateDir: stateDir() });
+  const observed = await collectState(runner, loaded.manifest, { stateDir: stateDir(), purpose: mode === 'destroy' ? 'destroy' : 'plan' });
   const r = makePlan(loaded.manifest, observed, { mode });
   if (!r.plan) {
     reportDiagnostics(r.diagnostics, loaded.text, json);
@@ -189,7 +189,7 @@ async function execute(runner: Runner, loaded: Loaded, plan: Plan, journalPath: 
   if (!result.ok) return reportFailure(result, json);
   const added = plan.actions.filter((a) => a.action === 'create').length;
   const destroyed = plan.actions.filter((a) => a.action === 'delete').length;
-  const again = makePlan(loaded.manifest, await collectState(runner, loaded.manifest, { stateDir: stateDir() }), { mode: plan.mode });
+  const again = makePlan(loaded.manifest, await collectState(runner, loaded.manifest, { stateDir: stateDir(), purpose: plan.mode === 'destroy' ? 'destroy' : 'plan' }), { mode: plan.mode });
   // a target that is gone after a targeted destroy is converged
   const rest = again.plan && target
     ? (again.plan.actions.some((a) => a.address === target) || again.plan.unchanged.some((a) => a.address === target) ? targetPlan(again.plan, target) : { ...again.plan, actions: [] })

@@ -4,7 +4,7 @@ import { LineCounter, isMap, isPair, isScalar, parseDocument, type Document, typ
 import { error, type Diagnostic, type SourcePos } from '../diagnostics.js';
 import { manifestValidator, type SchemaError } from './schema.js';
 import { checkSemantics } from './semantic.js';
-import type { Access, ImageSpec, Manifest, MountSpec, PartitionMethod, Source } from './types.js';
+import type { Access, ImageFormat, ImageSpec, Manifest, MountSpec, PartitionMethod, QemuBackend, Source } from './types.js';
 
 export interface LoadOptions {
   /** absolute path of the manifest file (positions and relative image paths use it) */
@@ -97,7 +97,7 @@ function schemaDiagnostic(e: SchemaError, loc: Locator): Diagnostic {
         loc.key(path, String(p.propertyName)), 'image names match [a-z][a-z0-9_-]* (lower case, digits, _ and -)');
     case 'enum':
       return error('bad-value', `${where} must be one of: ${(p.allowedValues as unknown[]).join(', ')}`, loc.value(path),
-        last === 'format' ? 'the format is never guessed; only raw is supported in this version' : undefined);
+        last === 'format' ? 'the format is never guessed: name the one `qemu-img info IMAGE` reports' : undefined);
     case 'const':
       return error('bad-value', `${where} must be ${JSON.stringify(p.allowedValue)}`, loc.value(path));
     case 'type':
@@ -167,7 +167,7 @@ export function loadManifest(opts: LoadOptions): LoadResult {
   }
 
   const input = data as {
-    images: Record<string, { file: string; format: 'raw'; access?: Access; partitions?: PartitionMethod; volume_groups?: string[]; vg_name_clash?: 'refuse' | 'map' }>;
+    images: Record<string, { file: string; format: ImageFormat; access?: Access; partitions?: PartitionMethod; volume_groups?: string[]; vg_name_clash?: 'refuse' | 'map'; allow_live?: boolean; qemu_backend?: QemuBackend }>;
     mounts?: { what: string; where: string; type?: string; options?: string[]; discard_windows_state?: boolean }[];
   };
   const base = dirname(file);
@@ -175,7 +175,12 @@ export function loadManifest(opts: LoadOptions): LoadResult {
     name,
     file: isAbsolute(img.file) ? posix.normalize(img.file) : resolve(base, img.file),
     format: img.format,
+    formatAt: loc.value(['images', name, 'format']),
     access: img.access ?? 'read-only',
+    allowLive: img.allow_live === true,
+    ...(img.allow_live !== undefined ? { allowLiveAt: loc.value(['images', name, 'allow_live']) } : {}),
+    qemuBackend: img.qemu_backend ?? 'auto',
+    ...(img.qemu_backend !== undefined ? { qemuBackendAt: loc.value(['images', name, 'qemu_backend']) } : {}),
     at: loc.key(['images'], name),
     fileAt: loc.value(['images', name, 'file']),
     accessAt: img.access ? loc.value(['images', name, 'access']) : loc.key(['images'], name),

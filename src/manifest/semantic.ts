@@ -1,5 +1,5 @@
 import { error, warning, type Diagnostic } from '../diagnostics.js';
-import type { Manifest } from './types.js';
+import { needsQemu, type Manifest } from './types.js';
 
 /** Options that would defeat a read-only mount, or that imgplan itself controls. */
 const FORBIDDEN_READ_ONLY = new Set(['rw', 'remount', 'bind', 'rbind', 'move', 'loop', 'offset', 'sizelimit', 'remove_hiberfile']);
@@ -15,6 +15,15 @@ export function checkSemantics(m: Manifest, opts: { allowWrites: boolean }): Dia
     if (img.access === 'read-write' && !opts.allowWrites) {
       out.push(error('writes-not-allowed', `image ${img.name} asks for read-write access, which writes to ${img.file}`,
         img.accessAt, 'pass --allow-writes to confirm, or remove "access: read-write" to open it read-only'));
+    }
+    if (img.allowLive && img.access !== 'read-only') {
+      // QEMU refuses force-share for anything but a read-only open, and a VM's disk must never get a second writer
+      out.push(error('live-not-read-only', `image ${img.name} has allow_live, which only works with access: read-only (it has access: ${img.access})`,
+        img.allowLiveAt ?? img.accessAt, 'an image a running VM holds is only ever opened read-only: remove the access line, or shut the VM down and remove allow_live'));
+    }
+    if (img.qemuBackendAt && !needsQemu(img)) {
+      out.push(warning('backend-unused', `qemu_backend has no effect: image ${img.name} is raw and opened without QEMU (loop devices read the file itself)`,
+        img.qemuBackendAt, 'remove it; it applies to QEMU formats (qcow2, vmdk, …) and to access: overlay'));
     }
   }
 
@@ -38,8 +47,10 @@ export function checkSemantics(m: Manifest, opts: { allowWrites: boolean }): Dia
       out.push(error('duplicate-what', `${mt.what} is mounted twice (also at line ${twice.whatAt.line})`, mt.whatAt,
         'mount each filesystem once; use a bind mount by hand for a second view'));
     } else bySource.set(srcKey, mt);
-    const readOnly = img?.access !== 'read-write';
-    if (mt.discardWindowsState && readOnly) {
+    // an overlay takes writes, so a rw mount there changes only the throw-away overlay
+    const readOnly = img?.access === 'read-only' || img === undefined;
+    const mountedReadOnly = readOnly || (img?.access === 'overlay' && !mt.options.includes('rw'));
+    if (mt.discardWindowsState && mountedReadOnly) {
       out.push(warning('discard-on-read-only', `discard_windows_state has no effect: image ${mt.source.image} is read-only, and read-only mounts never touch Windows' state`,
         mt.discardWindowsStateAt ?? mt.at, 'remove it, or set access: read-write on the image (and pass --allow-writes) if the state must go'));
     }

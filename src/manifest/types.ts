@@ -1,9 +1,14 @@
 import type { SourcePos } from '../diagnostics.js';
 
-export type ImageFormat = 'raw';
-export type Access = 'read-only' | 'read-write';
+/** Disk image formats: raw goes to loop devices directly, the others through QEMU (qemu-nbd or qemu-storage-daemon). */
+export const QEMU_FORMATS = ['qcow2', 'vmdk', 'vdi', 'vhdx', 'vpc'] as const;
+export type ImageFormat = 'raw' | (typeof QEMU_FORMATS)[number];
+/** overlay: a throw-away qcow2 overlay takes every write (journal replay), the image stays untouched */
+export type Access = 'read-only' | 'read-write' | 'overlay';
 /** How an image's partitions become block devices; auto picks from the kernel's capabilities. */
 export type PartitionMethod = 'auto' | 'partscan' | 'kpartx' | 'offset-loops';
+/** How QEMU presents a non-raw image as a block device: qemu-nbd, or a qemu-storage-daemon FUSE export read by loop devices. */
+export type QemuBackend = 'auto' | 'nbd' | 'storage-daemon';
 
 export interface ImageSpec {
   readonly name: string;
@@ -17,7 +22,14 @@ export interface ImageSpec {
   readonly volumeGroupsAt: readonly SourcePos[];
   /** a guest VG named like a host VG: refuse, or map its LVs under imgplan-owned dm names */
   readonly vgNameClash: 'refuse' | 'map';
+  /** open an image a running VM holds locked, read-only with shared locking (reads may be inconsistent) */
+  readonly allowLive: boolean;
+  readonly allowLiveAt?: SourcePos;
+  /** QEMU images: which backend; auto picks nbd where the kernel has it, else qemu-storage-daemon */
+  readonly qemuBackend: QemuBackend;
+  readonly qemuBackendAt?: SourcePos;
   readonly at: SourcePos;
+  readonly formatAt: SourcePos;
   readonly fileAt: SourcePos;
   readonly accessAt: SourcePos;
   readonly partitionsAt: SourcePos;
@@ -55,3 +67,6 @@ export interface Manifest {
   readonly images: readonly ImageSpec[];
   readonly mounts: readonly MountSpec[];
 }
+
+/** An image imgplan opens through QEMU: a QEMU format, or a raw image under a throw-away overlay. */
+export const needsQemu = (img: Pick<ImageSpec, 'format' | 'access'>) => img.format !== 'raw' || img.access === 'overlay';

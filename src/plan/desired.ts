@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { error, warning, type Diagnostic, type SourcePos } from '../diagnostics.js';
-import type { ImageSpec, Manifest, MountSpec } from '../manifest/types.js';
+import { needsQemu, type ImageSpec, type Manifest, type MountSpec } from '../manifest/types.js';
 import type { ObservedState } from '../probe/observed.js';
 import { MBR_EXTENDED_TYPES, type Partition } from '../probe/sfdisk.js';
 import { humanBytes } from './format.js';
@@ -8,6 +8,7 @@ import { pathContains } from './graph.js';
 import { NON_FILESYSTEM_PARTITIONS, chooseDriver, describeNtfs, typeAccepted, windowsVerdict } from './filesystems.js';
 import { desiredVgs, lvDevicePath, type DesiredVg, type VgRequest } from './lvm.js';
 import { NOT_MOUNTABLE, mountOptions } from './mount-options.js';
+import { qemuDisks, type DesiredExport, type DesiredNbd, type QemuDisk } from './qemu.js';
 
 /** How an attach exposes the filesystem(s) the manifest needs. */
 export type AttachMethod = 'offset-loop' | 'partscan-loop' | 'kpartx-loop' | 'whole-loop';
@@ -16,6 +17,10 @@ export interface DesiredAttach {
   readonly kind: 'attach';
   readonly address: string;
   readonly image: ImageSpec;
+  /** what losetup attaches: the image file, the raw view of imgplan's storage-daemon export, or an nbd device */
+  readonly file: string;
+  /** the QEMU export or nbd connection whose view or device this attaches */
+  readonly via?: DesiredExport | DesiredNbd;
   readonly method: AttachMethod;
   readonly backDev: string;
   readonly backIno: number;
@@ -76,7 +81,7 @@ export interface DesiredMount {
 /** A VG to activate, with the attaches (or kpartx maps) that hold its PVs as dependencies. */
 export type DesiredVgNode = DesiredVg & { readonly dependsOn: readonly string[] };
 
-export type Desired = DesiredAttach | DesiredPartmap | DesiredVgNode | DesiredDir | DesiredMount;
+export type Desired = DesiredExport | DesiredNbd | DesiredAttach | DesiredPartmap | DesiredVgNode | DesiredDir | DesiredMount;
 
 export const attachAddress = (image: string, part?: number) => (part === undefined ? `attach:${image}` : `attach:${image}/part${part}`);
 export const partmapAddress = (image: string) => `partmap:${image}`;
@@ -97,8 +102,12 @@ function nonFilesystem(img: ImageSpec, obs: ObservedState, m: MountSpec): string
 }
 
 interface Located {
-  readonly attach: DesiredAttach;
+  /** the QEMU export or nbd connection the image needs (nbd: with the kernel partitions used) */
+  readonly qemu?: DesiredExport | DesiredNbd;
+  readonly attach?: DesiredAttach;
   readonly partmap?: DesiredPartmap;
+  /** the object whose device holds the storage: the device itself, a kernel partition or a kpartx map of it (sourceAttr) */
+  readonly provider: string;
   readonly sourceAttr: string;
   readonly contents: Readonly<Record<string, string>>;
 }
@@ -112,8 +121,8 @@ export interface Asker {
   readonly at: SourcePos;
 }
 
-/** Works out which attach exposes a whole image or a partition, or why it cannot. */
-export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, diags: Diagnostic[], m: Asker): Located | undefined {
+/** Works out which objects expose a whole image or a partition, or why they cannot. */
+export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, diags: Diagnostic[], m: Asker, qemu: (img: ImageSpec) => QemuDisk | undefined): Located | undefined {
   const o = obs.images[img.name];
   if (!o || o.stat.kind === 'missing') {
     diags.push(error('image-missing', `image file ${img.file} does not exist`, img.fileAt,
@@ -124,13 +133,27 @@ export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, 
     diags.push(error('image-not-file', `image ${img.file} is not a regular file`, img.fileAt, 'give the path of a disk image file'));
     return undefined;
   }
+  if (o.qemu?.probe && !needsQemu(img)) {
+    // a "raw" image that QEMU sees as another format
+    diags.push(error('format-mismatch', `images.${img.name}.format is raw, but qemu-img info finds a ${o.qemu.probe.format} image in ${img.file}`, img.formatAt,
+      `if it is a ${o.qemu.probe.format} image, set format: ${o.qemu.probe.format}; a raw disk never gets its format from its own first bytes`));
+    return undefined;
+  }
+  const disk = needsQemu(img) ? qemu(img) : undefined;
+  if (needsQemu(img) && !disk) return undefined;
+  const view = disk?.kind === 'view' ? disk : undefined;
+  const nbd = disk?.kind === 'nbd' ? disk.nbd : undefined;
   const base = {
     image: img,
-    backDev: o.stat.dev ?? '0:0',
-    backIno: o.stat.ino ?? 0,
-    imageSize: o.stat.size ?? 0,
+    file: view?.file ?? nbd?.device ?? img.file,
+    ...(disk ? { via: view?.export ?? nbd! } : {}),
+    backDev: view ? view.backDev : o.stat.dev ?? '0:0',
+    backIno: view ? view.backIno : o.stat.ino ?? 0,
+    imageSize: disk ? disk.size : o.stat.size ?? 0,
     readOnly: img.access === 'read-only',
   };
+  const qemuObj = view?.export ?? nbd;
+  const withQemu = qemuObj ? { qemu: qemuObj } : {};
   if (src.kind === 'whole') {
     if (o.table) {
       const parts = describeParts(o.table.partitions);
@@ -138,8 +161,10 @@ export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, 
         parts === 'none' ? 'its partition table lists no usable partition' : `name a partition: ${parts.split(', ').map((p) => `${img.name}/${p}`).join(', ')}`));
       return undefined;
     }
+    // an nbd device is the whole disk already
+    if (nbd) return { ...withQemu, provider: nbd.address, sourceAttr: 'device', contents: o.contents.whole ?? {} };
     const attach: DesiredAttach = { kind: 'attach', address: attachAddress(img.name), method: 'whole-loop', offset: 0, sizelimit: 0, partitions: [], ...base };
-    return { attach, sourceAttr: 'device', contents: o.contents.whole ?? {} };
+    return { ...withQemu, attach, provider: attach.address, sourceAttr: 'device', contents: o.contents.whole ?? {} };
   }
   if (!o.table) {
     const found = o.contents.whole?.TYPE;
@@ -159,16 +184,21 @@ export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, 
     return undefined;
   }
   const contents = o.contents[`part${src.number}`] ?? {};
-  const method = partitionMethod(img, o.table.label, obs, diags);
+  const method = nbd ? nbdPartitionMethod(img, o.table.label, nbd, obs, diags) : partitionMethod(img, o.table.label, obs, diags);
   if (!method) return undefined;
+  if (method === 'nbd-partitions') {
+    return { qemu: { ...nbd!, partitions: [src.number] }, provider: nbd!.address, sourceAttr: `p${src.number}`, contents };
+  }
   if (method === 'partscan-loop') {
     const attach: DesiredAttach = { kind: 'attach', address: attachAddress(img.name), method, offset: 0, sizelimit: 0, partitions: [src.number], ...base };
-    return { attach, sourceAttr: `p${src.number}`, contents };
+    return { ...withQemu, attach, provider: attach.address, sourceAttr: `p${src.number}`, contents };
   }
-  if (method === 'kpartx-loop') {
-    const attach: DesiredAttach = { kind: 'attach', address: attachAddress(img.name), method, offset: 0, sizelimit: 0, partitions: [src.number], ...base };
-    const partmap: DesiredPartmap = { kind: 'partmap', address: partmapAddress(img.name), attach: attach.address, image: img, readOnly: base.readOnly, label: o.table.label, partitions: [src.number] };
-    return { attach, partmap, sourceAttr: `mapper:p${src.number}`, contents };
+  if (method === 'kpartx-loop' || method === 'nbd-kpartx') {
+    // kpartx maps the partitions of a whole-disk loop device, or of the nbd device itself
+    const attach: DesiredAttach | undefined = nbd ? undefined : { kind: 'attach', address: attachAddress(img.name), method: 'kpartx-loop', offset: 0, sizelimit: 0, partitions: [src.number], ...base };
+    const provider = attach?.address ?? nbd!.address;
+    const partmap: DesiredPartmap = { kind: 'partmap', address: partmapAddress(img.name), attach: provider, image: img, readOnly: base.readOnly, label: o.table.label, partitions: [src.number] };
+    return { ...withQemu, ...(attach ? { attach } : {}), partmap, provider, sourceAttr: `mapper:p${src.number}`, contents };
   }
   const ss = o.table.sectorSize;
   const attach: DesiredAttach = {
@@ -176,7 +206,36 @@ export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, 
     offset: part.start * ss, sizelimit: part.size * ss, partitions: [],
     partition: { label: o.table.label, part, sectorSize: ss }, ...base,
   };
-  return { attach, sourceAttr: 'device', contents };
+  return { ...withQemu, attach, provider: attach.address, sourceAttr: 'device', contents };
+}
+
+/**
+ * Partitions of an nbd device: the kernel's own nbdNpM nodes where the module makes them
+ * (max_part > 0) and the kernel parses the table, else kpartx on the device where
+ * device-mapper exists, else one offset loop per partition of the device. The manifest's
+ * `partitions:` may insist; kpartx never runs over a device that has kernel partitions too
+ * (every PV would show twice).
+ */
+function nbdPartitionMethod(img: ImageSpec, label: string, nbd: DesiredNbd, obs: ObservedState, diags: Diagnostic[]): 'nbd-partitions' | 'nbd-kpartx' | 'offset-loop' | undefined {
+  const k = obs.kernel;
+  const kernelParts = nbd.maxPart > 0 && k.partscan.labels.includes(label);
+  const dm = k.deviceMapper && k.kpartx;
+  switch (img.partitions) {
+    case 'partscan':
+      if (kernelParts) return 'nbd-partitions';
+      diags.push(error('no-partscan', `image ${img.name} asks for partitions: partscan, but ${nbd.maxPart === 0 ? 'the nbd module was loaded with max_part=0, so the kernel makes no partitions of nbd devices' : `this kernel does not parse ${label} partition tables (${k.partscan.evidence})`}`,
+        img.partitionsAt, nbd.maxPart === 0 ? 'use partitions: auto, kpartx or offset-loops, or reload the module: modprobe -r nbd && modprobe nbd max_part=16' : 'use partitions: auto, kpartx or offset-loops'));
+      return undefined;
+    case 'kpartx':
+      if (dm && !kernelParts) return 'nbd-kpartx';
+      diags.push(error('no-kpartx', `image ${img.name} asks for partitions: kpartx, but ${!dm ? (k.deviceMapper ? 'kpartx is not installed' : 'the kernel has no device-mapper loaded') : `the kernel already makes the partitions of ${nbd.device} (nbd max_part=${nbd.maxPart}): kpartx maps of them would show every partition twice`}`,
+        img.partitionsAt, !dm ? (k.deviceMapper ? 'install it: apt-get install kpartx' : 'load it (modprobe dm_mod), or use partitions: auto or offset-loops') : 'use partitions: auto'));
+      return undefined;
+    case 'offset-loops':
+      return 'offset-loop';
+    case 'auto':
+      return kernelParts ? 'nbd-partitions' : dm ? 'nbd-kpartx' : 'offset-loop';
+  }
 }
 
 /**
@@ -219,16 +278,23 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
   const images = new Map(manifest.images.map((i) => [i.name, i]));
 
   const merge = (a: readonly number[], b: readonly number[]) => [...new Set([...a, ...b])].sort((x, y) => x - y);
-  /** Keeps an attach (and kpartx map) a mount or a PV needs, merging the partitions they expose. */
+  const qemu = qemuDisks(obs, diags);
+  const qemuObjects = new Map<string, DesiredExport | DesiredNbd>();
+  /** Keeps the objects a mount or a PV needs, merging the partitions they expose; returns the one it waits for. */
   const register = (loc: Located): string => {
-    const prev = attaches.get(loc.attach.address);
-    const attach = prev ? { ...prev, partitions: merge(prev.partitions, loc.attach.partitions) } : loc.attach;
-    attaches.set(attach.address, attach);
+    if (loc.qemu) {
+      const prev = qemuObjects.get(loc.qemu.address);
+      qemuObjects.set(loc.qemu.address, prev?.kind === 'nbd' && loc.qemu.kind === 'nbd' ? { ...prev, partitions: merge(prev.partitions, loc.qemu.partitions) } : prev ?? loc.qemu);
+    }
+    if (loc.attach) {
+      const prev = attaches.get(loc.attach.address);
+      attaches.set(loc.attach.address, prev ? { ...prev, partitions: merge(prev.partitions, loc.attach.partitions) } : loc.attach);
+    }
     if (loc.partmap) {
       const pm = partmaps.get(loc.partmap.address);
       partmaps.set(loc.partmap.address, pm ? { ...pm, partitions: merge(pm.partitions, loc.partmap.partitions) } : loc.partmap);
     }
-    return loc.partmap?.address ?? attach.address;
+    return loc.partmap?.address ?? loc.attach?.address ?? loc.provider;
   };
 
   // LVM first: the VGs the mounts and volume_groups need, and the attaches of their PVs
@@ -243,10 +309,10 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
   const pvSources = new Map<string, string>();
   const vgs = requests.length
     ? desiredVgs(manifest, obs, requests, (image, storage, asker) => {
-      const loc = locateStorage(storage === 'whole' ? { kind: 'whole' } : { kind: 'partition', number: Number(storage.slice(4)) }, image, obs, diags, asker);
+      const loc = locateStorage(storage === 'whole' ? { kind: 'whole' } : { kind: 'partition', number: Number(storage.slice(4)) }, image, obs, diags, asker, qemu);
       if (!loc) return undefined;
-      pvSources.set(`${loc.attach.address}|${loc.sourceAttr}`, register(loc));
-      return { attach: loc.attach.address, sourceAttr: loc.sourceAttr };
+      pvSources.set(`${loc.provider}|${loc.sourceAttr}`, register(loc));
+      return { attach: loc.provider, sourceAttr: loc.sourceAttr };
     }, diags)
     : new Map<string, DesiredVg>();
   const vgList = [...vgs.values()].map((v) => ({ ...v, dependsOn: [...new Set(v.pvs.map((p) => pvSources.get(`${p.attach}|${p.sourceAttr}`)!))].sort() }));
@@ -270,10 +336,10 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
       source = vg.address;
       staticSource = lvDevicePath(vg, lv.name);
     } else {
-      const loc = locateStorage(m.source, img, obs, diags, { what: m.what, at: m.whatAt });
+      const loc = locateStorage(m.source, img, obs, diags, { what: m.what, at: m.whatAt }, qemu);
       if (!loc) continue;
       contents = loc.contents;
-      attachAddress = loc.attach.address;
+      attachAddress = loc.provider;
       sourceAttr = loc.sourceAttr;
       source = '';
       const special = nonFilesystem(img, obs, m);
@@ -312,7 +378,8 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
       continue;
     }
     const driver = choice.driver;
-    const readOnly = img.access === 'read-only';
+    // under an overlay the filesystem is mounted read-only unless the manifest says rw, yet it may replay its journal
+    const readOnly = img.access === 'read-only' || (img.access === 'overlay' && !m.options.includes('rw'));
     const key = m.source.kind === 'whole' ? 'whole' : m.source.kind === 'partition' ? `part${m.source.number}` : '';
     const health = fstype === 'ntfs' ? obs.images[img.name]?.ntfs?.[key] : undefined;
     const verdict = health ? windowsVerdict(`${m.what}${contents.LABEL ? ` ("${contents.LABEL}")` : ''}`, health, readOnly, m.discardWindowsState, driver) : undefined;
@@ -339,7 +406,7 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
       ...(health ? { windows: describeNtfs(health) } : {}),
       ...(contents.LABEL ? { label: contents.LABEL } : {}),
       ...(contents.UUID ? { uuid: contents.UUID } : {}),
-      options: mountOptions(driver.mountType, [...(verdict?.options ?? []), ...m.options], { readOnly, kernel: obs.kernel.release, xfsUuidClash }),
+      options: mountOptions(driver.mountType, [...(verdict?.options ?? []), ...m.options], { readOnly, replay: img.access === 'overlay', kernel: obs.kernel.release, xfsUuidClash }),
       readOnly,
       ...(parent ? { parent: mountAddress(parent.where) } : {}),
       dependsOn: [source, ...(parent ? [mountAddress(parent.where)] : [])],
@@ -347,7 +414,7 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
   }
   // a problem of one image (missing file, backend) is one diagnostic, not one per mount
   const unique = diags.filter((d, i) => diags.findIndex((x) => x.code === d.code && x.message === d.message) === i);
-  return { desired: [...attaches.values(), ...partmaps.values(), ...vgList, ...mounts], diagnostics: unique };
+  return { desired: [...qemuObjects.values(), ...attaches.values(), ...partmaps.values(), ...vgList, ...mounts], diagnostics: unique };
 }
 
 /** Directories a non-nested mountpoint needs created (missing ones) or keeps (ones imgplan made earlier). */

@@ -25,13 +25,37 @@ export function planFacts(manifest: Manifest, obs: ObservedState): string[] {
     images.set(`${st.dev}/${st.ino}`, img.name);
     lines.push(`image ${img.name} ${img.file} dev=${st.dev} ino=${st.ino} size=${st.size}${st.mtimeMs !== undefined ? ` mtime=${st.mtimeMs}` : ''}`);
   }
-  const loops = obs.loops.filter((l) => images.has(`${l.backDev}/${l.backIno}`));
+  // QEMU images: what qemu-img found, imgplan's exports, the nbd driver and every nbd device
+  const views = new Map<string, string>();
+  for (const img of manifest.images) {
+    const q = obs.images[img.name]?.qemu;
+    if (q) lines.push(`qemu ${img.name} format=${q.probe?.format ?? '?'} chain=${(q.chain ?? []).map((c) => c.filename).join(',') || '?'} in-use=${q.inUse || q.problem?.kind === 'in-use' ? 'yes' : 'no'}`);
+    const x = obs.exports?.[img.name];
+    if (x) {
+      lines.push(`export ${img.name} serving=${x.serving}${x.serving ? ` pid=${x.pid}` : ''}`);
+      views.set(x.view, img.name);
+    }
+  }
+  if (obs.nbd) {
+    lines.push(`nbd-module ${obs.nbd.module} max_part=${obs.nbd.maxPart ?? '?'} qemu-nbd=${obs.nbd.qemuNbd}`);
+    for (const d of obs.nbd.devices) {
+      lines.push(`nbd ${d.device} ${d.pid === undefined ? 'free' : `pid=${d.pid} ${(d.cmdline ?? '').split('\0').join(' ').trim()}`}`);
+      views.set(d.device, d.device);
+    }
+  }
+  const loops = obs.loops.filter((l) => images.has(`${l.backDev}/${l.backIno}`) || (l.backFile !== undefined && views.has(l.backFile)));
   for (const l of loops) {
-    lines.push(`loop ${l.device} image=${images.get(`${l.backDev}/${l.backIno}`)} offset=${l.offset} sizelimit=${l.sizelimit} ro=${l.ro} partscan=${l.partscan}`);
+    const of = images.get(`${l.backDev}/${l.backIno}`) ?? views.get(l.backFile!)!;
+    lines.push(`loop ${l.device} image=${of} offset=${l.offset} sizelimit=${l.sizelimit} ro=${l.ro} partscan=${l.partscan}`);
   }
   const loopMajMin = new Map(loops.filter((l) => l.majMin).map((l) => [l.majMin!, l.device]));
   // their kernel partitions, and dm maps over them (kpartx), hold PVs too
-  for (const b of obs.blockDevices) if (b.majMin && b.pkname && loops.some((l) => l.device === `/dev/${b.pkname}`)) loopMajMin.set(b.majMin, `/dev/${b.name}`);
+  // nbd devices are disks of their own: with their kernel partitions, they hold PVs too
+  for (const d of obs.nbd?.devices ?? []) {
+    const b = obs.blockDevices.find((x) => `/dev/${x.name}` === d.device);
+    if (d.pid !== undefined && b?.majMin) loopMajMin.set(b.majMin, d.device);
+  }
+  for (const b of obs.blockDevices) if (b.majMin && b.pkname && [...loopMajMin.values()].includes(`/dev/${b.pkname}`)) loopMajMin.set(b.majMin, `/dev/${b.name}`);
   for (let grew = true; grew;) {
     grew = false;
     for (const m of obs.dmMaps) {

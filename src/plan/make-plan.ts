@@ -10,6 +10,9 @@ import {
   type DesiredAttach, type DesiredDir, type DesiredMount, type DesiredPartmap,
 } from './desired.js';
 import { topoSort } from './graph.js';
+import { describeChain, NBD_MAX_PART, type DesiredExport, type DesiredNbd } from './qemu.js';
+import { overlayCreateArgv, storageDaemonArgv } from '../qemu/storage-daemon.js';
+import { liveNbdDevice, nbdConnectArgv, nbdDisconnectArgv } from '../qemu/nbd.js';
 import { imgplanDmUuid, lvDevicePath, lvMapName, lvmDmUuid, lvTable } from './lvm.js';
 import { deviceName, resolveRef } from './refs.js';
 import { VISIBLE_FLAGS } from './mount-options.js';
@@ -38,9 +41,23 @@ const REASONS: Readonly<Record<Reason, string>> = {
   'not-managed': 'already present, not made by imgplan: destroy leaves it alone',
 };
 
+/** The major:minor of a block device imgplan attached (a loop device, or an nbd device). */
+function majMinOf(obs: ObservedState, device: string): string | undefined {
+  return obs.loops.find((l) => l.device === device)?.majMin ?? obs.blockDevices.find((b) => `/dev/${b.name}` === device)?.majMin;
+}
+
 function verified(e: JournalEntry, obs: ObservedState): boolean {
   switch (e.kind) {
+    case 'export': {
+      // a daemon that died leaves its FUSE view mounted (and unusable): still ours to clean up
+      const x = obs.exports?.[e.address.slice('export:'.length)];
+      return x?.serving === true || x?.mounted === true;
+    }
+    case 'nbd':
+      return obs.nbd !== undefined && liveNbdDevice(e, obs.nbd);
     case 'attach':
+      // a view's dev and inode are new with each export, and a device node's say nothing: known by path
+      if (e.byPath) return obs.loops.some((l) => l.device === e.device && l.backFile === e.file && l.offset === e.offset && l.sizelimit === e.sizelimit);
       return obs.loops.some((l) => l.device === e.device && l.backDev === e.backDev && l.backIno === e.backIno && l.offset === e.offset && l.sizelimit === e.sizelimit);
     case 'mount':
       return obs.mounts.some((m) => m.target === e.target && m.source === e.source);
@@ -51,8 +68,8 @@ function verified(e: JournalEntry, obs: ObservedState): boolean {
         ? obs.dmMaps.some((m) => m.uuid?.startsWith(`LVM-${e.vgUuid.replace(/-/g, '')}`))
         : obs.dmMaps.some((m) => e.maps.includes(m.name));
     case 'partmap': {
-      const loop = obs.loops.find((l) => l.device === e.device);
-      return loop?.majMin !== undefined && e.partitions.every((n) => mapperOf(obs, e.device, loop.majMin!, n) !== undefined);
+      const majMin = majMinOf(obs, e.device);
+      return majMin !== undefined && e.partitions.every((n) => mapperOf(obs, e.device, majMin, n) !== undefined);
     }
   }
 }
@@ -77,13 +94,13 @@ function adoptedVgs(journal: readonly JournalEntry[], obs: ObservedState): Journ
     return b ? `/dev/${b.name}` : undefined;
   };
   for (const e of journal) {
-    if (e.kind !== 'attach' && e.kind !== 'partmap') continue;
-    const loop = obs.loops.find((l) => l.device === e.device);
-    if (!loop?.majMin) continue;
+    if (e.kind !== 'attach' && e.kind !== 'partmap' && e.kind !== 'nbd') continue;
+    const majMin = majMinOf(obs, e.device);
+    if (!majMin) continue;
     const base = deviceName(e.device);
-    const ours = new Set([loop.majMin]);
+    const ours = new Set([majMin]);
     for (const b of obs.blockDevices) if (b.pkname === base && b.majMin) ours.add(b.majMin);
-    for (const m of obs.dmMaps) if (m.devices.length === 1 && m.devices[0] === loop.majMin && m.majMin) ours.add(m.majMin);
+    for (const m of obs.dmMaps) if (m.devices.length === 1 && m.devices[0] === majMin && m.majMin) ours.add(m.majMin);
     const groups = new Map<string, typeof obs.dmMaps[number][]>();
     for (const m of obs.dmMaps) {
       if (!m.uuid?.startsWith('LVM-') || !m.devices.some((dv) => ours.has(dv))) continue;
@@ -94,7 +111,7 @@ function adoptedVgs(journal: readonly JournalEntry[], obs: ObservedState): Journ
       known.add(raw);
       // "Vol--Group-lv_root": the VG name is everything before the first single dash, dashes undoubled
       const vgName = maps[0]!.name.split(/(?<!-)-(?!-)/)[0]!.replace(/--/g, '-');
-      const image = e.address.replace(/^(attach|partmap):/, '').split('/')[0]!;
+      const image = e.address.replace(/^(attach|partmap|nbd):/, '').split('/')[0]!;
       const devices = [...new Set(maps.flatMap((m) => m.devices))].flatMap((mm) => pathOf(mm) ?? []).sort();
       out.push({ kind: 'vg', address: `vg:${image}/${vgName}`, dependsOn: [e.address], vgName, vgUuid: formatLvmUuid(raw), devices, mode: 'lvm', maps: maps.map((m) => m.name) });
     }
@@ -105,7 +122,32 @@ function adoptedVgs(journal: readonly JournalEntry[], obs: ObservedState): Journ
 function loopMatches(d: DesiredAttach, l: LoopDevice): boolean {
   // kpartx on a loop whose partitions the kernel also scanned would show every PV twice
   const scanOk = d.method === 'partscan-loop' ? l.partscan : d.method === 'kpartx-loop' ? !l.partscan : true;
+  if (d.via) return d.via.live && l.backFile === d.file && l.offset === d.offset && l.sizelimit === d.sizelimit && scanOk;
   return l.backDev === d.backDev && l.backIno === d.backIno && l.offset === d.offset && l.sizelimit === d.sizelimit && scanOk;
+}
+
+/** The devices a block device provides: itself, its kernel partitions (pN) and kpartx's maps of them (mapper:pN). */
+function liveDevices(obs: ObservedState, device: string, majMin: string | undefined, managed: boolean): Live {
+  const devices: Record<string, { path: string; majMin?: string }> = { device: { path: device, ...(majMin ? { majMin } : {}) } };
+  const base = deviceName(device);
+  for (const b of obs.blockDevices) {
+    if (b.pkname === base && b.name.startsWith(base)) {
+      const n = /p(\d+)$/.exec(b.name)?.[1];
+      if (n) devices[`p${n}`] = { path: `/dev/${b.name}`, majMin: b.majMin };
+    }
+  }
+  for (const m of obs.dmMaps) {
+    const n = m.name.startsWith(`${base}p`) && majMin !== undefined && m.devices[0] === majMin ? /^p(\d+)$/.exec(m.name.slice(base.length))?.[1] : undefined;
+    if (n) devices[`mapper:p${n}`] = { path: `/dev/mapper/${m.name}`, majMin: m.majMin };
+  }
+  return { devices, managed };
+}
+
+/** How a QEMU backend opens the image, in words. */
+function qemuAccess(d: DesiredExport | DesiredNbd, overlay: string): string {
+  if (d.overlay) return `writes go to the throw-away overlay ${overlay} (deleted by destroy); the image is only read`;
+  if (d.writable) return 'read-write (--allow-writes)';
+  return `read-only${d.forceShare ? ', shared locking (allow_live: the image is in use)' : ''}`;
 }
 
 interface Live {
@@ -141,6 +183,88 @@ class Planner {
     this.actions.push({ ...a, reasonText: a.reasonText ?? REASONS[a.reason] });
   }
 
+  /** A QEMU image's storage-daemon export: in place while its daemon serves the view as wanted, else started. */
+  export(d: DesiredExport): void {
+    const mine = this.entry(d.address, 'export');
+    const p = d.paths;
+    const attrs: Attr[] = [
+      { label: 'image', value: describeChain(d.chain) },
+      { label: 'backend', value: `qemu-storage-daemon serves the disk as a raw file over FUSE, read by loop devices (${d.why})` },
+      { label: 'access', value: qemuAccess(d, p.overlay) },
+      { label: 'view', value: p.view },
+    ];
+    if (d.live && mine) {
+      this.claimed.add(d.address);
+      this.add({ address: d.address, kind: 'export', action: 'noop', replace: false, reason: 'managed', dependsOn: [], attrs: [...attrs, { label: 'daemon', value: `pid ${p.pid}` }], steps: [] });
+      return;
+    }
+    if (mine) {
+      this.claimed.add(d.address);
+      this.add(this.deleteAction(mine, true, 'read-only-mismatch'));
+    }
+    const file = d.overlay ? p.overlay : d.image.file;
+    const entry: JournalEntry = {
+      kind: 'export', address: d.address, dependsOn: [], image: d.image.file, format: d.image.format, view: p.view, pidfile: p.pidfile,
+      ...(d.overlay ? { overlay: p.overlay } : {}), writable: d.writable,
+    };
+    const steps: Step[] = [
+      // the FUSE export mounts over an existing regular file
+      { argv: ['install', '-D', '-m', '0600', '/dev/null', p.view], undo: ['rm', '-f', p.view], journal: { op: 'add', entry } },
+      ...(d.overlay ? [{ argv: overlayCreateArgv(d.image.file, d.image.format, p.overlay), undo: ['rm', '-f', p.overlay], journal: { op: 'add' as const, entry } }] : []),
+      {
+        argv: storageDaemonArgv({ file, format: d.overlay ? 'qcow2' : d.image.format, view: p.view, pidfile: p.pidfile, writable: d.writable, forceShare: d.forceShare }),
+        // rollback runs after the loops on the view are gone: the daemon unmounts its view as it exits
+        undo: ['pkill', '--pidfile', p.pidfile, '--logpidfile'],
+        journal: { op: 'add', entry },
+      },
+    ];
+    this.add({ address: d.address, kind: 'export', action: 'create', replace: mine !== undefined, reason: mine ? 'read-only-mismatch' : 'missing', dependsOn: [], attrs, steps });
+  }
+
+  /** A QEMU image's nbd connection: in place while its qemu-nbd serves the device as wanted, else connected. */
+  nbd(d: DesiredNbd): Live | undefined {
+    const mine = this.entry(d.address, 'nbd');
+    const attrs: Attr[] = [
+      { label: 'image', value: describeChain(d.chain) },
+      { label: 'backend', value: `qemu-nbd connects ${d.device} (${d.why})` },
+      ...(d.partitions.length ? [{ label: 'partitions', value: `${d.partitions.map((n) => `part${n}`).join(', ')}, as the kernel's partition nodes of the device` }] : []),
+      { label: 'access', value: qemuAccess(d, d.paths.overlay) },
+      { label: 'device', value: d.device },
+    ];
+    if (d.live && (mine || d.foreign)) {
+      if (mine) this.claimed.add(d.address);
+      this.add({ address: d.address, kind: 'nbd', action: 'noop', replace: false, reason: mine ? 'managed' : 'not-managed', dependsOn: [], attrs, steps: [] });
+      return liveDevices(this.obs, d.device, majMinOf(this.obs, d.device), mine !== undefined);
+    }
+    if (mine) {
+      this.claimed.add(d.address);
+      this.add(this.deleteAction(mine, true, 'read-only-mismatch'));
+    }
+    const file = d.overlay ? d.paths.overlay : d.image.file;
+    const entry: JournalEntry = {
+      kind: 'nbd', address: d.address, dependsOn: [], device: d.device, pidfile: d.paths.pidfile, image: d.image.file, format: d.image.format, file,
+      ...(d.overlay ? { overlay: d.paths.overlay } : {}), writable: d.writable,
+    };
+    const n = deviceName(d.device).slice('nbd'.length);
+    const steps: Step[] = [
+      ...(d.loadModule ? [{ argv: ['modprobe', 'nbd', `max_part=${NBD_MAX_PART}`], journal: { op: 'none' as const } }] : []),
+      { argv: ['install', '-d', '-m', '0700', d.paths.dir], journal: { op: 'none' } },
+      ...(d.overlay ? [{ argv: overlayCreateArgv(d.image.file, d.image.format, d.paths.overlay), undo: ['rm', '-f', d.paths.overlay], journal: { op: 'add' as const, entry } }] : []),
+      {
+        argv: nbdConnectArgv({ device: d.device, file, format: d.overlay ? 'qcow2' : d.image.format, readOnly: !d.writable, pidfile: d.paths.pidfile, forceShare: d.forceShare }),
+        produces: { ref: d.address, attr: 'device' },
+        producesValue: d.device,
+        undo: nbdDisconnectArgv(d.device),
+        // connected once the kernel names the server's pid; then the partitions the mounts need
+        waitFor: [`/sys/block/nbd${n}/pid`, ...d.partitions.map((p) => ({ ref: d.address, attr: `p${p}` }))],
+        ...(d.partitions.length ? { rescan: d.device } : {}),
+        journal: { op: 'add', entry },
+      },
+    ];
+    this.add({ address: d.address, kind: 'nbd', action: 'create', replace: mine !== undefined, reason: mine ? 'read-only-mismatch' : 'missing', dependsOn: [], attrs, steps });
+    return undefined;
+  }
+
   /** Attach: returns the live devices it provides when it stays as it is. */
   attach(d: DesiredAttach): Live | undefined {
     const obs = this.obs;
@@ -149,7 +273,7 @@ class Planner {
     const journaledDevices = new Set(this.journal.filter((e) => e.kind === 'attach').map((e) => (e as { device: string }).device));
     const managedLoop = mine ? candidates.find((l) => l.device === mine.device) : undefined;
     const foreign = candidates.filter((l) => !journaledDevices.has(l.device)).sort((a, b) => a.device.localeCompare(b.device, 'en', { numeric: true }));
-    if (d.readOnly) {
+    if (d.readOnly && !d.via) {
       for (const l of obs.loops.filter((x) => x.backDev === d.backDev && x.backIno === d.backIno && !x.ro && !journaledDevices.has(x.device))) {
         this.diags.push(warning('image-attached-writable', `${l.device} (not made by imgplan) attaches ${d.image.file} read-write: the image can change under a read-only mount`,
           d.image.fileAt, `find its user with: losetup --list ${l.device}`));
@@ -157,29 +281,15 @@ class Planner {
     }
     const desc = describeAttach(d);
     const attrs = (device: string | undefined): Attr[] => [
-      { label: 'image', value: `${d.image.file} (${d.image.format})` },
+      { label: 'image', value: d.via?.kind === 'export' ? `${d.file}, the raw view of ${d.image.file}` : d.via?.kind === 'nbd' ? `${d.file}, the nbd device of ${d.image.file}` : `${d.image.file} (${d.image.format})` },
       ...(desc.partition ? [{ label: 'partition', value: desc.partition }] : []),
       ...(d.method === 'partscan-loop' ? [{ label: 'partitions', value: `${d.partitions.map((n) => `part${n}`).join(', ')}, as the kernel's partition nodes of the device` }] : []),
       { label: 'method', value: desc.method },
-      { label: 'access', value: d.readOnly ? 'read-only' : 'read-write (--allow-writes)' },
+      { label: 'access', value: d.readOnly ? 'read-only' : d.image.access === 'overlay' ? 'read-write (the writes go to the overlay)' : 'read-write (--allow-writes)' },
       { label: 'device', value: device ?? { ref: d.address, attr: 'device' } },
     ];
-    const live = (l: LoopDevice, managed: boolean): Live => {
-      const devices: Record<string, { path: string; majMin?: string }> = { device: { path: l.device, ...(l.majMin ? { majMin: l.majMin } : {}) } };
-      const base = deviceName(l.device);
-      for (const b of obs.blockDevices) {
-        if (b.pkname === base && b.name.startsWith(base)) {
-          const n = /p(\d+)$/.exec(b.name)?.[1];
-          if (n) devices[`p${n}`] = { path: `/dev/${b.name}`, majMin: b.majMin };
-        }
-      }
-      for (const m of obs.dmMaps) {
-        const n = m.name.startsWith(`${base}p`) && m.devices[0] === l.majMin ? /^p(\d+)$/.exec(m.name.slice(base.length))?.[1] : undefined;
-        if (n) devices[`mapper:p${n}`] = { path: `/dev/mapper/${m.name}`, majMin: m.majMin };
-      }
-      return { devices, managed };
-    };
-    const deps: string[] = [];
+    const live = (l: LoopDevice, managed: boolean): Live => liveDevices(obs, l.device, l.majMin, managed);
+    const deps: string[] = d.via ? [d.via.address] : [];
     if (managedLoop && managedLoop.ro === d.readOnly) {
       this.claimed.add(d.address);
       this.add({ address: d.address, kind: 'attach', action: 'noop', replace: false, reason: 'managed', dependsOn: deps, attrs: attrs(managedLoop.device), steps: [] });
@@ -199,7 +309,7 @@ class Planner {
     if (d.readOnly) argv.push('--read-only');
     if (d.method === 'partscan-loop') argv.push('--partscan');
     if (d.method === 'offset-loop') argv.push('--offset', String(d.offset), '--sizelimit', String(d.sizelimit));
-    argv.push(d.image.file);
+    argv.push(d.file);
     const device = { ref: d.address, attr: 'device' };
     const step: Step = {
       argv,
@@ -209,8 +319,8 @@ class Planner {
       journal: {
         op: 'add',
         entry: {
-          kind: 'attach', address: d.address, dependsOn: [], device, file: d.image.file, backDev: d.backDev, backIno: d.backIno,
-          offset: d.offset, sizelimit: d.sizelimit, readOnly: d.readOnly, partscan: d.method === 'partscan-loop',
+          kind: 'attach', address: d.address, dependsOn: deps, device, file: d.file, backDev: d.backDev, backIno: d.backIno,
+          offset: d.offset, sizelimit: d.sizelimit, readOnly: d.readOnly, partscan: d.method === 'partscan-loop', ...(d.via ? { byPath: true } : {}),
         },
       },
     };
@@ -433,6 +543,36 @@ class Planner {
 
   deleteAction(e: JournalEntry, replace: boolean, reason: Reason): Omit<PlannedAction, 'reasonText'> & { reasonText?: string } {
     switch (e.kind) {
+      case 'export': {
+        const keep = { op: 'add' as const, entry: e };
+        const x = this.obs.exports?.[e.address.slice('export:'.length)];
+        return {
+          address: e.address, kind: 'export', action: 'delete', replace, reason, dependsOn: e.dependsOn,
+          attrs: [{ label: 'image', value: `${e.image} (${e.format})` }, { label: 'view', value: e.view },
+            { label: 'daemon', value: x?.serving ? `pid ${x.pid}` : 'gone (its view is still mounted)' },
+            ...(e.overlay ? [{ label: 'overlay', value: `${e.overlay} (deleted, with every write it took)` }] : [])],
+          steps: [
+            // unmount before stopping the daemon: stopped first, it leaves the export lazily unmounted (field-notes G12)
+            ...(x?.mounted !== false ? [{ argv: ['umount', e.view], retryBusy: true, journal: keep }] : []),
+            // -L: only while the daemon holds its pid file locked, never a process that reused the pid; it deletes the file as it exits
+            ...(x?.serving !== false ? [{ argv: ['pkill', '--pidfile', e.pidfile, '--logpidfile'], waitGone: [e.pidfile], journal: keep }] : []),
+            { argv: ['rm', '-f', e.view, ...(e.overlay ? [e.overlay] : [])], journal: { op: 'remove', address: e.address } },
+          ],
+        };
+      }
+      case 'nbd': {
+        const keep = { op: 'add' as const, entry: e };
+        return {
+          address: e.address, kind: 'nbd', action: 'delete', replace, reason, dependsOn: e.dependsOn,
+          attrs: [{ label: 'image', value: `${e.image} (${e.format})` }, { label: 'device', value: e.device },
+            ...(e.overlay ? [{ label: 'overlay', value: `${e.overlay} (deleted, with every write it took)` }] : [])],
+          steps: [
+            // the server exits once the device is disconnected; the kernel drops /sys/block/nbdN/pid
+            { argv: nbdDisconnectArgv(e.device), settleBefore: true, retryBusy: true, waitGone: [`/sys/block/${deviceName(e.device)}/pid`], journal: keep },
+            { argv: ['rm', '-f', e.pidfile, ...(e.overlay ? [e.overlay] : [])], journal: { op: 'remove' as const, address: e.address } },
+          ],
+        };
+      }
       case 'attach':
         return {
           address: e.address, kind: 'attach', action: 'delete', replace, reason, dependsOn: e.dependsOn,
@@ -477,7 +617,7 @@ class Planner {
   }
 }
 
-const KIND_ORDER: Readonly<Record<Kind, number>> = { attach: 0, partmap: 1, vg: 2, dir: 3, mount: 4 };
+const KIND_ORDER: Readonly<Record<Kind, number>> = { export: 0, nbd: 0, attach: 1, partmap: 2, vg: 3, dir: 4, mount: 5 };
 
 function order(planner: Planner, all: readonly PlannedAction[]): PlannedAction[] {
   const deps = new Map<string, Set<string>>();
@@ -514,6 +654,12 @@ export function makePlan(manifest: Manifest, obs: ObservedState, opts: PlanOptio
   const errs = [...diagnostics];
   const live = new Map<string, Live | undefined>();
   const replacedAttaches = new Set<string>();
+  for (const d of desired) {
+    if (d.kind === 'export') planner.export(d);
+    else if (d.kind === 'nbd') live.set(d.address, planner.nbd(d));
+    else continue;
+    if (planner.actions.some((a) => a.address === d.address && a.action === 'delete')) replacedAttaches.add(d.address);
+  }
   for (const d of desired) {
     if (d.kind !== 'attach') continue;
     live.set(d.address, planner.attach(d));

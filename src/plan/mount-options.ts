@@ -5,6 +5,8 @@
  */
 export interface OptionContext {
   readonly readOnly: boolean;
+  /** the device takes writes that never reach the image (an overlay): a read-only mount may replay its journal */
+  readonly replay?: boolean;
   /** kernel release, e.g. "6.1.0-26-amd64" */
   readonly kernel: string;
   /** another mounted xfs has the same UUID (cloned images) */
@@ -33,6 +35,7 @@ export function baseMountOptions(fstype: string, ctx: OptionContext): string[] {
     return [...(ctx.readOnly ? ['ro'] : []), ...WINDOWS_OWNERSHIP, ...extra];
   }
   if (!ctx.readOnly) return fstype === 'xfs' && ctx.xfsUuidClash ? ['nouuid'] : [];
+  if (ctx.replay) return fstype === 'xfs' && ctx.xfsUuidClash ? ['ro', 'nouuid'] : ['ro'];
   switch (fstype) {
     case 'ext3':
     case 'ext4':

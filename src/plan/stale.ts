@@ -12,7 +12,7 @@ export interface Staleness {
 function subject(line: string): string {
   const [kind, what] = line.split(' ');
   // one line of many drivers: any change is one change
-  return kind === 'drivers' ? kind : `${kind} ${what}`;
+  return kind === 'drivers' || kind === 'nbd-module' ? kind : `${kind} ${what}`;
 }
 
 function describe(before: string | undefined, after: string | undefined): string {
@@ -46,6 +46,14 @@ function describe(before: string | undefined, after: string | undefined): string
       return `kernel capabilities changed: ${after}`;
     case 'drivers':
       return `filesystem drivers changed: ${after ?? 'none looked up now'} (was ${before ?? 'none looked up'})`;
+    case 'qemu':
+      return `what qemu-img says of image ${what} changed: ${after ? after.split(' ').slice(2).join(' ') : 'no longer looked at'} (was ${before ? before.split(' ').slice(2).join(' ') : 'not looked at'})`;
+    case 'export':
+      return `imgplan's export of image ${what} changed: ${after ? after.split(' ').slice(2).join(' ') : 'gone'} (was ${before ? before.split(' ').slice(2).join(' ') : 'not looked at'})`;
+    case 'nbd':
+      return `${what} is now ${after ? after.split(' ').slice(2).join(' ') : 'gone'} (was ${before ? before.split(' ').slice(2).join(' ') : 'not there'})`;
+    case 'nbd-module':
+      return `the nbd driver changed: ${after ?? 'not looked at'} (was ${before ?? 'not looked at'})`;
     case 'host-vg': {
       const uuid = (l: string) => l.split(' ')[2];
       if (!after) return `the host's volume group ${what} (uuid ${uuid(before!)}) is gone`;

@@ -1,7 +1,7 @@
 import type { Diagnostic } from '../diagnostics.js';
 import type { JournalEntry } from '../journal/format.js';
 
-export type Kind = 'attach' | 'partmap' | 'vg' | 'dir' | 'mount';
+export type Kind = 'export' | 'nbd' | 'attach' | 'partmap' | 'vg' | 'dir' | 'mount';
 
 /** A value known only after a step has run, e.g. the loop device `losetup --show` prints. */
 export interface Ref {
@@ -26,7 +26,9 @@ export function isConcat(a: unknown): a is Concat {
 /** What the executor writes to the journal after a step succeeds (refs filled in). */
 export type JournalOp =
   | { readonly op: 'add'; readonly entry: JournalEntry | JournalEntryTemplate }
-  | { readonly op: 'remove'; readonly address: string };
+  | { readonly op: 'remove'; readonly address: string }
+  /** a preparation that leaves nothing to undo (loading a module, making imgplan's own folder) */
+  | { readonly op: 'none' };
 
 /** A journal entry whose device is only known after the step ran. */
 export type JournalEntryTemplate = Omit<Extract<JournalEntry, { kind: 'attach' }>, 'device'> & { readonly device: Ref }
@@ -40,8 +42,14 @@ export interface Step {
   readonly undo?: readonly Arg[];
   /** the ref this step's stdout (trimmed) defines */
   readonly produces?: Ref;
+  /** the value of `produces` when the plan already knows it (qemu-nbd prints nothing; its device was chosen at plan time) */
+  readonly producesValue?: string;
   /** device nodes to wait for after the step (kernel partitions, kpartx maps) */
   readonly waitFor?: readonly Arg[];
+  /** device whose partition table is re-read when waitFor's partition nodes are late (nbd without udev, field-notes G10) */
+  readonly rescan?: Arg;
+  /** paths that must be gone before the next step (a daemon deletes its pid file as it exits) */
+  readonly waitGone?: readonly string[];
   /** with udev running, let it finish its queue first (kpartx -d after an unmount races it) */
   readonly settleBefore?: boolean;
   /** a "busy" failure (umount, losetup -d) is retried with back-off */

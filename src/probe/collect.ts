@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { ProbeError, missingToolHint } from '../errors.js';
-import { journalPath, parseJournal, type Journal } from '../journal/format.js';
-import type { Manifest } from '../manifest/types.js';
+import { exportPaths, journalPath, parseJournal, probeExportPaths, type ExportPaths, type Journal } from '../journal/format.js';
+import { needsQemu, type ImageSpec, type Manifest } from '../manifest/types.js';
 import type { Command, CommandResult, PathInfo, Runner } from '../runner/runner.js';
 import { parseBlkidExport, type BlkidInfo } from './blkid.js';
 import { joinDm, parseDmInfo, parseDmTable, type DmMap } from './dmsetup.js';
@@ -13,7 +13,10 @@ import { NOT_MOUNTABLE } from '../plan/mount-options.js';
 import { inspectLvmPv, type LvmPv } from './lvm-metadata.js';
 import { parseVgsReport, type HostVg } from './lvm-report.js';
 import { inspectNtfs, type NtfsHealth } from './ntfs.js';
-import type { FilesystemDriver, ImageObservation, KernelFacts, ObservedState } from './observed.js';
+import type { ExportObservation, FilesystemDriver, ImageObservation, KernelFacts, NbdState, ObservedState } from './observed.js';
+import { inspectQemuImage, observeExport, observeNbd, withProbeExport } from './collect-qemu.js';
+import { liveNbdDevice } from '../qemu/nbd.js';
+import { parseQemuImgInfo, qemuImgProbe } from './qemu-img.js';
 import { parseSfdisk, type PartitionTable } from './sfdisk.js';
 
 async function runProbe(runner: Runner, cmd: Command, okCodes: readonly number[] = [0]): Promise<CommandResult> {
@@ -66,9 +69,47 @@ export function partscanEvidence(release: string, config: string | undefined, ka
   return { labels: [], evidence: 'no kernel config, no kernel symbols, no kernel-made partition seen' };
 }
 
-async function collectImage(runner: Runner, file: string, wanted: ReadonlySet<string>, lvNames: ReadonlySet<string>): Promise<ImageObservation> {
+
+interface QemuContext {
+  readonly exports: Readonly<Record<string, ExportObservation>>;
+  /** imgplan's live nbd connection of an image, per the journal: the device and whether the server writes to the image */
+  readonly liveNbd: (image: string) => { readonly device: string; readonly writesImage: boolean } | undefined;
+  readonly probePaths: (image: string) => ExportPaths;
+  /** false: no qemu-storage-daemon or FUSE, so plan cannot look inside an image nothing serves (the plan says why) */
+  readonly canProbe: boolean;
+  /** destroy needs no image contents */
+  readonly contents: boolean;
+}
+
+async function collectImage(runner: Runner, img: ImageSpec, wanted: ReadonlySet<string>, lvNames: ReadonlySet<string>, q: QemuContext): Promise<ImageObservation> {
+  const file = img.file;
   const stat = await runner.inspectPath(file);
   if (stat.kind !== 'file') return { file, stat, table: null, contents: {} };
+  if (!needsQemu(img)) {
+    const o = await readContents(runner, file, stat.size ?? 0, wanted, lvNames);
+    // nothing recognisable in a "raw" image: say so if QEMU sees another format (a qcow2 named raw)
+    if (o.table || o.contents.whole?.TYPE) return { ...o, file, stat };
+    // best effort, for a better error only: no qemu-img (or a recording made without it) is no hint
+    const probe = await runner.run(qemuImgProbe(file, false)).then((r) => (r.failure ? undefined : parseQemuImgInfo(r.stdout)[0]), () => undefined);
+    return { ...o, file, stat, ...(probe && probe.format !== 'raw' ? { qemu: { probe } } : {}) };
+  }
+  if (!q.contents) return { file, stat, table: null, contents: {} };
+  const exp = q.exports[img.name];
+  const liveExport = exp?.serving ? exp : undefined;
+  const liveNbd = q.liveNbd(img.name);
+  const qemu = await inspectQemuImage(runner, img, (liveExport?.writesImage ?? false) || (liveNbd?.writesImage ?? false));
+  if (!qemu.chain || qemu.problem || (qemu.inUse && !img.allowLive)) return { file, stat, table: null, contents: {}, qemu };
+  const size = qemu.chain[0]!.virtualSize;
+  // what imgplan already serves is read where it is: the guest's bytes as the mounts see them
+  if (liveNbd) return { ...(await readContents(runner, liveNbd.device, size, wanted, lvNames)), file, stat, qemu: { ...qemu, readVia: 'nbd' } };
+  if (liveExport) return { ...(await readContents(runner, liveExport.view, size, wanted, lvNames)), file, stat, qemu: { ...qemu, readVia: 'export' } };
+  if (!q.canProbe) return { file, stat, table: null, contents: {}, qemu };
+  const o = await withProbeExport(runner, img, q.probePaths(img.name), qemu.inUse !== undefined, (view) => readContents(runner, view, size, wanted, lvNames));
+  return { ...o, file, stat, qemu: { ...qemu, readVia: 'probe-export' } };
+}
+
+/** Partition table and filesystems of a raw view: the image file itself, or a QEMU export of it. */
+async function readContents(runner: Runner, file: string, size: number, wanted: ReadonlySet<string>, lvNames: ReadonlySet<string>): Promise<Omit<ImageObservation, 'file' | 'stat'>> {
   const sf = probes.sfdisk(file);
   const r = await runProbe(runner, sf, [1]);
   // sfdisk exits 1 with "does not contain a recognized partition table" on a bare filesystem
@@ -82,7 +123,7 @@ async function collectImage(runner: Runner, file: string, wanted: ReadonlySet<st
     const b = await runProbe(runner, cmd, [2]);
     contents[key] = b.exitCode === 0 ? parseBlkidExport(b.stdout) : {};
     const base = range?.offset ?? 0;
-    const end = range ? base + range.size : stat.size ?? Infinity;
+    const end = range ? base + range.size : size;
     const reader = async (offset: number, length: number) => {
       const len = Math.max(0, Math.min(length, end - base - offset));
       return (await runner.readBytes(file, base + offset, len)) ?? new Uint8Array();
@@ -113,7 +154,7 @@ async function collectImage(runner: Runner, file: string, wanted: ReadonlySet<st
       if (wanted.has(key) || wanted.has('all')) await probeRange(key, { offset: p.start * table.sectorSize, size: p.size * table.sectorSize });
     }
   }
-  return { file, stat, table, contents, ...(Object.keys(ntfs).length ? { ntfs } : {}), ...(Object.keys(lvm).length ? { lvm } : {}), ...(Object.keys(lvContents).length ? { lvContents } : {}) };
+  return { table, contents, ...(Object.keys(ntfs).length ? { ntfs } : {}), ...(Object.keys(lvm).length ? { lvm } : {}), ...(Object.keys(lvContents).length ? { lvContents } : {}) };
 }
 
 /**
@@ -139,6 +180,10 @@ async function collectFilesystems(runner: Runner, types: ReadonlySet<string>): P
 
 export interface CollectOptions {
   readonly stateDir: string;
+  /** destroy: the journal and live objects only; QEMU images are not opened */
+  readonly purpose?: 'plan' | 'destroy';
+  /** where plan's short-lived exports of QEMU images go (default: STATEDIR/probe/PID, so concurrent plans never meet) */
+  readonly probeDir?: string;
 }
 
 /** Reads the live state the plan needs, once, through the runner. Changes nothing. */
@@ -174,6 +219,44 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     }
   }
 
+  const jPath = journalPath(opts.stateDir, manifest.path);
+  const jText = await runner.readText(jPath);
+  let journal: Journal | null = null;
+  if (jText !== undefined) {
+    try {
+      journal = parseJournal(jText, jPath);
+    } catch (e) {
+      throw new ProbeError(['read', jPath], (e as Error).message, `move the file away if no imgplan objects of ${manifest.path} are live`);
+    }
+  }
+
+  // QEMU images: imgplan's exports and nbd connections (wanted, or journaled) and which backends exist
+  const entries = journal?.entries ?? [];
+  const exports: Record<string, ExportObservation> = {};
+  const qemuImages = manifest.images.filter(needsQemu);
+  for (const name of new Set([...qemuImages.map((i) => i.name), ...entries.flatMap((e) => (e.kind === 'export' ? [e.address.slice('export:'.length)] : []))])) {
+    const entry = entries.find((e) => e.kind === 'export' && e.address === `export:${name}`);
+    exports[name] = await observeExport(runner, exportPaths(opts.stateDir, manifest.path, name), mounts, entry?.kind === 'export' && entry.writable && !entry.overlay);
+  }
+  let qemuBackends: ObservedState['qemuBackends'];
+  if (qemuImages.length) {
+    let storageDaemon = false;
+    for (const p of probes.STORAGE_DAEMON_PATHS) if (!storageDaemon) storageDaemon = (await runner.inspectPath(p)).kind === 'file';
+    qemuBackends = { storageDaemon, fuse: (await runner.inspectPath(probes.FUSE_DEVICE_PATH)).kind !== 'missing' };
+  }
+  const nbd: NbdState | undefined = qemuImages.length || entries.some((e) => e.kind === 'nbd') ? await observeNbd(runner) : undefined;
+  const qctx: QemuContext = {
+    exports,
+    liveNbd: (image) => {
+      const e = entries.find((x) => x.kind === 'nbd' && x.address === `nbd:${image}`);
+      if (e?.kind !== 'nbd' || !nbd || !liveNbdDevice(e, nbd)) return undefined;
+      return { device: e.device, writesImage: e.writable && e.file === e.image };
+    },
+    probePaths: (image) => probeExportPaths(opts.probeDir ?? posix.join(opts.stateDir, 'probe', String(process.pid)), image),
+    canProbe: qemuBackends !== undefined && qemuBackends.storageDaemon && qemuBackends.fuse,
+    contents: opts.purpose !== 'destroy',
+  };
+
   const images: Record<string, ImageObservation> = {};
   const usesLvm = manifest.mounts.some((m) => m.source.kind === 'lv') || manifest.images.some((i) => i.volumeGroups.length > 0);
   const lvNames = new Set(manifest.mounts.flatMap((m) => (m.source.kind === 'lv' ? [m.source.lv] : [])));
@@ -186,7 +269,7 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     wanted.add('whole');
     // LVM: a VG's PVs can be on any partition of any image of the manifest
     if (usesLvm) wanted.add('all');
-    images[img.name] = await collectImage(runner, img.file, wanted, lvNames);
+    images[img.name] = await collectImage(runner, img, wanted, lvNames, qctx);
   }
   const found = new Set(Object.values(images).flatMap((i) => Object.values(i.contents).map((c) => c.TYPE)).filter((t): t is string => t !== undefined && !(t in NOT_MOUNTABLE)));
   const filesystems = await collectFilesystems(runner, found);
@@ -194,16 +277,6 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
   if (found.has('ntfs')) for (const p of probes.NTFS3G_HELPER_PATHS) if (!ntfs3g) ntfs3g = (await runner.inspectPath(p)).kind !== 'missing';
   const kernel: KernelFacts = { ...kernelBase, filesystems, ...(found.has('ntfs') ? { ntfs3g } : {}) };
 
-  const jPath = journalPath(opts.stateDir, manifest.path);
-  const jText = await runner.readText(jPath);
-  let journal: Journal | null = null;
-  if (jText !== undefined) {
-    try {
-      journal = parseJournal(jText, jPath);
-    } catch (e) {
-      throw new ProbeError(['read', jPath], (e as Error).message, `move the file away if no imgplan objects of ${manifest.path} are live`);
-    }
-  }
   const journaledDirs = new Set((journal?.entries ?? []).flatMap((e) => (e.kind === 'dir' ? [e.path] : [])));
   const paths: Record<string, PathInfo> = {};
   for (const m of manifest.mounts) {
@@ -233,5 +306,6 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     hostVgs = r.failure === 'not-found' ? null : parsed(probes.HOST_VGS, () => parseVgsReport(checked(probes.HOST_VGS, r).stdout));
   }
 
-  return { kernel, blockDevices, loops, mounts, dmMaps, images, paths, mountedXfsUuids, journal, journalPath: jPath, ...(hostVgs !== undefined ? { hostVgs } : {}) };
+  return { kernel, blockDevices, loops, mounts, dmMaps, images, paths, mountedXfsUuids, journal, journalPath: jPath,
+    ...(Object.keys(exports).length ? { exports } : {}), ...(qemuBackends ? { qemuBackends } : {}), ...(nbd ? { nbd } : {}), ...(hostVgs !== undefined ? { hostVgs } : {}) };
 }

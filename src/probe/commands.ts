@@ -76,3 +76,21 @@ export const HOST_VGS: Command = {
   argv: ['vgs', '--reportformat', 'json', '--units', 'b', '--nosuffix', '--options', 'vg_name,vg_uuid,lv_count'],
   mutates: false,
 };
+
+/** FUSE, which qemu-storage-daemon's export needs. */
+export const FUSE_DEVICE_PATH = '/dev/fuse';
+/** Debian's qemu-system-common package installs it here. */
+export const STORAGE_DAEMON_PATHS = ['/usr/bin/qemu-storage-daemon', '/usr/local/bin/qemu-storage-daemon'];
+
+/** qemu-utils installs qemu-nbd here. */
+export const QEMU_NBD_PATHS = ['/usr/bin/qemu-nbd', '/usr/local/bin/qemu-nbd'];
+/** Present once the nbd driver is loaded (or built in); its parameters say how many devices and partitions. */
+export const NBD_MODULE_PATH = '/sys/module/nbd';
+export const NBD_MAX_PART_PATH = '/sys/module/nbd/parameters/max_part';
+export const NBD_NBDS_MAX_PATH = '/sys/module/nbd/parameters/nbds_max';
+/** A connected nbd device has the pid of the process serving it here; a free one has no such file. */
+export const nbdPidPath = (n: number) => `/sys/block/nbd${n}/pid`;
+export const nbdSysPath = (n: number) => `/sys/block/nbd${n}`;
+
+/** Whether the nbd module could be loaded: --dry-run loads nothing; exit 0 means found. */
+export const MODPROBE_NBD: Command = { argv: ['modprobe', '--dry-run', '--quiet', 'nbd'], mutates: false };

@@ -9,6 +9,56 @@ import type { NtfsHealth } from './ntfs.js';
 import type { LoopDevice } from './losetup.js';
 import type { BlockDevice } from './lsblk.js';
 import type { PartitionTable } from './sfdisk.js';
+import type { QemuImageInfo, QemuOpenProblem } from './qemu-img.js';
+import type { ExportPaths } from '../journal/format.js';
+
+/** What QEMU says about an image imgplan opens through QEMU (non-raw formats, access: overlay). */
+export interface QemuObservation {
+  /** the top image as QEMU's format probe sees it (the guess is shown, never used) */
+  readonly probe?: QemuImageInfo;
+  /** the backing chain, top image first, opened with the manifest's format */
+  readonly chain?: readonly QemuImageInfo[];
+  /** another process holds the image locked (QEMU's message); only probed further with allow_live */
+  readonly inUse?: string;
+  /** why QEMU could not open it */
+  readonly problem?: QemuOpenProblem;
+  /** how plan read the guest's partition table and filesystems: through imgplan's live export or nbd device, or a short-lived export */
+  readonly readVia?: 'export' | 'nbd' | 'probe-export';
+}
+
+/** One /dev/nbdN: free, or connected to the process in /sys/block/nbdN/pid. */
+export interface NbdDevice {
+  readonly device: string;
+  readonly pid?: number;
+  /** that process's /proc/PID/cmdline (NUL-separated): qemu-nbd's says what it serves */
+  readonly cmdline?: string;
+}
+
+/** The kernel's nbd driver and its devices (probed when the manifest has QEMU images or imgplan has nbd connections). */
+export interface NbdState {
+  /** loaded (or built in), loadable (modprobe finds the module), or absent */
+  readonly module: 'loaded' | 'loadable' | 'absent';
+  /** partitions per device; 0: the kernel makes no nbdNpM nodes */
+  readonly maxPart?: number;
+  readonly devices: readonly NbdDevice[];
+  /** the qemu-nbd tool is installed */
+  readonly qemuNbd: boolean;
+}
+
+/** imgplan's qemu-storage-daemon export of one image: where it lives and whether it serves. */
+export interface ExportObservation extends ExportPaths {
+  /** from the pid file */
+  readonly pid?: number;
+  /** the daemon is alive, its command line serves this view, and the view is mounted */
+  readonly serving: boolean;
+  /** the view is a mountpoint (FUSE) */
+  readonly mounted: boolean;
+  /** the view file (while serving: the FUSE file losetup reports as BACK-MAJ:MIN and BACK-INO) */
+  readonly viewStat: PathInfo;
+  readonly overlayPresent: boolean;
+  /** the journal says the export writes to the image itself (access: read-write), holding QEMU's write lock */
+  readonly writesImage: boolean;
+}
 
 export interface KernelFacts {
   readonly release: string;
@@ -34,6 +84,8 @@ export type FilesystemDriver = 'registered' | 'module' | 'absent';
 export interface ImageObservation {
   readonly file: string;
   readonly stat: PathInfo;
+  /** QEMU formats and overlays: what qemu-img found */
+  readonly qemu?: QemuObservation;
   /** null: the image has no partition table sfdisk recognises */
   readonly table: PartitionTable | null;
   /** blkid of the whole image ("whole") and of each partition the manifest names ("part3") */
@@ -61,6 +113,12 @@ export interface ObservedState {
   readonly mountedXfsUuids: Readonly<Record<string, string>>;
   readonly journal: Journal | null;
   readonly journalPath: string;
+  /** imgplan's QEMU exports, by image name: of the manifest's QEMU images and of journaled exports */
+  readonly exports?: Readonly<Record<string, ExportObservation>>;
+  /** qemu-storage-daemon and FUSE are available (probed when the manifest has QEMU images) */
+  readonly qemuBackends?: { readonly storageDaemon: boolean; readonly fuse: boolean };
+  /** the nbd driver and devices (probed when the manifest has QEMU images or the journal nbd connections) */
+  readonly nbd?: NbdState;
   /** the host's volume groups (only probed when the manifest uses LVM); null: lvm2 is not installed */
   readonly hostVgs?: readonly HostVg[] | null;
 }

@@ -1,4 +1,4 @@
-import { isConcat, isRef, type Arg, type Plan, type PlannedAction } from '../plan/types.js';
+import { isConcat, isRef, type Arg, type Kind, type Plan, type PlannedAction } from '../plan/types.js';
 import { renderDiagnostic } from './diagnostics.js';
 import type { Style } from './style.js';
 
@@ -17,8 +17,8 @@ export function argvText(argv: readonly Arg[]): string {
   return argv.map(argText).join(' ');
 }
 
-const VERB: Readonly<Record<string, string>> = { attach: 'attach', partmap: 'map', vg: 'activate', dir: 'mkdir', mount: 'mount' };
-const UNVERB: Readonly<Record<string, string>> = { attach: 'detach', partmap: 'unmap', vg: 'deactivate', dir: 'rmdir', mount: 'umount' };
+const VERB: Readonly<Record<Kind, string>> = { export: 'export', nbd: 'connect', attach: 'attach', partmap: 'map', vg: 'activate', dir: 'mkdir', mount: 'mount' };
+const UNVERB: Readonly<Record<Kind, string>> = { export: 'unexport', nbd: 'disconnect', attach: 'detach', partmap: 'unmap', vg: 'deactivate', dir: 'rmdir', mount: 'umount' };
 
 /** The action's symbol padded to three columns, then coloured (padding counts visible characters). */
 function symbol(a: PlannedAction, style: Style): string {
@@ -30,7 +30,7 @@ function block(a: PlannedAction, n: number, numberOf: ReadonlyMap<string, number
   const verb = a.action === 'delete' ? UNVERB[a.kind] : VERB[a.kind];
   const half = a.replace ? (a.action === 'delete' ? ' (replace: old one goes)' : ' (replace: new one)') : '';
   const after = a.dependsOn.map((d) => numberOf.get(d)).filter((x): x is number => x !== undefined && x < n).sort((x, y) => x - y);
-  const head = `${String(n).padStart(3)}  ${symbol(a, style)} ${verb!.padEnd(7)} ${style.bold(a.address)}${half}${after.length ? `   after ${after.join(', ')}` : ''}`;
+  const head = `${String(n).padStart(3)}  ${symbol(a, style)} ${verb.padEnd(7)} ${style.bold(a.address)}${half}${after.length ? `   after ${after.join(', ')}` : ''}`;
   const lines = [head];
   lines.push(`            ${'reason'.padEnd(10)} ${a.reasonText}`);
   for (const at of a.attrs) {

@@ -1,0 +1,126 @@
+import { ProbeError } from '../errors.js';
+import type { ExportPaths } from '../journal/format.js';
+import type { ImageSpec } from '../manifest/types.js';
+import { servesView, storageDaemonArgv } from '../qemu/storage-daemon.js';
+import type { CommandResult, Runner } from '../runner/runner.js';
+import type { MountEntry } from './findmnt.js';
+import * as probes from './commands.js';
+import type { ExportObservation, NbdDevice, NbdState, QemuObservation } from './observed.js';
+import { classifyQemuError, parseQemuImgInfo, qemuImgChain, qemuImgProbe, type QemuImageInfo } from './qemu-img.js';
+
+function infoOf(cmd: readonly string[], r: CommandResult): QemuImageInfo[] {
+  try {
+    return parseQemuImgInfo(r.stdout);
+  } catch (e) {
+    throw new ProbeError(cmd, `could not read its output: ${(e as Error).message}`, 'please report this with the output of the command above');
+  }
+}
+
+/**
+ * What QEMU says about an image: its format as QEMU's probe sees it, the backing chain, and
+ * whether another process holds it locked. Read-only; opens no backing file before the format
+ * is known to be the manifest's.
+ */
+export async function inspectQemuImage(runner: Runner, img: ImageSpec, heldByUs: boolean): Promise<QemuObservation> {
+  // imgplan's own writable export or connection holds QEMU's write lock: read past it, it is no other process
+  let cmd = qemuImgProbe(img.file, heldByUs);
+  let r = await runner.run(cmd);
+  if (r.failure === 'not-found') throw new ProbeError(cmd.argv, 'qemu-img is not installed', 'install it: apt-get install qemu-utils');
+  let inUse: string | undefined;
+  if (r.failure) {
+    const problem = classifyQemuError(r.stderr);
+    if (problem.kind !== 'in-use' || !img.allowLive) return { problem };
+    inUse = problem.message;
+    cmd = qemuImgProbe(img.file, true);
+    r = await runner.run(cmd);
+    if (r.failure) return { inUse, problem: classifyQemuError(r.stderr) };
+  }
+  const probe = infoOf(cmd.argv, r)[0]!;
+  const live = inUse ? { inUse } : {};
+  if (probe.format !== img.format || probe.backingFilename === undefined) return { probe, ...live, ...(probe.format === img.format ? { chain: [probe] } : {}) };
+  const chainCmd = qemuImgChain(img.file, img.format, inUse !== undefined || heldByUs);
+  const c = await runner.run(chainCmd);
+  if (c.failure) return { probe, ...live, problem: classifyQemuError(c.stderr) };
+  return { probe, ...live, chain: infoOf(chainCmd.argv, c) };
+}
+
+/** Whether imgplan's export of an image is serving: its daemon alive (pid file, command line) and the view mounted. */
+export async function observeExport(runner: Runner, paths: ExportPaths, mounts: readonly MountEntry[], writesImage: boolean): Promise<ExportObservation> {
+  const pidText = (await runner.readText(paths.pidfile))?.trim();
+  const pid = pidText && /^\d+$/.test(pidText) ? Number(pidText) : undefined;
+  const cmdline = pid !== undefined ? await runner.readText(`/proc/${pid}/cmdline`) : undefined;
+  const mounted = mounts.some((m) => m.target === paths.view);
+  const serving = cmdline !== undefined && servesView(cmdline, paths.view) && mounted;
+  const view = await runner.inspectPath(paths.view);
+  const overlay = await runner.inspectPath(paths.overlay);
+  return { ...paths, ...(pid !== undefined ? { pid } : {}), serving, mounted, viewStat: view, overlayPresent: overlay.kind === 'file', writesImage };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Reads a QEMU image's guest-visible bytes during plan: a read-only export of its own, in
+ * imgplan's probe directory, stopped and removed before this returns, whatever `use` does.
+ * These commands are marked non-mutating: they change nothing outside that directory and
+ * nothing lasts, and recording them lets plans of QEMU images be replayed in unit tests.
+ */
+export async function withProbeExport<T>(runner: Runner, img: ImageSpec, paths: ExportPaths, forceShare: boolean, use: (view: string) => Promise<T>): Promise<T> {
+  const mk = await runner.run({ argv: ['install', '-D', '-m', '0600', '/dev/null', paths.view], mutates: false });
+  if (mk.failure) throw new ProbeError(mk.argv, mk.stderr.trim() || `exit ${mk.exitCode}`, 'imgplan must run as root');
+  const stop = async () => {
+    // unmount first: a daemon stopped under a mounted export leaves it lazily unmounted (field-notes G12)
+    await runner.run({ argv: ['umount', paths.view], mutates: false });
+    // -L: only a pid file the daemon still holds locked, so never another process that reused the pid
+    await runner.run({ argv: ['pkill', '--pidfile', paths.pidfile, '--logpidfile'], mutates: false });
+    // the daemon deletes its pid file as it exits; a next plan may reuse the path
+    for (let i = 0; i < 200 && (await runner.inspectPath(paths.pidfile)).kind !== 'missing'; i++) await sleep(25);
+    await runner.run({ argv: ['rm', '-f', paths.view], mutates: false });
+    await runner.run({ argv: ['rmdir', '--ignore-fail-on-non-empty', paths.dir], mutates: false });
+  };
+  // Ctrl-C while plan reads through the export: stop it before going, so nothing outlives the plan
+  let stopping: Promise<void> | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    stopping ??= stop().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const sig of signals) process.on(sig, onSignal);
+  try {
+    const argv = storageDaemonArgv({ file: img.file, format: img.format, view: paths.view, pidfile: paths.pidfile, writable: false, forceShare }) as [string, ...string[]];
+    const start = await runner.run({ argv, mutates: false, timeoutMs: 60_000 });
+    if (start.failure) {
+      throw new ProbeError(argv, start.failure === 'not-found' ? 'qemu-storage-daemon is not installed' : start.stderr.trim() || `exit ${start.exitCode}`,
+        start.failure === 'not-found' ? 'install it: apt-get install qemu-system-common' : 'see the message above');
+    }
+    return await use(paths.view);
+  } finally {
+    for (const sig of signals) process.off(sig, onSignal);
+    await (stopping ?? stop());
+  }
+}
+
+/**
+ * The nbd driver and its devices, from sysfs: each /dev/nbdN is free or connected to the process
+ * in /sys/block/nbdN/pid, whose command line says what it serves.
+ */
+export async function observeNbd(runner: Runner): Promise<NbdState> {
+  let qemuNbd = false;
+  for (const p of probes.QEMU_NBD_PATHS) if (!qemuNbd) qemuNbd = (await runner.inspectPath(p)).kind === 'file';
+  if ((await runner.inspectPath(probes.NBD_MODULE_PATH)).kind === 'missing') {
+    const r = await runner.run(probes.MODPROBE_NBD);
+    return { module: r.failure === undefined ? 'loadable' : 'absent', devices: [], qemuNbd };
+  }
+  const num = async (path: string) => {
+    const t = (await runner.readText(path))?.trim();
+    return t && /^\d+$/.test(t) ? Number(t) : undefined;
+  };
+  const maxPart = await num(probes.NBD_MAX_PART_PATH);
+  const count = (await num(probes.NBD_NBDS_MAX_PATH)) ?? 16;
+  const devices: NbdDevice[] = [];
+  for (let n = 0; n < count; n++) {
+    if ((await runner.inspectPath(probes.nbdSysPath(n))).kind === 'missing') continue;
+    const pid = await num(probes.nbdPidPath(n));
+    const cmdline = pid !== undefined ? await runner.readText(`/proc/${pid}/cmdline`) : undefined;
+    devices.push({ device: `/dev/nbd${n}`, ...(pid !== undefined ? { pid } : {}), ...(cmdline !== undefined ? { cmdline } : {}) });
+  }
+  return { module: 'loaded', ...(maxPart !== undefined ? { maxPart } : {}), devices, qemuNbd };
+}

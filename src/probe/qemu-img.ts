@@ -1,0 +1,81 @@
+import type { Command } from '../runner/runner.js';
+import { ShapeError } from './coerce.js';
+
+/** One image of a chain, as `qemu-img info --output=json` describes it. */
+export interface QemuImageInfo {
+  readonly filename: string;
+  readonly format: string;
+  readonly virtualSize: number;
+  readonly actualSize?: number;
+  /** as written in the image header (may be relative to the image's folder) */
+  readonly backingFilename?: string;
+  /** resolved by QEMU */
+  readonly fullBackingFilename?: string;
+  /** absent: the header does not record it, so QEMU guesses the backing file's format */
+  readonly backingFormat?: string;
+  readonly encrypted: boolean;
+  readonly dirty: boolean;
+}
+
+/**
+ * What QEMU's format probe finds. Run without --format on purpose, and without --backing-chain:
+ * qemu-img info opens no backing file then and reads only the header, so a guessed format is
+ * reported, never used for I/O (field-notes G13). Without --force-share it fails on an image
+ * that a running VM holds locked (field-notes G7).
+ */
+export function qemuImgProbe(file: string, forceShare: boolean): Command {
+  return { argv: ['qemu-img', 'info', '--output=json', ...(forceShare ? ['--force-share'] : []), file], mutates: false };
+}
+
+/** The whole backing chain, opened with the manifest's format for the top image. */
+export function qemuImgChain(file: string, format: string, forceShare: boolean): Command {
+  return { argv: ['qemu-img', 'info', '--output=json', '--backing-chain', `--format=${format}`, ...(forceShare ? ['--force-share'] : []), file], mutates: false };
+}
+
+function parseOne(v: unknown): QemuImageInfo {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ShapeError(`qemu-img info: expected an object, got ${JSON.stringify(v)}`);
+  const o = v as Record<string, unknown>;
+  const str = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
+  const num = (k: string) => (typeof o[k] === 'number' ? (o[k] as number) : undefined);
+  const filename = str('filename');
+  const format = str('format');
+  const virtualSize = num('virtual-size');
+  if (filename === undefined || format === undefined || virtualSize === undefined) throw new Error('qemu-img info: filename, format or virtual-size missing');
+  const backing = str('backing-filename');
+  const full = str('full-backing-filename');
+  const bfmt = str('backing-filename-format');
+  const actual = num('actual-size');
+  return {
+    filename, format, virtualSize,
+    ...(actual !== undefined ? { actualSize: actual } : {}),
+    ...(backing !== undefined ? { backingFilename: backing } : {}),
+    ...(full !== undefined ? { fullBackingFilename: full } : {}),
+    ...(bfmt !== undefined ? { backingFormat: bfmt } : {}),
+    encrypted: o.encrypted === true,
+    dirty: o['dirty-flag'] === true,
+  };
+}
+
+/** `qemu-img info --output=json`: one object; with --backing-chain, an array, top image first. */
+export function parseQemuImgInfo(text: string): QemuImageInfo[] {
+  const v = JSON.parse(text) as unknown;
+  return Array.isArray(v) ? v.map(parseOne) : [parseOne(v)];
+}
+
+export type QemuOpenProblem =
+  | { readonly kind: 'in-use'; readonly message: string }
+  | { readonly kind: 'missing-file'; readonly file: string; readonly message: string }
+  | { readonly kind: 'other'; readonly message: string };
+
+/**
+ * Why qemu-img could not open an image, from its message. QEMU 7.2 says, for a locked image:
+ * `Failed to get shared "write" lock` / `Is another process using the image [F]?`; for a
+ * missing file anywhere in the chain: `Could not open 'F': Could not open 'F': No such file or directory`.
+ */
+export function classifyQemuError(stderr: string): QemuOpenProblem {
+  const message = stderr.trim().split('\n').map((l) => l.replace(/^qemu-img: /, '')).join(' ');
+  if (/Failed to get (shared )?"[a-z ]+" lock/.test(stderr)) return { kind: 'in-use', message };
+  const missing = /Could not open '([^']+)': (?:Could not open '[^']+': )?No such file or directory/.exec(stderr);
+  if (missing) return { kind: 'missing-file', file: missing[1]!, message };
+  return { kind: 'other', message };
+}

@@ -640,6 +640,7 @@ export function makePlan(manifest: Manifest, obs: ObservedState, opts: PlanOptio
     udev: obs.kernel.udev,
     partscan: obs.kernel.partscan,
     writableImages: manifest.images.filter((i) => i.access === 'read-write').map((i) => i.name),
+    overlayImages: manifest.images.filter((i) => i.access === 'overlay').map((i) => i.name),
   };
   const header = { formatVersion: 1 as const, mode: opts.mode, manifest: { path: manifest.path, sha256: manifest.sha256 }, context };
 

@@ -96,6 +96,8 @@ export interface PlanContext {
   readonly partscan: { readonly labels: readonly string[]; readonly evidence: string };
   /** images opened writable (only with access: read-write and --allow-writes) */
   readonly writableImages: readonly string[];
+  /** images whose writes go to a throw-away overlay (access: overlay); absent in plans saved before overlays */
+  readonly overlayImages?: readonly string[];
 }
 
 export interface Plan {

@@ -33,6 +33,7 @@ export function planToJson(plan: Plan): object {
       udev: plan.context.udev,
       partition_scan: { table_types: plan.context.partscan.labels, evidence: plan.context.partscan.evidence },
       writable_images: plan.context.writableImages,
+      ...(plan.context.overlayImages?.length ? { overlay_images: plan.context.overlayImages } : {}),
     },
     resource_changes: order.map((address) => {
       const a = seen.get(address)!;

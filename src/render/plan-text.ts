@@ -49,7 +49,7 @@ export function renderPlan(plan: Plan, style: Style): string {
   out.push(`Kernel ${plan.context.kernel}: ${scan} (${ps.evidence}); udev ${plan.context.udev ? 'running' : 'not running'}`);
   out.push(plan.context.writableImages.length
     ? `Access: ${style.yellow(`WRITABLE: ${plan.context.writableImages.join(', ')}`)} (access: read-write, --allow-writes); all other images read-only`
-    : 'Access: read-only; no byte of any image will be written');
+    : `Access: read-only; no byte of any image will be written${plan.context.overlayImages?.length ? ` (writes to ${plan.context.overlayImages.join(', ')} go to throw-away overlays)` : ''}`);
   out.push('');
   for (const w of plan.warnings) out.push(renderDiagnostic(w, style), '');
 

@@ -144,6 +144,11 @@ export class Sandbox {
     return file;
   }
 
+  /** QEMU images (test/support/qemu-disk.sh): `chain BASE TOP`, `convert FORMAT OUT`, `whole FORMAT OUT`, `dirty-ext4 OUT`… */
+  async qemuDisk(kind: string, ...args: string[]): Promise<void> {
+    await sh(['bash', join(import.meta.dirname, '../support/qemu-disk.sh'), kind, ...args]);
+  }
+
   /** Disks with LVM inside (test/support/lvm-disk.sh; needs device-mapper and partition scan: VM lane). */
   async lvmDisk(kind: 'centos' | 'span', names: readonly string[], vg?: string): Promise<string[]> {
     const files = names.map((n) => this.path(n));
@@ -168,8 +173,8 @@ export class Sandbox {
   /** What this sandbox still has on the system: mounts under it, loops backed by its files, journal files. */
   async leaks(): Promise<string[]> {
     const out: string[] = [];
-    const mounts = JSON.parse((await sh(['findmnt', '--json', '--list', '--output', 'TARGET,SOURCE'])) || '{"filesystems":[]}') as { filesystems: { target: string; source: string }[] };
-    for (const m of mounts.filesystems) if (m.target.startsWith(`${this.root}/`)) out.push(`mount ${m.target} (${m.source})`);
+    const mounts = JSON.parse((await sh(['findmnt', '--json', '--list', '--output', 'TARGET,SOURCE,FSTYPE'])) || '{"filesystems":[]}') as { filesystems: { target: string; source: string; fstype: string }[] };
+    for (const m of mounts.filesystems) if (m.target.startsWith(`${this.root}/`)) out.push(`${m.fstype === 'fuse' ? 'view' : 'mount'} ${m.target} (${m.source})`);
     const loopsText = await sh(['losetup', '--list', '--json', '--output', 'NAME,BACK-FILE']);
     const loops = loopsText.trim() ? (JSON.parse(loopsText) as { loopdevices: { name: string; 'back-file': string | null }[] }).loopdevices : [];
     for (const l of loops) if ((l['back-file'] ?? '').startsWith(`${this.root}/`)) out.push(`loop ${l.name} (${l['back-file']})`);
@@ -185,6 +190,15 @@ export class Sandbox {
     }
     const depth = (dm: string): number => Math.max(0, ...readdirSync(`/sys/block/${dm}/slaves`).filter((x) => under.has(x)).map((x) => depth(x) + 1));
     for (const dm of [...under].sort((a, b) => depth(b) - depth(a))) out.push(`dm ${readFileSync(`/sys/block/${dm}/dm/name`, 'utf8').trim()}`);
+    // nbd devices connected to a qemu-nbd serving one of the sandbox's files (or overlays in its state folder)
+    for (const nbd of existsSync('/sys/block') ? readdirSync('/sys/block').filter((d) => /^nbd\d+$/.test(d)) : []) {
+      try {
+        const pid = readFileSync(`/sys/block/${nbd}/pid`, 'utf8').trim();
+        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${this.root}/`)) out.push(`nbd /dev/${nbd} (pid ${pid})`);
+      } catch {
+        // not connected
+      }
+    }
     // a FUSE daemon (ntfs-3g) exits just after its umount returns: give it a moment before calling it leaked
     for (let i = 0, d = this.daemons(); d.length; d = this.daemons()) {
       if (++i > 20) {
@@ -198,14 +212,14 @@ export class Sandbox {
     return out;
   }
 
-  /** FUSE daemons (ntfs-3g) serving a mount under the sandbox; zombies only wait for init to reap them. */
+  /** Daemons serving the sandbox's files (ntfs-3g, qemu-storage-daemon, qemu-nbd); zombies only wait for init to reap them. */
   private daemons(): string[] {
     const out: string[] = [];
     for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
       try {
         const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
         const zombie = /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-        if (cmd.includes(`${this.root}/`) && /ntfs-3g|fuse/.test(cmd) && !zombie) out.push(`daemon ${pid} (${cmd})`);
+        if (cmd.includes(`${this.root}/`) && /ntfs-3g|fuse|qemu-storage-daemon|qemu-nbd/.test(cmd) && !zombie) out.push(`daemon ${pid} (${cmd})`);
       } catch {
         // the process ended while we looked
       }
@@ -213,12 +227,20 @@ export class Sandbox {
     return out;
   }
 
-  /** Removes whatever leaked, deepest mounts first, then loops; returns what it had to remove. */
+  /**
+   * Removes whatever leaked, in teardown order: filesystems (deepest first), dm maps, loops, nbd
+   * connections, then storage-daemon views and daemons (stopped last: a daemon killed under a
+   * loop leaves its view lazily unmounted, field-notes G12). Returns what it had to remove.
+   */
   async cleanup(): Promise<string[]> {
     const found = await this.leaks();
+    const umount = async (m: string) => execa('umount', [m], { reject: false }).then((r) => (r.exitCode ? execa('umount', ['-l', m], { reject: false }) : r));
     const mounts = found.filter((l) => l.startsWith('mount ')).map((l) => l.split(' ')[1]!).sort((a, b) => b.length - a.length);
-    for (const m of mounts) await execa('umount', [m], { reject: false }).then((r) => (r.exitCode ? execa('umount', ['-l', m], { reject: false }) : r));
+    for (const m of mounts) await umount(m);
     for (const d of found.filter((x) => x.startsWith('dm '))) await execa('dmsetup', ['remove', '--retry', d.split(' ')[1]!], { reject: false });
+    for (const l of found.filter((x) => x.startsWith('loop '))) await execa('losetup', ['--detach', l.split(' ')[1]!], { reject: false });
+    for (const n of found.filter((x) => x.startsWith('nbd '))) await execa('qemu-nbd', ['--disconnect', n.split(' ')[1]!], { reject: false });
+    for (const v of found.filter((x) => x.startsWith('view '))) await umount(v.split(' ')[1]!);
     for (const d of found.filter((x) => x.startsWith('daemon '))) {
       try {
         process.kill(Number(d.split(' ')[1]), 'SIGTERM');
@@ -226,7 +248,6 @@ export class Sandbox {
         // already gone
       }
     }
-    for (const l of found.filter((x) => x.startsWith('loop '))) await execa('losetup', ['--detach', l.split(' ')[1]!], { reject: false });
     return found;
   }
 

@@ -92,7 +92,8 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
     for (const node of nodes) {
       while ((await opts.runner.inspectPath(node)).kind === 'missing') {
         if (Date.now() > deadline) throw new Error(`device node ${node} did not appear within ${(opts.partitionWaitMs ?? 10_000) / 1000} s`);
-        if (!rescanned && Date.now() - started > 1000) {
+        // without udev the nodes are either there when qemu-nbd returns or never; udev makes them within ~60 ms
+        if (!rescanned && Date.now() - started > 250) {
           rescanned = true;
           await opts.runner.run({ argv: ['blockdev', '--rereadpt', rescan!], mutates: true });
           await settle();

@@ -306,9 +306,11 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
   for (const img of manifest.images) {
     for (const [i, vg] of img.volumeGroups.entries()) requests.push({ image: img, vg, lvs: [], what: `${img.name}/${vg}`, at: img.volumeGroupsAt[i] ?? img.at });
   }
+  // a QEMU image that cannot be opened (or looked inside) has its own error, not "no volume group"
+  const openable = requests.filter((r) => !needsQemu(r.image) || qemu(r.image) !== undefined);
   const pvSources = new Map<string, string>();
-  const vgs = requests.length
-    ? desiredVgs(manifest, obs, requests, (image, storage, asker) => {
+  const vgs = openable.length
+    ? desiredVgs(manifest, obs, openable, (image, storage, asker) => {
       const loc = locateStorage(storage === 'whole' ? { kind: 'whole' } : { kind: 'partition', number: Number(storage.slice(4)) }, image, obs, diags, asker, qemu);
       if (!loc) return undefined;
       pvSources.set(`${loc.provider}|${loc.sourceAttr}`, register(loc));

@@ -39,7 +39,7 @@ export function planFacts(manifest: Manifest, obs: ObservedState): string[] {
   if (obs.nbd) {
     lines.push(`nbd-module ${obs.nbd.module} max_part=${obs.nbd.maxPart ?? '?'} qemu-nbd=${obs.nbd.qemuNbd}`);
     for (const d of obs.nbd.devices) {
-      lines.push(`nbd ${d.device} ${d.pid === undefined ? 'free' : `pid=${d.pid} ${(d.cmdline ?? '').split('\0').join(' ').trim()}`}`);
+      lines.push(`nbd ${d.device} ${!d.connected ? 'free' : d.pid === undefined ? 'half-disconnected' : `pid=${d.pid} ${(d.cmdline ?? '').split('\0').join(' ').trim()}`}`);
       views.set(d.device, d.device);
     }
   }
@@ -53,7 +53,7 @@ export function planFacts(manifest: Manifest, obs: ObservedState): string[] {
   // nbd devices are disks of their own: with their kernel partitions, they hold PVs too
   for (const d of obs.nbd?.devices ?? []) {
     const b = obs.blockDevices.find((x) => `/dev/${x.name}` === d.device);
-    if (d.pid !== undefined && b?.majMin) loopMajMin.set(b.majMin, d.device);
+    if (d.connected && b?.majMin) loopMajMin.set(b.majMin, d.device);
   }
   for (const b of obs.blockDevices) if (b.majMin && b.pkname && [...loopMajMin.values()].includes(`/dev/${b.pkname}`)) loopMajMin.set(b.majMin, `/dev/${b.name}`);
   for (let grew = true; grew;) {

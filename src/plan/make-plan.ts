@@ -552,23 +552,27 @@ class Planner {
             { label: 'daemon', value: x?.serving ? `pid ${x.pid}` : 'gone (its view is still mounted)' },
             ...(e.overlay ? [{ label: 'overlay', value: `${e.overlay} (deleted, with every write it took)` }] : [])],
           steps: [
-            // unmount before stopping the daemon: stopped first, it leaves the export lazily unmounted (field-notes G12)
-            ...(x?.mounted !== false ? [{ argv: ['umount', e.view], retryBusy: true, journal: keep }] : []),
-            // -L: only while the daemon holds its pid file locked, never a process that reused the pid; it deletes the file as it exits
+            // the loops on the view are gone by now: stopped, the daemon unmounts its view and removes its pid
+            // file itself (unmounted under a running daemon, the view leaves it spinning); -L: only a daemon
+            // that still holds its pid file locked, never a process that reused the pid
             ...(x?.serving !== false ? [{ argv: ['pkill', '--pidfile', e.pidfile, '--logpidfile'], waitGone: [e.pidfile], journal: keep }] : []),
+            // a daemon that died leaves its view mounted and dead ("Transport endpoint is not connected")
+            ...(x?.serving === false && x.mounted ? [{ argv: ['umount', e.view], retryBusy: true, journal: keep }] : []),
             { argv: ['rm', '-f', e.view, ...(e.overlay ? [e.overlay] : [])], journal: { op: 'remove', address: e.address } },
           ],
         };
       }
       case 'nbd': {
         const keep = { op: 'add' as const, entry: e };
+        const pid = this.obs.nbd?.devices.find((d) => d.device === e.device)?.pid;
         return {
           address: e.address, kind: 'nbd', action: 'delete', replace, reason, dependsOn: e.dependsOn,
           attrs: [{ label: 'image', value: `${e.image} (${e.format})` }, { label: 'device', value: e.device },
             ...(e.overlay ? [{ label: 'overlay', value: `${e.overlay} (deleted, with every write it took)` }] : [])],
           steps: [
-            // the server exits once the device is disconnected; the kernel drops /sys/block/nbdN/pid
-            { argv: nbdDisconnectArgv(e.device), settleBefore: true, retryBusy: true, waitGone: [`/sys/block/${deviceName(e.device)}/pid`], journal: keep },
+            // last, once nothing uses the device: qemu-nbd -d "succeeds" under a mount or a map too, and
+            // leaves the device half torn down; its server exits a moment after it returns, lock and all
+            { argv: nbdDisconnectArgv(e.device), settleBefore: true, waitGone: [`/sys/block/${deviceName(e.device)}/pid`, ...(pid !== undefined ? [`/proc/${pid}`] : [])], journal: keep },
             { argv: ['rm', '-f', e.pidfile, ...(e.overlay ? [e.overlay] : [])], journal: { op: 'remove' as const, address: e.address } },
           ],
         };

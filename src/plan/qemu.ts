@@ -207,7 +207,7 @@ export function qemuDisks(obs: ObservedState, diags: Diagnostic[]): (img: ImageS
     let device = liveNbd ?? foreign?.device;
     if (!device) {
       device = nbd.module === 'loaded'
-        ? nbd.devices.find((d) => d.pid === undefined && !taken.has(d.device))?.device
+        ? nbd.devices.find((d) => !d.connected && !taken.has(d.device))?.device
         : Array.from({ length: 16 }, (_, n) => `/dev/nbd${n}`).find((d) => !taken.has(d));
       if (!device) {
         diags.push(error('no-free-nbd', `image ${img.name} needs an nbd device, but every /dev/nbdN is connected (${nbd.devices.length} devices)`, img.fileAt,

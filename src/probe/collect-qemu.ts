@@ -68,12 +68,15 @@ export async function withProbeExport<T>(runner: Runner, img: ImageSpec, paths: 
   const mk = await runner.run({ argv: ['install', '-D', '-m', '0600', '/dev/null', paths.view], mutates: false });
   if (mk.failure) throw new ProbeError(mk.argv, mk.stderr.trim() || `exit ${mk.exitCode}`, 'imgplan must run as root');
   const stop = async () => {
-    // unmount first: a daemon stopped under a mounted export leaves it lazily unmounted (field-notes G12)
-    await runner.run({ argv: ['umount', paths.view], mutates: false });
-    // -L: only a pid file the daemon still holds locked, so never another process that reused the pid
+    // nothing else uses the view: stopped, the daemon unmounts it and deletes its pid file itself (an unmount
+    // under a running daemon leaves it spinning); -L: only a daemon that still holds its pid file locked,
+    // never another process that reused the pid
     await runner.run({ argv: ['pkill', '--pidfile', paths.pidfile, '--logpidfile'], mutates: false });
-    // the daemon deletes its pid file as it exits; a next plan may reuse the path
     for (let i = 0; i < 200 && (await runner.inspectPath(paths.pidfile)).kind !== 'missing'; i++) await sleep(25);
+    // a daemon that failed half-way leaves its view mounted and dead: unmounting it is all that is left
+    if ((await runner.run({ argv: ['findmnt', '--noheadings', '--output', 'TARGET', '--mountpoint', paths.view], mutates: false })).exitCode === 0) {
+      await runner.run({ argv: ['umount', paths.view], mutates: false });
+    }
     await runner.run({ argv: ['rm', '-f', paths.view], mutates: false });
     await runner.run({ argv: ['rmdir', '--ignore-fail-on-non-empty', paths.dir], mutates: false });
   };
@@ -118,9 +121,15 @@ export async function observeNbd(runner: Runner): Promise<NbdState> {
   const devices: NbdDevice[] = [];
   for (let n = 0; n < count; n++) {
     if ((await runner.inspectPath(probes.nbdSysPath(n))).kind === 'missing') continue;
-    const pid = await num(probes.nbdPidPath(n));
-    const cmdline = pid !== undefined ? await runner.readText(`/proc/${pid}/cmdline`) : undefined;
-    devices.push({ device: `/dev/nbd${n}`, ...(pid !== undefined ? { pid } : {}), ...(cmdline !== undefined ? { cmdline } : {}) });
+    // the kernel names qemu-nbd's client thread, not the process (whose pid its pid file holds)
+    const tid = await num(probes.nbdPidPath(n));
+    const status = tid !== undefined ? await runner.readText(`/proc/${tid}/status`) : undefined;
+    const tgid = status !== undefined ? /^Tgid:\s*(\d+)$/m.exec(status)?.[1] : undefined;
+    const cmdline = tgid !== undefined ? await runner.readText(`/proc/${tgid}/cmdline`) : undefined;
+    devices.push({
+      device: `/dev/nbd${n}`, connected: tid !== undefined,
+      ...(tgid !== undefined ? { pid: Number(tgid) } : {}), ...(cmdline !== undefined ? { cmdline } : {}),
+    });
   }
   return { module: 'loaded', ...(maxPart !== undefined ? { maxPart } : {}), devices, qemuNbd };
 }

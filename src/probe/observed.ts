@@ -26,9 +26,12 @@ export interface QemuObservation {
   readonly readVia?: 'export' | 'nbd' | 'probe-export';
 }
 
-/** One /dev/nbdN: free, or connected to the process in /sys/block/nbdN/pid. */
+/** One /dev/nbdN: free, or connected to the server whose client thread is in /sys/block/nbdN/pid. */
 export interface NbdDevice {
   readonly device: string;
+  /** /sys/block/nbdN/pid exists: in use (also when half torn down, its thread gone) */
+  readonly connected: boolean;
+  /** the serving process: the thread group of the thread in /sys/block/nbdN/pid (absent when that thread is gone) */
   readonly pid?: number;
   /** that process's /proc/PID/cmdline (NUL-separated): qemu-nbd's says what it serves */
   readonly cmdline?: string;

@@ -326,11 +326,13 @@ export async function captureState(file: string, outFile: string, scenario: stri
     const loaded = await load(await readInput(file), true, false);
     const inner = makeRunner();
     const rec = new RecordingRunner(inner);
-    await collectState(rec, loaded.manifest, { stateDir: stateDir() });
+    // a fixed folder for plan's short-lived exports, so that replaying the recording finds the same argv
+    const probeDir = `${stateDir()}/probe/capture`;
+    await collectState(rec, loaded.manifest, { stateDir: stateDir(), probeDir });
     const version = (await inner.run({ argv: ['losetup', '--version'], mutates: false })).stdout.trim();
     const recording = {
       ...rec.recording,
-      meta: { captured_with: 'imgplan debug capture-state', scenario, util_linux: version, state_dir: stateDir(), manifest: loaded.manifest.path },
+      meta: { captured_with: 'imgplan debug capture-state', scenario, util_linux: version, state_dir: stateDir(), probe_dir: probeDir, manifest: loaded.manifest.path },
     };
     await writeFile(outFile, `${JSON.stringify(recording, null, 1)}\n`);
     out(`wrote ${outFile}\n`);

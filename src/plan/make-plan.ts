@@ -195,7 +195,7 @@ class Planner {
     ];
     if (d.live && mine) {
       this.claimed.add(d.address);
-      this.add({ address: d.address, kind: 'export', action: 'noop', replace: false, reason: 'managed', dependsOn: [], attrs: [...attrs, { label: 'daemon', value: `pid ${p.pid}` }], steps: [] });
+      this.add({ address: d.address, kind: 'export', action: 'noop', replace: false, reason: 'managed', dependsOn: [], attrs, steps: [] });
       return;
     }
     if (mine) {
@@ -549,7 +549,7 @@ class Planner {
         return {
           address: e.address, kind: 'export', action: 'delete', replace, reason, dependsOn: e.dependsOn,
           attrs: [{ label: 'image', value: `${e.image} (${e.format})` }, { label: 'view', value: e.view },
-            { label: 'daemon', value: x?.serving ? `pid ${x.pid}` : 'gone (its view is still mounted)' },
+            ...(x?.serving === false ? [{ label: 'daemon', value: 'gone (its view is still mounted)' }] : []),
             ...(e.overlay ? [{ label: 'overlay', value: `${e.overlay} (deleted, with every write it took)` }] : [])],
           steps: [
             // the loops on the view are gone by now: stopped, the daemon unmounts its view and removes its pid

@@ -112,7 +112,7 @@ function checkImage(img: ImageSpec, obs: ObservedState, diags: Diagnostic[]): re
 
 /** Why nbd cannot be used here, or undefined when it can. */
 function nbdMissing(nbd: NbdState | undefined): { what: string; hint: string } | undefined {
-  if (!nbd || nbd.module === 'absent') return { what: 'this kernel has no nbd module (modprobe finds none)', hint: 'use a kernel with CONFIG_BLK_DEV_NBD, or qemu_backend: storage-daemon' };
+  if (!nbd || nbd.module === 'absent') return { what: 'the kernel has no nbd module, and modprobe finds none', hint: 'use a kernel with CONFIG_BLK_DEV_NBD, or qemu_backend: storage-daemon' };
   if (!nbd.qemuNbd) return { what: 'qemu-nbd is not installed', hint: 'install it: apt-get install qemu-utils' };
   return undefined;
 }

@@ -73,7 +73,8 @@ export type QemuOpenProblem =
  * missing file anywhere in the chain: `Could not open 'F': Could not open 'F': No such file or directory`.
  */
 export function classifyQemuError(stderr: string): QemuOpenProblem {
-  const message = stderr.trim().split('\n').map((l) => l.replace(/^qemu-img: /, '')).join(' ');
+  // QEMU nests its context ("Could not open 'F': Could not open 'F': No such file…"); the innermost says it
+  const message = stderr.trim().split('\n').map((l) => l.replace(/^qemu-img: /, '').replace(/^(Could not open '[^']+': )+/, '')).filter(Boolean).join('; ');
   if (/Failed to get (shared )?"[a-z ]+" lock/.test(stderr)) return { kind: 'in-use', message };
   const missing = /Could not open '([^']+)': (?:Could not open '[^']+': )?No such file or directory/.exec(stderr);
   if (missing) return { kind: 'missing-file', file: missing[1]!, message };

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Records the golden states that need a kernel with partition scan and device-mapper, inside
 # the VM lane, after `npm run build`:
-#   bash test/vm/lane/run.sh -- bash test/golden/record-in-vm.sh
-# partscan/: partitions: auto (the kernel scans); kpartx/: partitions: kpartx. Fixed UUIDs, so
-# re-recording changes a golden only where imgplan's behaviour changed.
+#   bash test/vm/lane/run.sh -- bash test/golden/record-in-vm.sh [SCENARIO...]
+# partscan/: partitions: auto (the kernel scans); kpartx/: partitions: kpartx; nbd/: QEMU images
+# through qemu-nbd. All three unless named. Fixed UUIDs, so re-recording changes a golden only
+# where imgplan's behaviour changed.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 grep -qw msdos_partition /proc/kallsyms || { echo "this kernel cannot scan partitions: run me in the VM lane" >&2; exit 2; }
@@ -30,6 +31,31 @@ record() { # name partitions-method
   "${cli[@]}" destroy "$R/vm.yaml" --auto-approve >/dev/null
   rm -rf "$R"
 }
-record partscan auto
-record kpartx kpartx
-echo "recorded partscan and kpartx states"
+
+# nbd/: a qcow2 with a backing file and a whole vdi through qemu-nbd, starting with the nbd module unloaded
+record_nbd() {
+  local R=/tmp/imgplan-golden-nbd
+  export IMGPLAN_STATE_DIR=$R/state
+  mkdir -p "$R" test/golden/nbd/fresh test/golden/nbd/applied
+  bash test/support/qemu-disk.sh chain "$R/base.qcow2" "$R/top.qcow2"
+  bash test/support/qemu-disk.sh whole vdi "$R/data.vdi"
+  sed "s|@R@|$R|g" test/golden/vm-qemu-manifest.yaml.in > "$R/vm.yaml"
+  cp "$R/vm.yaml" test/golden/nbd/manifest.yaml
+  modprobe -r nbd 2>/dev/null || true
+  "${cli[@]}" debug capture-state "$R/vm.yaml" test/golden/nbd/fresh/state.json --scenario "nbd, module not loaded, nothing attached (VM lane, stock kernel)" >/dev/null
+  "${cli[@]}" apply "$R/vm.yaml" --auto-approve >/dev/null
+  "${cli[@]}" debug capture-state "$R/vm.yaml" test/golden/nbd/applied/state.json --scenario "nbd, applied (VM lane, stock kernel)" >/dev/null
+  "${cli[@]}" destroy "$R/vm.yaml" --auto-approve >/dev/null
+  modprobe -r nbd
+  rm -rf "$R"
+}
+scenarios=("$@"); [ $# -gt 0 ] || scenarios=(partscan kpartx nbd)
+for scenario in "${scenarios[@]}"; do
+  case $scenario in
+    partscan) record partscan auto ;;
+    kpartx) record kpartx kpartx ;;
+    nbd) record_nbd ;;
+    *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+  esac
+done
+echo "recorded: ${scenarios[*]}"

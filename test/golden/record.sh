@@ -11,8 +11,12 @@ R=/tmp/imgplan-golden
 export IMGPLAN_STATE_DIR=$R/state NO_COLOR=1
 
 cleanup() {
-  for m in $(findmnt -rn -o TARGET | grep "^$R/" | sort -r); do umount "$m" || umount -l "$m"; done
+  for m in $(findmnt -rn -o TARGET,FSTYPE | awk -v r="$R/" 'index($1, r) == 1 && $2 != "fuse" {print $1}' | sort -r); do umount "$m" || umount -l "$m"; done
   for l in $(losetup --list --noheadings --raw --output NAME,BACK-FILE | awk -v r="$R/" 'index($2, r) == 1 {print $1}'); do losetup -d "$l"; done
+  # QEMU daemons last: stopped, they unmount their FUSE views themselves
+  pkill -f "qemu-storage-daemon .*$R/" || true
+  sleep 0.2
+  for m in $(findmnt -rn -o TARGET | grep "^$R/" | sort -r); do umount "$m" || umount -l "$m"; done
 }
 trap cleanup EXIT
 cleanup
@@ -66,5 +70,24 @@ wcapture windows/fresh "Windows 7 disk with C: hibernated, Windows 10 disk with 
 wcapture windows/applied "the Windows disks applied read-only by imgplan (ntfs-3g)" windows.yaml
 "${cli[@]}" destroy "$R/windows.yaml" --auto-approve >/dev/null
 wcapture windows/problems "read-write of a hibernated C:, an MSR partition, vfat on a kernel without it" windows-problems.yaml
+rm -rf "$R/mnt"
+
+# QEMU images through qemu-storage-daemon (this kernel has no nbd): test/support/qemu-disk.sh fixes their UUIDs
+qd() { bash "$here/../support/qemu-disk.sh" "$@"; }
+qd chain "$R/base.qcow2" "$R/top.qcow2"
+qd whole vdi "$R/data.vdi"
+qd dirty-ext4 "$R/dirty.img"
+cp "$here/qemu/manifest.yaml" "$R/qemu.yaml"
+wcapture qemu/fresh "a qcow2 with a backing file, a whole vdi, a dirty raw ext4 under access: overlay; nothing attached" qemu.yaml
+"${cli[@]}" apply "$R/qemu.yaml" --auto-approve >/dev/null
+wcapture qemu/applied "the QEMU images applied by imgplan through qemu-storage-daemon exports" qemu.yaml
+"${cli[@]}" destroy "$R/qemu.yaml" --auto-approve >/dev/null
+qd whole qcow2 "$R/data.qcow2"
+qd whole qcow2 "$R/held.qcow2"
+qd chain "$R/gone.qcow2" "$R/orphan.qcow2" && rm "$R/gone.qcow2"
+qemu-storage-daemon --blockdev "driver=file,node-name=f,filename=$R/held.qcow2" --blockdev driver=qcow2,node-name=q,file=f --pidfile "$R/holder.pid" --daemonize
+cp "$here/qemu/manifest-problems.yaml" "$R/qemu-problems.yaml"
+wcapture qemu/problems "a qcow2 declared raw, an image held by a writable daemon, a missing backing file" qemu-problems.yaml
+pkill --pidfile "$R/holder.pid" --logpidfile
 rm -rf "$R/mnt"
 echo "recorded into $here"

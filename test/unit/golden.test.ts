@@ -33,6 +33,15 @@ const SCENARIOS: { state: string; manifest?: string; mode: 'apply' | 'destroy'; 
   { state: 'windows/applied', mode: 'apply', golden: 'plan.txt' },
   { state: 'windows/applied', mode: 'destroy', golden: 'destroy.txt' },
   { state: 'windows/problems', manifest: 'manifest-problems.yaml', mode: 'apply', golden: 'plan.txt', allowWrites: true },
+  // QEMU images through qemu-storage-daemon exports (this host has no nbd), built by test/support/qemu-disk.sh
+  { state: 'qemu/fresh', mode: 'apply', golden: 'plan.txt' },
+  { state: 'qemu/applied', mode: 'apply', golden: 'plan.txt' },
+  { state: 'qemu/applied', mode: 'destroy', golden: 'destroy.txt' },
+  { state: 'qemu/problems', manifest: 'manifest-problems.yaml', mode: 'apply', golden: 'plan.txt' },
+  // the same kind of images through nbd, recorded in the VM lane (test/golden/record-in-vm.sh)
+  { state: 'nbd/fresh', mode: 'apply', golden: 'plan.txt' },
+  { state: 'nbd/applied', mode: 'apply', golden: 'plan.txt' },
+  { state: 'nbd/applied', mode: 'destroy', golden: 'destroy.txt' },
 ];
 
 const validatePlanJson = new Ajv2020({ allErrors: true, strict: true }).compile(

@@ -23,7 +23,7 @@ class ScriptedRunner implements Runner {
   async readText(): Promise<string | undefined> {
     return undefined;
   }
-  async inspectPath(): Promise<PathInfo> {
+  async inspectPath(_path: string): Promise<PathInfo> {
     return { kind: 'missing' };
   }
   async readBytes(): Promise<Uint8Array | undefined> {
@@ -126,5 +126,43 @@ describe('executor', () => {
     const r = await executePlan(plan, { runner, journalPath: join(dir, 'journal.json'), onEvent: (e) => events.push(e.type), sleep: async () => {} });
     expect(r.ok).toBe(true);
     expect(events).toEqual(['step_start', 'step_retry', 'step_complete']);
+  });
+
+  it('qemu-nbd: the device chosen at plan time fills in the refs; late partitions get one re-read of the table, then a wait', async () => {
+    const connect = ['qemu-nbd', '--read-only', '--format=qcow2', '--pid-file=/run/p', '--connect=/dev/nbd2', '/srv/g.qcow2'];
+    const plan: Plan = {
+      formatVersion: 1, mode: 'apply', manifest: { path: `${G}/q.yaml`, sha256: 'x' },
+      context: { kernel: '6.1.0', udev: false, partscan: { labels: ['dos'], evidence: '' }, writableImages: [] },
+      actions: [
+        { address: 'nbd:g', kind: 'nbd', action: 'create', replace: false, reason: 'missing', reasonText: '', dependsOn: [], attrs: [],
+          steps: [{ argv: connect, produces: { ref: 'nbd:g', attr: 'device' }, producesValue: '/dev/nbd2', undo: ['qemu-nbd', '--disconnect', '/dev/nbd2'],
+            waitFor: ['/sys/block/nbd2/pid', { ref: 'nbd:g', attr: 'p2' }], rescan: '/dev/nbd2',
+            journal: { op: 'add', entry: { kind: 'nbd', address: 'nbd:g', dependsOn: [], device: '/dev/nbd2', pidfile: '/run/p', image: '/srv/g.qcow2', format: 'qcow2', file: '/srv/g.qcow2', writable: false } } }] },
+        { address: `mount:${G}/m`, kind: 'mount', action: 'create', replace: false, reason: 'missing', reasonText: '', dependsOn: ['nbd:g'], attrs: [],
+          steps: [{ argv: ['mount', '-t', 'ext4', '-o', 'ro,noload', { ref: 'nbd:g', attr: 'p2' }, `${G}/m`], undo: ['umount', `${G}/m`],
+            journal: { op: 'add', entry: { kind: 'mount', address: `mount:${G}/m`, dependsOn: ['nbd:g'], target: `${G}/m`, source: { ref: 'nbd:g', attr: 'p2' }, fstype: 'ext4' } } }] },
+      ],
+      unchanged: [], warnings: [], forget: [],
+    };
+    // the partition node shows up only once the table is re-read (nbd without udev, field-notes G10)
+    let reread = false;
+    const runner = new (class extends ScriptedRunner {
+      override async run(cmd: Command): Promise<CommandResult> {
+        if (cmd.argv[0] === 'blockdev') reread = true;
+        return super.run(cmd);
+      }
+      override async inspectPath(path: string): Promise<PathInfo> {
+        return { kind: path === '/sys/block/nbd2/pid' || (path === '/dev/nbd2p2' && reread) ? 'file' : 'missing' };
+      }
+    })([
+      { argv: connect, ...ok() },
+      { argv: ['blockdev', '--rereadpt', '/dev/nbd2'], ...ok() },
+      { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload', '/dev/nbd2p2', `${G}/m`], ...ok() },
+    ]);
+    const journalPath = join(dir, 'journal.json');
+    const r = await executePlan(plan, { runner, journalPath, onEvent: () => {} });
+    expect(r.ok, JSON.stringify(r.failure)).toBe(true);
+    const j = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { address: string; device?: string; source?: string }[] };
+    expect(j.entries.map((e) => [e.address, e.device ?? e.source])).toEqual([['nbd:g', '/dev/nbd2'], [`mount:${G}/m`, '/dev/nbd2p2']]);
   });
 });

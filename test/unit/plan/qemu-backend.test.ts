@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { loadManifest } from '../../../src/manifest/load.js';
+import { buildDesired } from '../../../src/plan/desired.js';
+import { makePlan } from '../../../src/plan/make-plan.js';
+import type { NbdState, ObservedState } from '../../../src/probe/observed.js';
+import { argvText } from '../../../src/render/plan-text.js';
+import { manifestFor, observed } from '../golden-support.js';
+
+/**
+ * Which QEMU backend, and which nbd device, on the state recorded on this project's host (no
+ * nbd: qemu-storage-daemon exports), and on that state with the kernel's nbd put back in as an
+ * admin host has it.
+ */
+async function desiredFor(images: string, tweak: (o: ObservedState) => ObservedState = (o) => o) {
+  const { manifest: base } = manifestFor('qemu/fresh');
+  const dir = base.path.replace(/\/[^/]+$/, '');
+  const text = `version: 1\nimages:\n${images}\nmounts:\n  - { what: top/part2, where: ${dir}/mnt/top }\n  - { what: data, where: ${dir}/mnt/data }\n`;
+  const m = loadManifest({ path: base.path, text, allowWrites: false }).manifest!;
+  const obs = tweak(await observed('qemu/fresh', base));
+  const r = buildDesired(m, obs);
+  return {
+    objects: r.desired.filter((d) => d.kind !== 'mount').map((d) => (d.kind === 'nbd' ? `${d.address} ${d.device}${d.partitions.length ? ` p${d.partitions.join(',')}` : ''}` : d.kind === 'attach' ? `${d.address} ${d.method}` : d.address)),
+    errors: r.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.code}: ${d.message}`),
+    manifest: m, obs,
+  };
+}
+const IMAGES = '  top: { file: top.qcow2, format: qcow2 }\n  data: { file: data.vdi, format: vdi }';
+const devices = (n: number, busy: readonly number[] = []) =>
+  Array.from({ length: n }, (_, i) => ({ device: `/dev/nbd${i}`, connected: busy.includes(i), ...(busy.includes(i) ? { pid: 4242, cmdline: 'qemu-nbd\0-c\0/dev/nbd0\0/other.img\0' } : {}) }));
+const withNbd = (nbd: Partial<NbdState>, partscan = true) => (o: ObservedState): ObservedState => ({
+  ...o,
+  kernel: { ...o.kernel, ...(partscan ? { partscan: { labels: ['dos', 'gpt'], evidence: 'test' } } : {}) },
+  nbd: { module: 'loaded', maxPart: 16, devices: devices(16), qemuNbd: true, ...nbd },
+});
+
+describe('QEMU backend choice', () => {
+  it('no nbd here: qemu-storage-daemon exports, and loop devices of their views', async () => {
+    expect((await desiredFor(IMAGES)).objects).toEqual(['export:top', 'export:data', 'attach:top/part2 offset-loop', 'attach:data whole-loop']);
+  });
+
+  it('where the kernel has nbd: qemu-nbd on the first free devices, one each, using the kernel\'s partitions', async () => {
+    const r = await desiredFor(IMAGES, withNbd({ devices: devices(16, [0, 2]) }));
+    expect(r.objects).toEqual(['nbd:top /dev/nbd1 p2', 'nbd:data /dev/nbd3']);
+    const plan = makePlan(r.manifest, r.obs, { mode: 'apply' }).plan!;
+    const steps = plan.actions.flatMap((a) => a.steps.map((s) => argvText(s.argv)));
+    expect(steps).toContain(`qemu-nbd --read-only --format=qcow2 --pid-file=${r.obs.exports!.top!.pidfile} --connect=/dev/nbd1 ${r.manifest.images[0]!.file}`);
+    expect(steps.filter((s) => s.startsWith('modprobe'))).toEqual([]);
+    expect(steps.find((s) => s.startsWith('mount') && s.includes('/mnt/top'))).toMatch(/^mount -t ext4 -o ro,noload \{nbd:top:p2\} /);
+  });
+
+  it('a loadable module is loaded first (with max_part said out loud), every device free', async () => {
+    const r = await desiredFor(IMAGES, withNbd({ module: 'loadable', devices: [] }));
+    expect(r.objects).toEqual(['nbd:top /dev/nbd0 p2', 'nbd:data /dev/nbd1']);
+    const steps = makePlan(r.manifest, r.obs, { mode: 'apply' }).plan!.actions.flatMap((a) => a.steps.map((s) => argvText(s.argv)));
+    expect(steps.filter((s) => s.startsWith('modprobe'))).toEqual(['modprobe nbd max_part=16', 'modprobe nbd max_part=16']);
+  });
+
+  it('max_part=0: kpartx maps of the nbd device where device-mapper exists, else offset loops of it', async () => {
+    const dm = (o: ObservedState): ObservedState => ({ ...o, kernel: { ...o.kernel, deviceMapper: true, kpartx: true } });
+    expect((await desiredFor(IMAGES, (o) => dm(withNbd({ maxPart: 0 })(o)))).objects).toEqual(['nbd:top /dev/nbd0', 'nbd:data /dev/nbd1', 'partmap:top']);
+    expect((await desiredFor(IMAGES, withNbd({ maxPart: 0 }))).objects).toEqual(['nbd:top /dev/nbd0', 'nbd:data /dev/nbd1', 'attach:top/part2 offset-loop']);
+  });
+
+  it('qemu_backend insists, and says what is missing', async () => {
+    expect((await desiredFor('  top: { file: top.qcow2, format: qcow2, qemu_backend: storage-daemon }\n  data: { file: data.vdi, format: vdi }', withNbd({}))).objects)
+      .toEqual(['export:top', 'nbd:data /dev/nbd0', 'attach:top partscan-loop']);
+    expect((await desiredFor('  top: { file: top.qcow2, format: qcow2, qemu_backend: nbd }\n  data: { file: data.vdi, format: vdi }')).errors)
+      .toEqual(['no-nbd: image top asks for qemu_backend: nbd, but the kernel has no nbd module, and modprobe finds none']);
+    expect((await desiredFor(IMAGES, withNbd({ qemuNbd: false }))).objects).toEqual(['export:top', 'export:data', 'attach:top partscan-loop', 'attach:data whole-loop']);
+  });
+
+  it('neither backend: one error per image, naming both and what to install', async () => {
+    const none = (o: ObservedState): ObservedState => ({ ...o, qemuBackends: { storageDaemon: false, fuse: true } });
+    expect((await desiredFor(IMAGES, none)).errors).toEqual([
+      'no-qemu-backend: image top is qcow2, which imgplan opens with QEMU, but neither backend works here: the kernel has no nbd module, and modprobe finds none, and qemu-storage-daemon is not installed',
+      'no-qemu-backend: image data is vdi, which imgplan opens with QEMU, but neither backend works here: the kernel has no nbd module, and modprobe finds none, and qemu-storage-daemon is not installed',
+    ]);
+  });
+
+  it('every nbd device connected: an error with what to do', async () => {
+    expect((await desiredFor(IMAGES, withNbd({ devices: devices(2, [0, 1]) }))).errors).toEqual([
+      'no-free-nbd: image top needs an nbd device, but every /dev/nbdN is connected (2 devices)',
+      'no-free-nbd: image data needs an nbd device, but every /dev/nbdN is connected (2 devices)',
+    ]);
+  });
+});

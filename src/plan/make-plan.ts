@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { error, warning, type Diagnostic } from '../diagnostics.js';
 import type { JournalEntry } from '../journal/format.js';
 import type { Manifest } from '../manifest/types.js';
@@ -558,7 +559,9 @@ class Planner {
             ...(x?.serving !== false ? [{ argv: ['pkill', '--pidfile', e.pidfile, '--logpidfile'], waitGone: [e.pidfile], journal: keep }] : []),
             // a daemon that died leaves its view mounted and dead ("Transport endpoint is not connected")
             ...(x?.serving === false && x.mounted ? [{ argv: ['umount', e.view], retryBusy: true, journal: keep }] : []),
-            { argv: ['rm', '-f', e.view, ...(e.overlay ? [e.overlay] : [])], journal: { op: 'remove', address: e.address } },
+            { argv: ['rm', '-f', e.view, ...(e.overlay ? [e.overlay] : [])], journal: keep },
+            // the folder is the manifest's, shared by its images: gone with the last of them
+            { argv: ['rmdir', '--ignore-fail-on-non-empty', posix.dirname(e.view)], journal: { op: 'remove', address: e.address } },
           ],
         };
       }
@@ -573,7 +576,8 @@ class Planner {
             // last, once nothing uses the device: qemu-nbd -d "succeeds" under a mount or a map too, and
             // leaves the device half torn down; its server exits a moment after it returns, lock and all
             { argv: nbdDisconnectArgv(e.device), settleBefore: true, waitGone: [`/sys/block/${deviceName(e.device)}/pid`, ...(pid !== undefined ? [`/proc/${pid}`] : [])], journal: keep },
-            { argv: ['rm', '-f', e.pidfile, ...(e.overlay ? [e.overlay] : [])], journal: { op: 'remove' as const, address: e.address } },
+            { argv: ['rm', '-f', e.pidfile, ...(e.overlay ? [e.overlay] : [])], journal: keep },
+            { argv: ['rmdir', '--ignore-fail-on-non-empty', posix.dirname(e.pidfile)], journal: { op: 'remove' as const, address: e.address } },
           ],
         };
       }

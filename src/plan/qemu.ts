@@ -220,7 +220,7 @@ export function qemuDisks(obs: ObservedState, diags: Diagnostic[]): (img: ImageS
     const desired: DesiredNbd = {
       kind: 'nbd', address: nbdAddress(img.name), ...base, paths: exportPathsOf(exp, img), device, loadModule, maxPart, partitions: [], foreign: foreign !== undefined,
       live: liveNbd !== undefined || foreign !== undefined,
-      why: `${why}: ${loadModule ? `module loaded first (modprobe nbd max_part=${NBD_MAX_PART})` : `module loaded, max_part ${maxPart}`}`,
+      why: `${why}; ${loadModule ? `the module is loaded first, with max_part=${NBD_MAX_PART}` : `module loaded with max_part=${maxPart}`}`,
     };
     return { kind: 'nbd', nbd: desired, size };
   }

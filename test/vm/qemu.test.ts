@@ -68,7 +68,7 @@ mounts:
       expect(plan.code, plan.stderr).toBe(0);
       const out = plan.stdout;
       expect(out).toContain(`image      ${sb.path('top.qcow2')} (qcow2, 64.0 MiB virtual) → backing base.qcow2 (qcow2)`);
-      expect(out).toMatch(/backend +qemu-nbd connects \/dev\/nbd\d+ \(the kernel has nbd: module loaded first \(modprobe nbd max_part=16\)\)/);
+      expect(out).toMatch(/backend +qemu-nbd connects \/dev\/nbd\d+ \(the kernel has nbd; the module is loaded first, with max_part=16\)/);
       expect(out).toContain('$ modprobe nbd max_part=16');
       expect(out).toMatch(new RegExp(`\\$ qemu-nbd --read-only --format=qcow2 --pid-file=\\S+/top\\.pid --connect=/dev/nbd\\d+ ${sb.path('top.qcow2')}\\n`));
       expect(out).toMatch(/\$ mount -t ext4 -o ro,noload \{nbd:top:p2\} /);
@@ -135,7 +135,7 @@ mounts:
 `);
       const plan = await sb.imgplan(['plan', m]);
       expect(plan.code, plan.stderr).toBe(0);
-      expect(plan.stdout).toContain('module loaded, max_part 0');
+      expect(plan.stdout).toContain('module loaded with max_part=0');
       expect(plan.stdout).toMatch(/\$ kpartx -a -r -s \{nbd:g1\}/);
       expect(plan.stdout).toMatch(/\$ losetup --find --show --read-only --offset 17825792 --sizelimit 49283072 \/dev\/nbd\d+\n/);
       await runProtocol(sb, {

@@ -48,6 +48,24 @@ describe('QEMU backend choice', () => {
     expect(steps.find((s) => s.startsWith('mount') && s.includes('/mnt/top'))).toMatch(/^mount -t ext4 -o ro,noload \{nbd:top:p2\} /);
   });
 
+  it('an administrator\'s read-only connection of the image, as the manifest wants it, is used as it is and left alone', async () => {
+    const { manifest: base } = manifestFor('qemu/fresh');
+    const file = base.images.find((i) => i.name === 'top')!.file;
+    const foreign = { device: '/dev/nbd5', connected: true, pid: 4343, cmdline: `qemu-nbd\0-r\0-f\0qcow2\0-c\0/dev/nbd5\0${file}\0` };
+    const disk = (name: string, majMin: string, pkname?: string) => ({ name, kname: name, majMin, type: pkname ? 'part' : 'disk', ...(pkname ? { pkname } : {}), size: 1, ro: true });
+    const r = await desiredFor(IMAGES, (o) => {
+      const n = withNbd({ devices: [...devices(5), foreign] })(o);
+      return { ...n, blockDevices: [...n.blockDevices, disk('nbd5', '43:160'), disk('nbd5p1', '43:161', 'nbd5'), disk('nbd5p2', '43:162', 'nbd5')] };
+    });
+    expect(r.objects).toEqual(['nbd:top /dev/nbd5 p2', 'nbd:data /dev/nbd0']);
+    const plan = makePlan(r.manifest, r.obs, { mode: 'apply' }).plan!;
+    expect(plan.unchanged.map((a) => [a.address, a.reason])).toEqual([['nbd:top', 'not-managed']]);
+    expect(plan.actions.map((a) => a.address)).not.toContain('nbd:top');
+    expect(plan.actions.flatMap((a) => a.steps.map((st) => argvText(st.argv))).find((x) => x.startsWith('mount') && x.includes('/mnt/top'))).toMatch(/^mount -t ext4 -o ro,noload \/dev\/nbd5p2 /);
+    // destroy never touches it: it is not in the journal
+    expect(makePlan(r.manifest, r.obs, { mode: 'destroy' }).plan!.actions).toEqual([]);
+  });
+
   it('a loadable module is loaded first (with max_part said out loud), every device free', async () => {
     const r = await desiredFor(IMAGES, withNbd({ module: 'loadable', devices: [] }));
     expect(r.objects).toEqual(['nbd:top /dev/nbd0 p2', 'nbd:data /dev/nbd1']);

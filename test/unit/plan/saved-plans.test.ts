@@ -26,6 +26,24 @@ describe('stale saved plans say what changed (recorded states)', () => {
     expect(s.diff).toContain('-loop /dev/loop1 image=web01 offset=1048576 sizelimit=16777216 ro=true partscan=false');
   });
 
+  it('QEMU images: the free nbd device the plan chose taken, the module loaded since, an image now in use', async () => {
+    const { manifest } = manifestFor('nbd/fresh');
+    const obs = await observed('nbd/fresh', manifest);
+    const then = planFacts(manifest, obs);
+    const now = planFacts(manifest, {
+      ...obs,
+      nbd: { module: 'loaded', maxPart: 31, qemuNbd: true, devices: [{ device: '/dev/nbd0', connected: true, pid: 77, cmdline: 'qemu-nbd\0-c\0/dev/nbd0\0/vm/other.qcow2\0' }, { device: '/dev/nbd1', connected: false }] },
+      images: { ...obs.images, top: { ...obs.images.top!, qemu: { ...obs.images.top!.qemu!, inUse: 'Failed to get shared "write" lock' } } },
+    });
+    const s = compareFacts(then, now);
+    expect(s.changes).toEqual([
+      '/dev/nbd0 is now pid=77 qemu-nbd -c /dev/nbd0 /vm/other.qcow2 (was not there)',
+      '/dev/nbd1 is now free (was not there)',
+      'the nbd driver changed: nbd-module loaded max_part=31 qemu-nbd=true (was nbd-module loadable max_part=? qemu-nbd=true)',
+      'what qemu-img says of image top changed: format=qcow2 chain=/tmp/imgplan-golden-nbd/top.qcow2,/tmp/imgplan-golden-nbd/base.qcow2 in-use=yes (was format=qcow2 chain=/tmp/imgplan-golden-nbd/top.qcow2,/tmp/imgplan-golden-nbd/base.qcow2 in-use=no)',
+    ]);
+  });
+
   it('a mount added on a manifest mountpoint', async () => {
     const s = compareFacts(await factsOf('rescue/fresh'), await factsOf('rescue/foreign'));
     expect(s.changes).toContain(`${G}/data now mounted from scratch`);

@@ -149,6 +149,24 @@ export class Sandbox {
     await sh(['bash', join(import.meta.dirname, '../support/qemu-disk.sh'), kind, ...args]);
   }
 
+  /**
+   * A writable qemu-storage-daemon holding the image's QEMU lock, as a running VM does (it writes
+   * nothing: the image's sha256 stays). Returns the function that stops it.
+   */
+  async holdLock(file: string, format: string): Promise<() => Promise<void>> {
+    const pidfile = this.path(`.holder-${Math.random().toString(36).slice(2)}.pid`);
+    await sh(['qemu-storage-daemon', '--blockdev', `driver=file,node-name=f,filename=${file}`, '--blockdev', `driver=${format},node-name=q,file=f`,
+      '--pidfile', pidfile, '--daemonize']);
+    const pid = Number(readFileSync(pidfile, 'utf8').trim());
+    return async () => {
+      process.kill(pid, 'SIGTERM');
+      // gone, or a zombie that only waits for init to reap it
+      for (let i = 0; i < 100 && existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+  }
+
   /** Disks with LVM inside (test/support/lvm-disk.sh; needs device-mapper and partition scan: VM lane). */
   async lvmDisk(kind: 'centos' | 'span', names: readonly string[], vg?: string): Promise<string[]> {
     const files = names.map((n) => this.path(n));

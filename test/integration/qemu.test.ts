@@ -14,20 +14,6 @@ import { read, runProtocol } from './protocol.js';
 const sb = useSandbox();
 const canQemu = isRoot && existsSync('/usr/bin/qemu-storage-daemon') && existsSync('/dev/fuse');
 
-/** A writable qemu-storage-daemon that holds the image's lock, as a running VM does; stopped by stop(). */
-async function holdLock(file: string, format: string) {
-  const pidfile = sb.path('holder.pid');
-  await sh(['qemu-storage-daemon', '--blockdev', `driver=file,node-name=f,filename=${file}`, '--blockdev', `driver=${format},node-name=q,file=f`,
-    '--pidfile', pidfile, '--daemonize']);
-  const pid = Number(read(pidfile).trim());
-  return {
-    stop: async () => {
-      process.kill(pid, 'SIGTERM');
-      for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
-    },
-  };
-}
-
 describe.skipIf(!canQemu)('QEMU images through qemu-storage-daemon (no nbd on this kernel)', () => {
   it('qcow2 with a backing file, vmdk and vdi: apply twice, destroy twice, every image unchanged', async () => {
     await sb.qemuDisk('chain', sb.path('base.qcow2'), sb.path('top.qcow2'));
@@ -148,7 +134,7 @@ mounts:
   it('an image a running VM holds is refused; with allow_live it is read with shared locking, read-only', async () => {
     await sb.qemuDisk('whole', 'qcow2', sb.path('live.qcow2'));
     const before = await sha256(sb.path('live.qcow2'));
-    const holder = await holdLock(sb.path('live.qcow2'), 'qcow2');
+    const stopHolder = await sb.holdLock(sb.path('live.qcow2'), 'qcow2');
     try {
       const plain = sb.writeManifest('p.yaml', `version: 1\nimages:\n  vm: { file: live.qcow2, format: qcow2 }\nmounts:\n  - { what: vm, where: ${sb.path('p')} }\n`);
       const r = await sb.imgplan(['plan', plain]);
@@ -178,7 +164,7 @@ mounts:
         whileApplied: () => expect(read(sb.path('l/srv/www/index.html'))).toBe('<h1>ok</h1>\n'),
       });
     } finally {
-      await holder.stop();
+      await stopHolder();
     }
     expect(await sha256(sb.path('live.qcow2'))).toBe(before);
   });

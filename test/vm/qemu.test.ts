@@ -19,17 +19,6 @@ const canNbd = isRoot && existsSync('/usr/bin/qemu-nbd') && (existsSync('/sys/mo
 const modprobe = (...args: string[]) => execa('modprobe', args, { reject: args[0] !== '-r' });
 const ourMounts = async () => (await sh(['findmnt', '--list', '--noheadings', '--output', 'SOURCE,TARGET,OPTIONS'])).split('\n').filter((l) => l.includes(sb.root) && !/\.raw /.test(l));
 
-/** A writable qemu-storage-daemon holding an image's lock, as a running VM does. */
-async function holdLock(file: string) {
-  const pidfile = sb.path('holder.pid');
-  await sh(['qemu-storage-daemon', '--blockdev', `driver=file,node-name=f,filename=${file}`, '--blockdev', 'driver=qcow2,node-name=q,file=f', '--pidfile', pidfile, '--daemonize']);
-  const pid = Number(read(pidfile).trim());
-  return async () => {
-    process.kill(pid, 'SIGTERM');
-    for (let i = 0; i < 100 && existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); i++) await new Promise((r) => setTimeout(r, 50));
-  };
-}
-
 // Under TCG every CLI call costs seconds: one manifest covers many cases, one protocol run each.
 describe.skipIf(!canNbd)(`QEMU images through nbd (${udev})`, () => {
   it('one manifest: qcow2 chain, vdi, LVM in qcow2, overlay on a dirty ext4 and an image in use through nbd (the module loaded first), vmdk through a storage-daemon view with partition scan', async () => {
@@ -62,7 +51,7 @@ mounts:
   - { what: web01/VolGroup/lv_root, where: ${sb.path('mnt/web01')} }
   - { what: web01/part1, where: ${sb.path('mnt/web01/boot')} }
 `);
-    const stopHolder = await holdLock(sb.path('live.qcow2'));
+    const stopHolder = await sb.holdLock(sb.path('live.qcow2'), 'qcow2');
     try {
       const plan = await sb.imgplan(['plan', m]);
       expect(plan.code, plan.stderr).toBe(0);

@@ -45,15 +45,14 @@ export async function inspectQemuImage(runner: Runner, img: ImageSpec, heldByUs:
 }
 
 /** Whether imgplan's export of an image is serving: its daemon alive (pid file, command line) and the view mounted. */
-export async function observeExport(runner: Runner, paths: ExportPaths, mounts: readonly MountEntry[], writesImage: boolean): Promise<ExportObservation> {
+export async function observeExport(runner: Runner, paths: ExportPaths, mounts: readonly MountEntry[]): Promise<ExportObservation> {
   const pidText = (await runner.readText(paths.pidfile))?.trim();
   const pid = pidText && /^\d+$/.test(pidText) ? Number(pidText) : undefined;
   const cmdline = pid !== undefined ? await runner.readText(`/proc/${pid}/cmdline`) : undefined;
   const mounted = mounts.some((m) => m.target === paths.view);
   const serving = cmdline !== undefined && servesView(cmdline, paths.view) && mounted;
   const view = await runner.inspectPath(paths.view);
-  const overlay = await runner.inspectPath(paths.overlay);
-  return { ...paths, ...(pid !== undefined ? { pid } : {}), serving, mounted, viewStat: view, overlayPresent: overlay.kind === 'file', writesImage };
+  return { ...paths, ...(pid !== undefined ? { pid } : {}), serving, mounted, viewStat: view };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

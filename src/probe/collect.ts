@@ -71,9 +71,11 @@ export function partscanEvidence(release: string, config: string | undefined, ka
 
 
 interface QemuContext {
-  readonly exports: Readonly<Record<string, ExportObservation>>;
-  /** imgplan's live nbd connection of an image, per the journal: the device and whether the server writes to the image */
-  readonly liveNbd: (image: string) => { readonly device: string; readonly writesImage: boolean } | undefined;
+  /**
+   * Where imgplan already serves an image's guest bytes (its live nbd device or export view, per
+   * the journal), and whether that server holds QEMU's write lock on the image itself.
+   */
+  readonly served: (image: string) => { readonly path: string; readonly via: 'nbd' | 'export'; readonly writesImage: boolean } | undefined;
   readonly probePaths: (image: string) => ExportPaths;
   /** false: no qemu-storage-daemon or FUSE, so plan cannot look inside an image nothing serves (the plan says why) */
   readonly canProbe: boolean;
@@ -94,15 +96,12 @@ async function collectImage(runner: Runner, img: ImageSpec, wanted: ReadonlySet<
     return { ...o, file, stat, ...(probe && probe.format !== 'raw' ? { qemu: { probe } } : {}) };
   }
   if (!q.contents) return { file, stat, table: null, contents: {} };
-  const exp = q.exports[img.name];
-  const liveExport = exp?.serving ? exp : undefined;
-  const liveNbd = q.liveNbd(img.name);
-  const qemu = await inspectQemuImage(runner, img, (liveExport?.writesImage ?? false) || (liveNbd?.writesImage ?? false));
+  const served = q.served(img.name);
+  const qemu = await inspectQemuImage(runner, img, served?.writesImage ?? false);
   if (!qemu.chain || qemu.problem || (qemu.inUse && !img.allowLive)) return { file, stat, table: null, contents: {}, qemu };
   const size = qemu.chain[0]!.virtualSize;
   // what imgplan already serves is read where it is: the guest's bytes as the mounts see them
-  if (liveNbd) return { ...(await readContents(runner, liveNbd.device, size, wanted, lvNames)), file, stat, qemu: { ...qemu, readVia: 'nbd' } };
-  if (liveExport) return { ...(await readContents(runner, liveExport.view, size, wanted, lvNames)), file, stat, qemu: { ...qemu, readVia: 'export' } };
+  if (served) return { ...(await readContents(runner, served.path, size, wanted, lvNames)), file, stat, qemu: { ...qemu, readVia: served.via } };
   if (!q.canProbe) return { file, stat, table: null, contents: {}, qemu };
   const o = await withProbeExport(runner, img, q.probePaths(img.name), qemu.inUse !== undefined, (view) => readContents(runner, view, size, wanted, lvNames));
   return { ...o, file, stat, qemu: { ...qemu, readVia: 'probe-export' } };
@@ -235,8 +234,7 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
   const exports: Record<string, ExportObservation> = {};
   const qemuImages = manifest.images.filter(needsQemu);
   for (const name of new Set([...qemuImages.map((i) => i.name), ...entries.flatMap((e) => (e.kind === 'export' ? [e.address.slice('export:'.length)] : []))])) {
-    const entry = entries.find((e) => e.kind === 'export' && e.address === `export:${name}`);
-    exports[name] = await observeExport(runner, exportPaths(opts.stateDir, manifest.path, name), mounts, entry?.kind === 'export' && entry.writable && !entry.overlay);
+    exports[name] = await observeExport(runner, exportPaths(opts.stateDir, manifest.path, name), mounts);
   }
   let qemuBackends: ObservedState['qemuBackends'];
   if (qemuImages.length) {
@@ -246,11 +244,12 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
   }
   const nbd: NbdState | undefined = qemuImages.length || entries.some((e) => e.kind === 'nbd') ? await observeNbd(runner) : undefined;
   const qctx: QemuContext = {
-    exports,
-    liveNbd: (image) => {
-      const e = entries.find((x) => x.kind === 'nbd' && x.address === `nbd:${image}`);
-      if (e?.kind !== 'nbd' || !nbd || !liveNbdDevice(e, nbd)) return undefined;
-      return { device: e.device, writesImage: e.writable && e.file === e.image };
+    served: (image) => {
+      const e = entries.find((x) => x.address === `nbd:${image}` || x.address === `export:${image}`);
+      const writesImage = (e?.kind === 'nbd' || e?.kind === 'export') && e.writable && !e.overlay;
+      if (e?.kind === 'nbd' && nbd && liveNbdDevice(e, nbd)) return { path: e.device, via: 'nbd', writesImage };
+      if (e?.kind === 'export' && exports[image]?.serving) return { path: e.view, via: 'export', writesImage };
+      return undefined;
     },
     probePaths: (image) => probeExportPaths(opts.probeDir ?? posix.join(opts.stateDir, 'probe', String(process.pid)), image),
     canProbe: qemuBackends !== undefined && qemuBackends.storageDaemon && qemuBackends.fuse,

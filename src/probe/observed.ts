@@ -58,9 +58,6 @@ export interface ExportObservation extends ExportPaths {
   readonly mounted: boolean;
   /** the view file (while serving: the FUSE file losetup reports as BACK-MAJ:MIN and BACK-INO) */
   readonly viewStat: PathInfo;
-  readonly overlayPresent: boolean;
-  /** the journal says the export writes to the image itself (access: read-write), holding QEMU's write lock */
-  readonly writesImage: boolean;
 }
 
 export interface KernelFacts {

@@ -107,7 +107,7 @@ export function servesNbd(cmdline: string | undefined, device: string, file: str
   return s !== undefined && s.device === device && s.file === file;
 }
 
-/** Whether a journaled connection is still live: its device served by a qemu-nbd of that file, whose pid file still names it. */
+/** Whether a journaled connection is still live: its device served by a running qemu-nbd of that file. */
 export function liveNbdDevice(e: Extract<JournalEntry, { kind: 'nbd' }>, state: NbdState): boolean {
   const d = state.devices.find((x) => x.device === e.device);
   return d?.pid !== undefined && servesNbd(d.cmdline, e.device, e.file);

@@ -15,32 +15,38 @@ const sb = useSandbox();
 const canQemu = isRoot && existsSync('/usr/bin/qemu-storage-daemon') && existsSync('/dev/fuse');
 
 describe.skipIf(!canQemu)('QEMU images through qemu-storage-daemon (no nbd on this kernel)', () => {
-  it('qcow2 with a backing file, vmdk and vdi: apply twice, destroy twice, every image unchanged', async () => {
+  it('qcow2 with a backing file, vmdk, vdi, vhdx and vpc: apply twice, destroy twice, every image unchanged', async () => {
     await sb.qemuDisk('chain', sb.path('base.qcow2'), sb.path('top.qcow2'));
     await sb.qemuDisk('convert', 'vmdk', sb.path('disk.vmdk'));
     await sb.qemuDisk('whole', 'vdi', sb.path('data.vdi'));
+    await sb.qemuDisk('whole', 'vhdx', sb.path('hyperv.vhdx'));
+    await sb.qemuDisk('convert', 'vpc', sb.path('virtualpc.vhd'));
     const m = sb.writeManifest('q.yaml', `version: 1
 images:
   top: { file: top.qcow2, format: qcow2 }
   disk: { file: disk.vmdk, format: vmdk }
   data: { file: data.vdi, format: vdi }
+  hyperv: { file: hyperv.vhdx, format: vhdx }
+  virtualpc: { file: virtualpc.vhd, format: vpc }
 mounts:
   - { what: top/part2, where: ${sb.path('mnt/top')} }
   - { what: top/part1, where: ${sb.path('mnt/top-boot')} }
   - { what: disk/part2, where: ${sb.path('mnt/disk')} }
   - { what: data, where: ${sb.path('mnt/data')} }
+  - { what: hyperv, where: ${sb.path('mnt/hyperv')} }
+  - { what: virtualpc/part1, where: ${sb.path('mnt/virtualpc')} }
 `);
     const plan = await sb.imgplan(['plan', m]);
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toContain(`image      ${sb.path('top.qcow2')} (qcow2, 64.0 MiB virtual) → backing base.qcow2 (qcow2)`);
     expect(plan.stdout).toMatch(/backend +qemu-storage-daemon serves the disk as a raw file over FUSE, read by loop devices \(no nbd: /);
     expect(plan.stdout).toMatch(/\$ qemu-storage-daemon --blockdev driver=file,node-name=file0,filename=\S+\/top\.qcow2,read-only=on --blockdev driver=qcow2,node-name=disk0,file=file0,read-only=on --export type=fuse,id=view0,node-name=disk0,mountpoint=\S+\/top\.raw,writable=off/);
-    expect(plan.stdout).toContain('Plan: 16 to add, 0 to change, 0 to destroy. No image will be written.');
+    expect(plan.stdout).toContain('Plan: 24 to add, 0 to change, 0 to destroy. No image will be written.');
     // plan's own look inside went through a short-lived export that is gone again
     expect(await sb.leaks()).toEqual([]);
     await runProtocol(sb, {
       manifest: m,
-      images: ['base.qcow2', 'top.qcow2', 'disk.vmdk', 'data.vdi'].map((f) => sb.path(f)),
+      images: ['base.qcow2', 'top.qcow2', 'disk.vmdk', 'data.vdi', 'hyperv.vhdx', 'virtualpc.vhd'].map((f) => sb.path(f)),
       createdDirs: [sb.path('mnt')],
       whileApplied: async () => {
         expect(read(sb.path('mnt/top/etc/motd'))).toBe('from the top layer\n');
@@ -48,13 +54,15 @@ mounts:
         expect(read(sb.path('mnt/top-boot/grub/grub.cfg'))).toBe('default=0\n');
         expect(read(sb.path('mnt/disk/etc/hostname'))).toBe('guest\n');
         expect(read(sb.path('mnt/data/srv/www/index.html'))).toBe('<h1>ok</h1>\n');
+        expect(read(sb.path('mnt/hyperv/srv/www/index.html'))).toBe('<h1>ok</h1>\n');
+        expect(read(sb.path('mnt/virtualpc/grub/grub.cfg'))).toBe('default=0\n');
         const views = (await sh(['findmnt', '--list', '--noheadings', '--output', 'TARGET,FSTYPE,OPTIONS'])).split('\n').filter((l) => l.includes(sb.root));
-        expect(views.filter((l) => /\.raw\s+fuse\s/.test(l))).toHaveLength(3);
+        expect(views.filter((l) => /\.raw\s+fuse\s/.test(l))).toHaveLength(5);
         for (const l of views.filter((x) => /ext4/.test(x))) expect(l).toMatch(/\sro,/);
         // every loop device reads a view, read-only
         const loops = JSON.parse(await sh(['losetup', '--list', '--json', '--output', 'NAME,BACK-FILE,RO'])) as { loopdevices: { 'back-file': string; ro: boolean | string }[] };
         const ours = loops.loopdevices.filter((l) => l['back-file'].startsWith(sb.root));
-        expect(ours).toHaveLength(4);
+        expect(ours).toHaveLength(6);
         for (const l of ours) expect([l['back-file'].endsWith('.raw'), String(l.ro)]).toEqual([true, expect.stringMatching(/^(1|true)$/)]);
       },
     });

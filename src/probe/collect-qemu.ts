@@ -70,8 +70,23 @@ export async function withProbeExport<T>(runner: Runner, img: ImageSpec, paths: 
     // nothing else uses the view: stopped, the daemon unmounts it and deletes its pid file itself (an unmount
     // under a running daemon leaves it spinning); -L: only a daemon that still holds its pid file locked,
     // never another process that reused the pid
-    await runner.run({ argv: ['pkill', '--pidfile', paths.pidfile, '--logpidfile'], mutates: false });
-    for (let i = 0; i < 200 && (await runner.inspectPath(paths.pidfile)).kind !== 'missing'; i++) await sleep(25);
+    const gone = async () => {
+      for (let i = 0; i < 200; i++) {
+        if ((await runner.inspectPath(paths.pidfile)).kind === 'missing') return true;
+        await sleep(25);
+      }
+      return false;
+    };
+    const stopped = await runner.run({ argv: ['pkill', '--pidfile', paths.pidfile, '--logpidfile'], mutates: false });
+    if (stopped.failure || !(await gone())) {
+      // pkill missing or refusing: the pid from the pid file, if that process still serves this view
+      const pid = (await runner.readText(paths.pidfile))?.trim();
+      const cmdline = pid && /^\d+$/.test(pid) ? await runner.readText(`/proc/${pid}/cmdline`) : undefined;
+      if (pid && cmdline !== undefined && servesView(cmdline, paths.view)) {
+        await runner.run({ argv: ['kill', '-TERM', pid], mutates: false });
+        await gone();
+      }
+    }
     // a daemon that failed half-way leaves its view mounted and dead: unmounting it is all that is left
     if ((await runner.run({ argv: ['findmnt', '--noheadings', '--output', 'TARGET', '--mountpoint', paths.view], mutates: false })).exitCode === 0) {
       await runner.run({ argv: ['umount', paths.view], mutates: false });

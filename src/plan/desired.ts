@@ -8,7 +8,7 @@ import { pathContains } from './graph.js';
 import { NON_FILESYSTEM_PARTITIONS, chooseDriver, describeNtfs, typeAccepted, windowsVerdict } from './filesystems.js';
 import { desiredVgs, lvDevicePath, type DesiredVg, type VgRequest } from './lvm.js';
 import { NOT_MOUNTABLE, mountOptions } from './mount-options.js';
-import { qemuDisks, type DesiredExport, type DesiredNbd, type QemuDisk } from './qemu.js';
+import { formatMismatch, qemuDisks, type DesiredExport, type DesiredNbd, type QemuDisk } from './qemu.js';
 
 /** How an attach exposes the filesystem(s) the manifest needs. */
 export type AttachMethod = 'offset-loop' | 'partscan-loop' | 'kpartx-loop' | 'whole-loop';
@@ -134,9 +134,7 @@ export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, 
     return undefined;
   }
   if (o.qemu?.probe && !needsQemu(img)) {
-    // a "raw" image that QEMU sees as another format
-    diags.push(error('format-mismatch', `images.${img.name}.format is raw, but qemu-img info finds a ${o.qemu.probe.format} image in ${img.file}`, img.formatAt,
-      `if it is a ${o.qemu.probe.format} image, set format: ${o.qemu.probe.format}; a raw disk never gets its format from its own first bytes`));
+    diags.push(formatMismatch(img, o.qemu.probe.format));
     return undefined;
   }
   const disk = needsQemu(img) ? qemu(img) : undefined;

@@ -60,14 +60,19 @@ export function describeChain(chain: readonly QemuImageInfo[]): string {
   return chain.map((c, i) => `${i === 0 ? c.filename : c.filename.split('/').pop()} (${c.format}${i === 0 ? `, ${humanBytes(c.virtualSize)} virtual` : ''})`).join(' → backing ');
 }
 
+/** The manifest's format is not what qemu-img's probe finds (a raw image included: it is never taken for more). */
+export function formatMismatch(img: ImageSpec, found: string): Diagnostic {
+  return error('format-mismatch', `images.${img.name}.format is ${img.format}, but qemu-img info finds a ${found} image in ${img.file}`, img.formatAt,
+    img.format === 'raw'
+      ? `if it is a ${found} image, set format: ${found}; a raw disk never gets its format from its own first bytes`
+      : `the format is never guessed: set format: ${found} if that is what the image is`);
+}
+
 /** Checks what qemu-img found against the manifest (format, chain, locks): the chain, or undefined after an error. */
 function checkImage(img: ImageSpec, obs: ObservedState, diags: Diagnostic[]): readonly QemuImageInfo[] | undefined {
   const q = obs.images[img.name]?.qemu;
   if (q?.probe && q.probe.format !== img.format) {
-    diags.push(error('format-mismatch', `images.${img.name}.format is ${img.format}, but qemu-img info finds a ${q.probe.format} image in ${img.file}`, img.formatAt,
-      img.format === 'raw'
-        ? `if it is a ${q.probe.format} image, set format: ${q.probe.format}; a raw disk never gets its format from its own first bytes`
-        : `the format is never guessed: set format: ${q.probe.format} if that is what the image is`));
+    diags.push(formatMismatch(img, q.probe.format));
     return undefined;
   }
   if (!q) return undefined; // the image file is missing: reported by the caller

@@ -139,6 +139,29 @@ mounts:
     });
   }
 
+  it('access: read-write with --allow-writes writes into the qcow2 itself, through a writable export', async () => {
+    await sb.qemuDisk('whole', 'qcow2', sb.path('rw.qcow2'));
+    const rw = sb.writeManifest('rw.yaml', `version: 1\nimages:\n  w: { file: rw.qcow2, format: qcow2, access: read-write }\nmounts:\n  - { what: w, where: ${sb.path('w')} }\n`);
+    const refused = await sb.imgplan(['plan', rw]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('error: image w asks for read-write access');
+    const apply = await sb.imgplan(['apply', rw, '--auto-approve', '--allow-writes']);
+    expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+    expect(apply.stdout).toContain('Access: WRITABLE: w (access: read-write, --allow-writes); all other images read-only');
+    expect(apply.stdout).toMatch(/\$ qemu-storage-daemon --blockdev driver=file,node-name=file0,filename=\S+\/rw\.qcow2 --blockdev driver=qcow2,node-name=disk0,file=file0 --export type=fuse,id=view0,node-name=disk0,mountpoint=\S+,writable=on /);
+    await sh(['sh', '-c', `echo written > ${sb.path('w/srv/new.txt')}`]);
+    // imgplan's own writable export holds the image's write lock: the next plan reads past it, it is no other process
+    const again = await sb.imgplan(['plan', rw, '--allow-writes']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('No changes.');
+    expect((await sb.imgplan(['destroy', rw, '--auto-approve'])).code).toBe(0);
+    const ro = sb.writeManifest('ro.yaml', `version: 1\nimages:\n  w: { file: rw.qcow2, format: qcow2 }\nmounts:\n  - { what: w, where: ${sb.path('r')} }\n`);
+    await runProtocol(sb, {
+      manifest: ro, images: [sb.path('rw.qcow2')], createdDirs: [sb.path('r')],
+      whileApplied: () => expect(read(sb.path('r/srv/new.txt'))).toBe('written\n'),
+    });
+  });
+
   it('an image a running VM holds is refused; with allow_live it is read with shared locking, read-only', async () => {
     await sb.qemuDisk('whole', 'qcow2', sb.path('live.qcow2'));
     const before = await sha256(sb.path('live.qcow2'));

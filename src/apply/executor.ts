@@ -1,10 +1,9 @@
-import type { JournalEntry } from '../journal/format.js';
+import { JournalStore } from '../journal/store.js';
+import { argvText } from '../plan/argv-text.js';
 import { resolveRef } from '../plan/refs.js';
-import { isConcat, isRef, type Arg, type Plan, type PlannedAction, type Step } from '../plan/types.js';
-import { argvText } from '../render/plan-text.js';
+import { isConcat, isRef, type Arg, type JournalEntry, type Plan, type PlannedAction, type Step } from '../plan/types.js';
 import type { CommandResult, Runner } from '../runner/runner.js';
 import { missingToolHint } from '../errors.js';
-import { JournalStore } from './journal-store.js';
 
 export interface ExecOptions {
   readonly runner: Runner;
@@ -58,15 +57,11 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
     if (dev === undefined) throw new RefError(`internal error: ${a.ref} has no device yet`);
     return resolveRef(dev, a.attr);
   };
-  const resolveEntry = (e: Step['journal']): JournalEntry | undefined => {
-    if (e.op !== 'add') return undefined;
-    const x = e.entry;
-    if (x.kind === 'attach') return { ...x, device: resolve(x.device) };
-    if (x.kind === 'mount') return { ...x, source: resolve(x.source) };
-    if (x.kind === 'partmap') return { ...x, device: resolve(x.device) };
-    if (x.kind === 'vg') return { ...x, devices: x.devices.map(resolve) };
-    return x;
-  };
+  // an entry's values that were refs at plan time (devices known after apply) become what the steps produced
+  const resolveValue = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(resolveValue) : isRef(v) || isConcat(v) ? resolve(v) : v;
+  const resolveEntry = (e: Extract<Step['journal'], { op: 'record' }>): JournalEntry =>
+    Object.fromEntries(Object.entries(e.entry).map(([k, v]) => [k, resolveValue(v)])) as unknown as JournalEntry;
 
   const runWithRetry = async (address: string, argv: readonly string[], retryBusy: boolean): Promise<CommandResult> => {
     const delays = opts.busyDelaysMs ?? DEFAULT_BUSY_DELAYS;
@@ -154,8 +149,8 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
         failure = { address: action.address, command: text, argv, message: (e as Error).message };
         break outer;
       }
-      if (step.journal.op === 'add') await journal.add(resolveEntry(step.journal)!);
-      else if (step.journal.op === 'remove') await journal.remove([step.journal.address]);
+      if (step.journal.op === 'record') await journal.add(resolveEntry(step.journal));
+      else if (step.journal.op === 'forget') await journal.remove([step.journal.address]);
       done.push({ action, step, text, ...(step.undo ? { undo: step.undo.map(resolve) } : {}) });
       opts.onEvent({ type: 'step_complete', address: action.address, argv, ...(step.produces ? { produced: r.stdout.trim() } : {}), elapsed_ms: Date.now() - started });
     }
@@ -184,7 +179,7 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
       leftBehind.push(`${label} (undo failed: ${r.stderr.trim() || r.failure}; still recorded in the journal for destroy)`);
     } else {
       rolledBack.push(label);
-      if (d.step.journal.op === 'add') await journal.remove([d.action.address]);
+      if (d.step.journal.op === 'record') await journal.remove([d.action.address]);
     }
   }
   return { ok: false, done: kept.reverse(), rolledBack, leftBehind, failure };

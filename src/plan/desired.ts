@@ -1,14 +1,15 @@
 import { posix } from 'node:path';
 import { error, warning, type Diagnostic, type SourcePos } from '../diagnostics.js';
 import { needsQemu, type ImageSpec, type Manifest, type MountSpec } from '../manifest/types.js';
+import type { NtfsHealth } from '../probe/ntfs.js';
 import type { ObservedState } from '../probe/observed.js';
 import { MBR_EXTENDED_TYPES, type Partition } from '../probe/sfdisk.js';
-import { humanBytes } from './format.js';
 import { pathContains } from './graph.js';
-import { NON_FILESYSTEM_PARTITIONS, chooseDriver, describeNtfs, typeAccepted, windowsVerdict } from './filesystems.js';
+import { NON_FILESYSTEM_PARTITIONS, chooseDriver, typeAccepted, windowsVerdict } from './filesystems.js';
 import { desiredVgs, lvDevicePath, type DesiredVg, type VgRequest } from './lvm.js';
-import { NOT_MOUNTABLE, mountOptions } from './mount-options.js';
-import { formatMismatch, qemuDisks, type DesiredExport, type DesiredNbd, type QemuDisk } from './qemu.js';
+import { NOT_MOUNTABLE } from '../probe/blkid.js';
+import { mountOptions } from './mount-options.js';
+import { formatMismatch, qemuDisks, type DesiredExport, type DesiredNbd, type QemuDisk } from '../qemu/backend.js';
 
 /** How an attach exposes the filesystem(s) the manifest needs. */
 export type AttachMethod = 'offset-loop' | 'partscan-loop' | 'kpartx-loop' | 'whole-loop';
@@ -67,8 +68,8 @@ export interface DesiredMount {
   readonly mountType: string;
   /** the driver, where there was a choice to show */
   readonly driver?: string;
-  /** NTFS: the state Windows left it in, in words */
-  readonly windows?: string;
+  /** NTFS: the state Windows left it in */
+  readonly windows?: NtfsHealth;
   readonly label?: string;
   readonly uuid?: string;
   readonly options: readonly string[];
@@ -402,8 +403,8 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
       ...(staticSource ? { staticSource } : {}),
       fstype,
       mountType: driver.mountType,
-      ...(driver.description ? { driver: driver.description } : {}),
-      ...(health ? { windows: describeNtfs(health) } : {}),
+      ...(driver.chosen ? { driver: driver.mountType } : {}),
+      ...(health ? { windows: health } : {}),
       ...(contents.LABEL ? { label: contents.LABEL } : {}),
       ...(contents.UUID ? { uuid: contents.UUID } : {}),
       options: mountOptions(driver.mountType, [...(verdict?.options ?? []), ...m.options], { readOnly, replay: img.access === 'overlay', kernel: obs.kernel.release, xfsUuidClash }),
@@ -414,41 +415,28 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
   }
   // a problem of one image (missing file, backend) is one diagnostic, not one per mount
   const unique = diags.filter((d, i) => diags.findIndex((x) => x.code === d.code && x.message === d.message) === i);
-  return { desired: [...qemuObjects.values(), ...attaches.values(), ...partmaps.values(), ...vgList, ...mounts], diagnostics: unique };
+  return { desired: [...qemuObjects.values(), ...attaches.values(), ...partmaps.values(), ...vgList, ...mountpointDirs(mounts, obs), ...mounts], diagnostics: unique };
 }
 
-/** Directories a non-nested mountpoint needs created (missing ones) or keeps (ones imgplan made earlier). */
-export function mountpointDirs(where: string, obs: ObservedState, journaledDirs: ReadonlySet<string>): DesiredDir[] {
-  const chain: string[] = [];
-  for (let p = where; p !== '/'; p = posix.dirname(p)) {
-    const info = obs.paths[p];
-    if (!info) break;
-    if (info.kind !== 'missing' && !journaledDirs.has(p)) break;
-    chain.push(p);
-  }
-  return chain.reverse().map((p, i, all) => ({
-    kind: 'dir',
-    address: dirAddress(p),
-    path: p,
-    dependsOn: i > 0 ? [dirAddress(all[i - 1]!)] : [],
-  }));
-}
-
-export function describeAttach(d: DesiredAttach): { method: string; partition?: string } {
-  const img = `${humanBytes(d.imageSize)}`;
-  switch (d.method) {
-    case 'whole-loop':
-      return { method: `loop device of the whole image (${img})` };
-    case 'partscan-loop':
-      return { method: `loop device of the whole image with kernel partition scan (${img})` };
-    case 'kpartx-loop':
-      return { method: `loop device of the whole image (${img}); kpartx maps its partitions` };
-    case 'offset-loop': {
-      const p = d.partition!;
-      return {
-        method: `loop device of this partition only: offset ${d.offset}, size ${d.sizelimit}`,
-        partition: `${p.part.number} of the ${p.label} table, sectors ${p.part.start}+${p.part.size} (${humanBytes(p.part.size * p.sectorSize)}), type ${p.part.type}`,
-      };
+/**
+ * Directories the non-nested mountpoints need made (missing ones), or keep (ones imgplan made
+ * earlier, as its journal says), each after its parent.
+ */
+function mountpointDirs(mounts: readonly DesiredMount[], obs: ObservedState): DesiredDir[] {
+  const journaled = new Set((obs.journal?.entries ?? []).flatMap((e) => (e.kind === 'dir' ? [e.path] : [])));
+  const dirs = new Map<string, DesiredDir>();
+  for (const m of [...mounts].sort((a, b) => a.spec.where.localeCompare(b.spec.where))) {
+    if (m.parent) continue;
+    const chain: string[] = [];
+    for (let p = m.spec.where; p !== '/'; p = posix.dirname(p)) {
+      const info = obs.paths[p];
+      if (!info) break;
+      if (info.kind !== 'missing' && !journaled.has(p)) break;
+      chain.push(p);
     }
+    chain.reverse().forEach((p, i, all) => {
+      if (!dirs.has(p)) dirs.set(p, { kind: 'dir', address: dirAddress(p), path: p, dependsOn: i > 0 ? [dirAddress(all[i - 1]!)] : [] });
+    });
   }
+  return [...dirs.values()];
 }

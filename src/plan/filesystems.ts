@@ -1,12 +1,12 @@
 import type { KernelFacts } from '../probe/observed.js';
 import { ntfsNeedsWindows, type NtfsHealth } from '../probe/ntfs.js';
 
-/** How a filesystem found by blkid gets mounted: the `mount -t` type, and words for the plan. */
+/** How a filesystem found by blkid gets mounted: the `mount -t` type. */
 export interface Driver {
   /** what `mount -t` is given */
   readonly mountType: string;
-  /** for the plan, e.g. "ntfs-3g (FUSE; findmnt shows fuseblk)"; absent where there is no choice to show */
-  readonly description?: string;
+  /** there was a choice of drivers (NTFS: ntfs-3g or ntfs3), so the plan names the one taken */
+  readonly chosen?: boolean;
 }
 
 export type DriverChoice = { readonly driver: Driver } | { readonly problem: { readonly code: string; readonly message: string; readonly hint: string } };
@@ -18,8 +18,8 @@ export function typeAccepted(found: string, requested: string): boolean {
   return requested === found || (TYPE_ALIASES[found] ?? []).includes(requested);
 }
 
-const NTFS3G: Driver = { mountType: 'ntfs-3g', description: 'ntfs-3g (FUSE; findmnt shows it as fuseblk)' };
-const NTFS3: Driver = { mountType: 'ntfs3', description: 'the kernel\'s ntfs3 driver' };
+const NTFS3G: Driver = { mountType: 'ntfs-3g', chosen: true };
+const NTFS3: Driver = { mountType: 'ntfs3', chosen: true };
 
 function kernelHas(k: KernelFacts, fstype: string): boolean {
   // recordings made before drivers were checked: assume present, as imgplan did then
@@ -65,22 +65,6 @@ export function chooseDriver(found: string, requested: string | undefined, k: Ke
     };
   }
   return { driver: { mountType: found } };
-}
-
-/** Words for an NTFS volume's Windows state, for the plan. */
-export function describeNtfs(h: NtfsHealth): string {
-  const parts: string[] = [];
-  parts.push(h.hibernation === 'hibernated' ? `hibernated (\\hiberfil.sys, ${h.hiberfileSize ?? '?'} bytes, holds a hibernation image)` : h.hibernation === 'none' ? 'not hibernated' : 'hibernation unknown');
-  const log: Record<NtfsHealth['logFile'], string> = {
-    clean: 'journal clean',
-    empty: 'journal empty',
-    unclean: 'journal unclean (not shut down cleanly)',
-    'windows-cached': 'journal version 2.0 (Windows kept metadata cached: Fast Startup)',
-    unknown: 'journal state unknown',
-  };
-  parts.push(log[h.logFile]);
-  if (h.dirty === true) parts.push('marked dirty');
-  return `NTFS ${h.version ?? '?'}, ${parts.join(', ')}`;
 }
 
 export interface WindowsVerdict {

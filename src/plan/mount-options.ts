@@ -63,10 +63,3 @@ export function mountOptions(fstype: string, extra: readonly string[], ctx: Opti
 /** Options whose presence findmnt shows back, so a live mount can be compared with the wanted one. */
 export const VISIBLE_FLAGS: ReadonlySet<string> = new Set(['ro', 'nosuid', 'nodev', 'noexec', 'noatime', 'nodiratime', 'relatime', 'sync', 'dirsync']);
 
-/** Filesystem signatures that blkid reports but that cannot be mounted, with what to tell the user. */
-export const NOT_MOUNTABLE: Readonly<Record<string, string>> = {
-  LVM2_member: 'an LVM physical volume; mount its logical volumes with what: IMAGE/VG/LV',
-  swap: 'swap space, which has no files to mount',
-  crypto_LUKS: 'a LUKS-encrypted volume (not supported yet)',
-  linux_raid_member: 'an md RAID member (not supported yet)',
-};

@@ -1,7 +1,26 @@
 import type { Diagnostic } from '../diagnostics.js';
-import type { JournalEntry } from '../journal/format.js';
 
-export type Kind = 'export' | 'nbd' | 'attach' | 'partmap' | 'vg' | 'dir' | 'mount';
+/**
+ * The kinds of object imgplan makes. Each `src/resources/<kind>.ts` adds its own member here by
+ * module augmentation: the journal entry it records, the typed details a plan shows of it, and
+ * the wanted object the manifest leads to. Adding a kind is that file and one line in
+ * `src/resources/registry.ts`; the compiler then asks for its words in `src/render/kinds/`.
+ */
+export interface KindTypes {}
+export type Kind = keyof KindTypes;
+type Member<K extends Kind, F extends string> = KindTypes[K] extends Readonly<Record<F, infer T>> ? T : never;
+export type EntryOf<K extends Kind> = Member<K, 'entry'>;
+export type DetailsOf<K extends Kind> = Member<K, 'details'>;
+export type DesiredOf<K extends Kind> = Member<K, 'desired'>;
+
+/** What every journal entry holds: its kind, its address, and the addresses it sits on. */
+export interface EntryBase<K extends string> {
+  readonly kind: K;
+  readonly address: string;
+  readonly dependsOn: readonly string[];
+}
+/** One journal entry of any kind. */
+export type JournalEntry = { [K in Kind]: EntryOf<K> }[Kind];
 
 /** A value known only after a step has run, e.g. the loop device `losetup --show` prints. */
 export interface Ref {
@@ -20,21 +39,22 @@ export function isRef(a: unknown): a is Ref {
 }
 
 export function isConcat(a: unknown): a is Concat {
-  return typeof a === 'object' && a !== null && 'concat' in a;
+  return typeof a === 'object' && a !== null && Array.isArray((a as Partial<Concat>).concat);
 }
 
-/** What the executor writes to the journal after a step succeeds (refs filled in). */
+/** A journal entry whose device values may still be refs: the executor fills them in once the steps ran. */
+export type EntryTemplate<E> = {
+  readonly [P in keyof E]: P extends 'kind' | 'address' ? E[P] : E[P] extends string ? E[P] | Arg : E[P] extends readonly string[] ? readonly Arg[] : E[P];
+};
+
+/** What the journal holds once a step has succeeded (refs filled in). */
 export type JournalOp =
-  | { readonly op: 'add'; readonly entry: JournalEntry | JournalEntryTemplate }
-  | { readonly op: 'remove'; readonly address: string }
+  /** the entry, as given (a new object, or one that is still there while its teardown goes on) */
+  | { readonly op: 'record'; readonly entry: EntryTemplate<JournalEntry> }
+  /** the object is gone */
+  | { readonly op: 'forget'; readonly address: string }
   /** a preparation that leaves nothing to undo (loading a module, making imgplan's own folder) */
   | { readonly op: 'none' };
-
-/** A journal entry whose device is only known after the step ran. */
-export type JournalEntryTemplate = Omit<Extract<JournalEntry, { kind: 'attach' }>, 'device'> & { readonly device: Ref }
-  | Omit<Extract<JournalEntry, { kind: 'mount' }>, 'source'> & { readonly source: Arg }
-  | Omit<Extract<JournalEntry, { kind: 'partmap' }>, 'device'> & { readonly device: Arg }
-  | Omit<Extract<JournalEntry, { kind: 'vg' }>, 'devices'> & { readonly devices: readonly Arg[] };
 
 export interface Step {
   readonly argv: readonly Arg[];
@@ -70,25 +90,24 @@ export type Reason =
   | 'dependency-replaced'
   | 'parent-replaced'
   | 'managed'
-  | 'not-managed';
+  | 'not-managed'
+  /** active over imgplan's devices without imgplan asking (udev on attach): taken over */
+  | 'adopt';
 
-export interface Attr {
-  readonly label: string;
-  readonly value: string | Ref;
-}
-
-export interface PlannedAction {
+interface ActionOf<K extends Kind> {
   readonly address: string;
-  readonly kind: Kind;
+  readonly kind: K;
   readonly action: Action;
   /** true for both halves of a -/+ replacement */
   readonly replace: boolean;
   readonly reason: Reason;
-  readonly reasonText: string;
   readonly dependsOn: readonly string[];
-  readonly attrs: readonly Attr[];
+  /** what the plan shows of the object, as typed fields; src/render/ puts them in words */
+  readonly details: DetailsOf<K>;
   readonly steps: readonly Step[];
 }
+/** One planned change (or no-op) of one object. */
+export type PlannedAction = { [K in Kind]: ActionOf<K> }[Kind];
 
 export interface PlanContext {
   readonly kernel: string;
@@ -101,7 +120,7 @@ export interface PlanContext {
 }
 
 export interface Plan {
-  readonly formatVersion: 1;
+  readonly formatVersion: 2;
   readonly mode: 'apply' | 'destroy';
   readonly manifest: { readonly path: string; readonly sha256: string };
   readonly context: PlanContext;

@@ -14,3 +14,11 @@ export function parseBlkidExport(text: string): BlkidInfo {
   }
   return out;
 }
+
+/** Filesystem signatures that blkid reports but that cannot be mounted, with what to tell the user. */
+export const NOT_MOUNTABLE: Readonly<Record<string, string>> = {
+  LVM2_member: 'an LVM physical volume; mount its logical volumes with what: IMAGE/VG/LV',
+  swap: 'swap space, which has no files to mount',
+  crypto_LUKS: 'a LUKS-encrypted volume (not supported yet)',
+  linux_raid_member: 'an md RAID member (not supported yet)',
+};

@@ -1,22 +1,22 @@
 import { posix } from 'node:path';
 import { ProbeError, missingToolHint } from '../errors.js';
-import { exportPaths, journalPath, parseJournal, probeExportPaths, type ExportPaths, type Journal } from '../journal/format.js';
+import { journalPath, parseJournal, type Journal } from '../journal/format.js';
+import { exportPaths, probeExportPaths, type ExportPaths } from '../qemu/paths.js';
 import { needsQemu, type ImageSpec, type Manifest } from '../manifest/types.js';
 import type { Command, CommandResult, PathInfo, Runner } from '../runner/runner.js';
-import { parseBlkidExport, type BlkidInfo } from './blkid.js';
+import { NOT_MOUNTABLE, parseBlkidExport, type BlkidInfo } from './blkid.js';
 import { joinDm, parseDmInfo, parseDmTable, type DmMap } from './dmsetup.js';
 import * as probes from './commands.js';
 import { parseFindmnt } from './findmnt.js';
 import { parseLosetup } from './losetup.js';
 import { parseLsblk, type BlockDevice } from './lsblk.js';
-import { NOT_MOUNTABLE } from '../plan/mount-options.js';
 import { inspectLvmPv, type LvmPv } from './lvm-metadata.js';
 import { parseVgsReport, type HostVg } from './lvm-report.js';
 import { inspectNtfs, type NtfsHealth } from './ntfs.js';
 import type { ExportObservation, FilesystemDriver, ImageObservation, KernelFacts, NbdState, ObservedState } from './observed.js';
-import { inspectQemuImage, observeExport, observeNbd, withProbeExport } from './collect-qemu.js';
+import { inspectQemuImage, observeExport, observeNbd, withProbeExport } from '../qemu/collect.js';
 import { liveNbdDevice } from '../qemu/nbd.js';
-import { parseQemuImgInfo, qemuImgProbe } from './qemu-img.js';
+import { parseQemuImgInfo, qemuImgProbe } from '../qemu/img-info.js';
 import { parseSfdisk, type PartitionTable } from './sfdisk.js';
 
 async function runProbe(runner: Runner, cmd: Command, okCodes: readonly number[] = [0]): Promise<CommandResult> {

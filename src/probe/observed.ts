@@ -9,8 +9,8 @@ import type { NtfsHealth } from './ntfs.js';
 import type { LoopDevice } from './losetup.js';
 import type { BlockDevice } from './lsblk.js';
 import type { PartitionTable } from './sfdisk.js';
-import type { QemuImageInfo, QemuOpenProblem } from './qemu-img.js';
-import type { ExportPaths } from '../journal/format.js';
+import type { QemuImageInfo, QemuOpenProblem } from '../qemu/img-info.js';
+import type { ExportPaths } from '../qemu/paths.js';
 
 /** What QEMU says about an image imgplan opens through QEMU (non-raw formats, access: overlay). */
 export interface QemuObservation {

@@ -2,8 +2,6 @@
  * qemu-nbd connecting a disk image to a kernel nbd device (/dev/nbdN), and recognising such a
  * connection from its server's command line: the classic way to open qcow2 on a host with nbd.
  */
-import type { JournalEntry } from '../journal/format.js';
-import type { NbdState } from '../probe/observed.js';
 import { imageOpts } from './storage-daemon.js';
 
 export interface NbdConnectSpec {
@@ -108,7 +106,10 @@ export function servesNbd(cmdline: string | undefined, device: string, file: str
 }
 
 /** Whether a journaled connection is still live: its device served by a running qemu-nbd of that file. */
-export function liveNbdDevice(e: Extract<JournalEntry, { kind: 'nbd' }>, state: NbdState): boolean {
+export function liveNbdDevice(
+  e: { readonly device: string; readonly file: string },
+  state: { readonly devices: readonly { readonly device: string; readonly pid?: number; readonly cmdline?: string }[] },
+): boolean {
   const d = state.devices.find((x) => x.device === e.device);
   return d?.pid !== undefined && servesNbd(d.cmdline, e.device, e.file);
 }

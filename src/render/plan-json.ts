@@ -1,15 +1,16 @@
-import { isConcat, isRef, type Arg, type Attr, type Plan, type PlannedAction } from '../plan/types.js';
+import { isConcat, isRef, type Arg, type Plan, type PlannedAction } from '../plan/types.js';
+import { reasonText } from './kinds/index.js';
 
 /**
  * The machine view of a plan (`--json`), described by schemas/plan.schema.json. format_version
- * "1.x": a minor bump only adds fields; readers ignore fields they do not know.
+ * "2.x": a minor bump only adds fields; readers ignore fields they do not know. 2.0 made each
+ * change's `attributes` the object's typed details (1.x had display strings).
  */
-export const PLAN_JSON_VERSION = '1.0';
+export const PLAN_JSON_VERSION = '2.0';
 
 type JsonArg = string | { ref: string; attr: string } | { concat: JsonArg[] };
 
 const arg = (a: Arg): JsonArg => (isConcat(a) ? { concat: a.concat.map(arg) } : isRef(a) ? { ref: a.ref, attr: a.attr } : a);
-const attrs = (xs: readonly Attr[]) => Object.fromEntries(xs.map((x) => [x.label, arg(x.value)]));
 
 function actionsOf(a: PlannedAction): string[] {
   if (a.action === 'noop') return ['no-op'];
@@ -38,14 +39,14 @@ export function planToJson(plan: Plan): object {
     resource_changes: order.map((address) => {
       const a = seen.get(address)!;
       return {
-        address, kind: a.kind, actions: actionsOf(a), reason: a.reason, reason_text: a.reasonText,
-        depends_on: a.dependsOn, attributes: attrs(a.attrs),
+        address, kind: a.kind, actions: actionsOf(a), reason: a.reason, reason_text: reasonText(a),
+        depends_on: a.dependsOn, attributes: a.details,
       };
     }),
     steps: plan.actions.flatMap((a) => a.steps.map((s) => ({
       address: a.address, phase: a.action, argv: s.argv.map(arg), ...(s.undo ? { undo: s.undo.map(arg) } : {}),
     }))).map((s, i) => ({ order: i + 1, ...s })),
-    unchanged: plan.unchanged.map((a) => ({ address: a.address, kind: a.kind, actions: ['no-op'], reason: a.reason, attributes: attrs(a.attrs) })),
+    unchanged: plan.unchanged.map((a) => ({ address: a.address, kind: a.kind, actions: ['no-op'], reason: a.reason, attributes: a.details })),
     warnings: plan.warnings.map((w) => ({ severity: w.severity, code: w.code, message: w.message, ...(w.at ? { at: w.at } : {}), ...(w.hint ? { hint: w.hint } : {}) })),
     summary: { add: add.length, change: 0, destroy: destroy.length, addresses: { add, destroy } },
   };

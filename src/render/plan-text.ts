@@ -1,24 +1,12 @@
-import { isConcat, isRef, type Arg, type Kind, type Plan, type PlannedAction } from '../plan/types.js';
+import { argvText } from '../plan/argv-text.js';
+import { isRef, type Plan, type PlannedAction } from '../plan/types.js';
+import { reasonText, rowsOf, verbOf } from './kinds/index.js';
 import { renderDiagnostic } from './diagnostics.js';
 import type { Style } from './style.js';
 
 export const KNOWN_AFTER_APPLY = '(known after apply)';
 
-const refText = (r: { ref: string; attr: string }) => (r.attr === 'device' ? `{${r.ref}}` : `{${r.ref}:${r.attr}}`);
-const quote = (t: string) => (/^[\w@%+=:,./-]+$/.test(t) ? t : `'${t.replace(/'/g, `'\\''`)}'`);
-
-export function argText(a: Arg): string {
-  if (isConcat(a)) return quote(a.concat.map((p) => (isRef(p) ? refText(p) : p)).join(''));
-  if (isRef(a)) return refText(a);
-  return quote(a);
-}
-
-export function argvText(argv: readonly Arg[]): string {
-  return argv.map(argText).join(' ');
-}
-
-const VERB: Readonly<Record<Kind, string>> = { export: 'export', nbd: 'connect', attach: 'attach', partmap: 'map', vg: 'activate', dir: 'mkdir', mount: 'mount' };
-const UNVERB: Readonly<Record<Kind, string>> = { export: 'unexport', nbd: 'disconnect', attach: 'detach', partmap: 'unmap', vg: 'deactivate', dir: 'rmdir', mount: 'umount' };
+export { argvText };
 
 /** The action's symbol padded to three columns, then coloured (padding counts visible characters). */
 function symbol(a: PlannedAction, style: Style): string {
@@ -27,13 +15,13 @@ function symbol(a: PlannedAction, style: Style): string {
 }
 
 function block(a: PlannedAction, n: number, numberOf: ReadonlyMap<string, number>, style: Style): string[] {
-  const verb = a.action === 'delete' ? UNVERB[a.kind] : VERB[a.kind];
+  const verb = verbOf(a);
   const half = a.replace ? (a.action === 'delete' ? ' (replace: old one goes)' : ' (replace: new one)') : '';
   const after = a.dependsOn.map((d) => numberOf.get(d)).filter((x): x is number => x !== undefined && x < n).sort((x, y) => x - y);
   const head = `${String(n).padStart(3)}  ${symbol(a, style)} ${verb.padEnd(7)} ${style.bold(a.address)}${half}${after.length ? `   after ${after.join(', ')}` : ''}`;
   const lines = [head];
-  lines.push(`            ${'reason'.padEnd(10)} ${a.reasonText}`);
-  for (const at of a.attrs) {
+  lines.push(`            ${'reason'.padEnd(10)} ${reasonText(a)}`);
+  for (const at of rowsOf(a)) {
     lines.push(`            ${at.label.padEnd(10)} ${isRef(at.value) ? KNOWN_AFTER_APPLY : at.value}`);
   }
   for (const s of a.steps) lines.push(`            $ ${argvText(s.argv)}`);
@@ -63,9 +51,9 @@ export function renderPlan(plan: Plan, style: Style): string {
     out.push(plan.mode === 'destroy' ? 'Left alone:' : 'Already in place:');
     const width = Math.max(...plan.unchanged.map((a) => a.address.length));
     for (const a of plan.unchanged) {
-      const dev = a.attrs.find((x) => x.label === 'device');
+      const dev = rowsOf(a).find((x) => x.label === 'device');
       const devText = dev && !isRef(dev.value) ? `${dev.value}  ` : '';
-      out.push(`  = ${a.address.padEnd(width)}  ${devText}${a.reasonText}`);
+      out.push(`  = ${a.address.padEnd(width)}  ${devText}${reasonText(a)}`);
     }
     out.push('');
   }

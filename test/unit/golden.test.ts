@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { planToJson } from '../../src/render/plan-json.js';
-import { makePlan } from '../../src/plan/make-plan.js';
+import { makePlan } from '../../src/core/make-plan.js';
 import { renderDiagnostics } from '../../src/render/diagnostics.js';
 import { renderPlan } from '../../src/render/plan-text.js';
 import { PLAIN } from '../../src/render/style.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { executePlan } from '../../../src/apply/executor.js';
-import { makePlan } from '../../../src/plan/make-plan.js';
+import { makePlan } from '../../../src/core/make-plan.js';
 import type { Plan } from '../../../src/plan/types.js';
 import type { Command, CommandResult, PathInfo, Runner } from '../../../src/runner/runner.js';
 import { manifestFor, observed } from '../golden-support.js';
@@ -115,10 +115,11 @@ describe('executor', () => {
   it('LVM\'s "in use" is retried like "busy" (an LV udev still probes right after the unmount)', async () => {
     const argv = ['vgchange', '--activate', 'n', '--devices', '/dev/loop0p2', '--select', 'vg_uuid=Ab12Cd-0000-0000-0000-0000-0000-000000'];
     const plan: Plan = {
-      formatVersion: 1, mode: 'destroy', manifest: { path: `${G}/rescue.yaml`, sha256: 'x' },
+      formatVersion: 2, mode: 'destroy', manifest: { path: `${G}/rescue.yaml`, sha256: 'x' },
       context: { kernel: '6.1.0', udev: false, partscan: { labels: [], evidence: '' }, writableImages: [] },
-      actions: [{ address: 'vg:web01/VolGroup', kind: 'vg', action: 'delete', replace: false, reason: 'destroy', reasonText: '', dependsOn: [], attrs: [],
-        steps: [{ argv, retryBusy: true, journal: { op: 'remove', address: 'vg:web01/VolGroup' } }] }],
+      actions: [{ address: 'vg:web01/VolGroup', kind: 'vg', action: 'delete', replace: false, reason: 'destroy', dependsOn: [],
+        details: { from: 'journal', name: 'VolGroup', uuid: 'Ab12Cd-0000-0000-0000-0000-0000-000000', pvs: ['/dev/loop0p2'] },
+        steps: [{ argv, retryBusy: true, journal: { op: 'forget', address: 'vg:web01/VolGroup' } }] }],
       unchanged: [], warnings: [], forget: [],
     };
     const runner = new ScriptedRunner([{ argv, ...fail('  Logical volume VolGroup/lv_root in use.') }, { argv, ...ok() }]);
@@ -131,16 +132,18 @@ describe('executor', () => {
   it('qemu-nbd: the device chosen at plan time fills in the refs; late partitions get one re-read of the table, then a wait', async () => {
     const connect = ['qemu-nbd', '--read-only', '--format=qcow2', '--pid-file=/run/p', '--connect=/dev/nbd2', '/srv/g.qcow2'];
     const plan: Plan = {
-      formatVersion: 1, mode: 'apply', manifest: { path: `${G}/q.yaml`, sha256: 'x' },
+      formatVersion: 2, mode: 'apply', manifest: { path: `${G}/q.yaml`, sha256: 'x' },
       context: { kernel: '6.1.0', udev: false, partscan: { labels: ['dos'], evidence: '' }, writableImages: [] },
       actions: [
-        { address: 'nbd:g', kind: 'nbd', action: 'create', replace: false, reason: 'missing', reasonText: '', dependsOn: [], attrs: [],
+        { address: 'nbd:g', kind: 'nbd', action: 'create', replace: false, reason: 'missing', dependsOn: [],
+          details: { from: 'journal', image: '/srv/g.qcow2', format: 'qcow2', device: '/dev/nbd2' },
           steps: [{ argv: connect, produces: { ref: 'nbd:g', attr: 'device' }, producesValue: '/dev/nbd2', undo: ['qemu-nbd', '--disconnect', '/dev/nbd2'],
             waitFor: ['/sys/block/nbd2/pid', { ref: 'nbd:g', attr: 'p2' }], rescan: '/dev/nbd2',
-            journal: { op: 'add', entry: { kind: 'nbd', address: 'nbd:g', dependsOn: [], device: '/dev/nbd2', pidfile: '/run/p', image: '/srv/g.qcow2', format: 'qcow2', file: '/srv/g.qcow2', writable: false } } }] },
-        { address: `mount:${G}/m`, kind: 'mount', action: 'create', replace: false, reason: 'missing', reasonText: '', dependsOn: ['nbd:g'], attrs: [],
+            journal: { op: 'record', entry: { kind: 'nbd', address: 'nbd:g', dependsOn: [], device: '/dev/nbd2', pidfile: '/run/p', image: '/srv/g.qcow2', format: 'qcow2', file: '/srv/g.qcow2', writable: false } } }] },
+        { address: `mount:${G}/m`, kind: 'mount', action: 'create', replace: false, reason: 'missing', dependsOn: ['nbd:g'],
+          details: { from: 'journal', source: '/dev/nbd2p2', target: `${G}/m` },
           steps: [{ argv: ['mount', '-t', 'ext4', '-o', 'ro,noload', { ref: 'nbd:g', attr: 'p2' }, `${G}/m`], undo: ['umount', `${G}/m`],
-            journal: { op: 'add', entry: { kind: 'mount', address: `mount:${G}/m`, dependsOn: ['nbd:g'], target: `${G}/m`, source: { ref: 'nbd:g', attr: 'p2' }, fstype: 'ext4' } } }] },
+            journal: { op: 'record', entry: { kind: 'mount', address: `mount:${G}/m`, dependsOn: ['nbd:g'], target: `${G}/m`, source: { ref: 'nbd:g', attr: 'p2' }, fstype: 'ext4' } } }] },
       ],
       unchanged: [], warnings: [], forget: [],
     };

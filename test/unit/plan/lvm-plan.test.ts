@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { recordedReader } from '../recorded-bytes.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadManifest } from '../../../src/manifest/load.js';
-import { makePlan } from '../../../src/plan/make-plan.js';
+import { makePlan } from '../../../src/core/make-plan.js';
 import { inspectLvmPv, type LvmPv } from '../../../src/probe/lvm-metadata.js';
 import type { ObservedState } from '../../../src/probe/observed.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadManifest } from '../../../src/manifest/load.js';
 import { buildDesired } from '../../../src/plan/desired.js';
 import { CycleError, pathContains, topoSort } from '../../../src/plan/graph.js';
-import { makePlan } from '../../../src/plan/make-plan.js';
+import { makePlan } from '../../../src/core/make-plan.js';
 import type { Plan } from '../../../src/plan/types.js';
 import { manifestFor, observed } from '../golden-support.js';
 

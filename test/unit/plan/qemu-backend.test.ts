@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadManifest } from '../../../src/manifest/load.js';
 import { buildDesired } from '../../../src/plan/desired.js';
-import { makePlan } from '../../../src/plan/make-plan.js';
+import { makePlan } from '../../../src/core/make-plan.js';
 import type { NbdState, ObservedState } from '../../../src/probe/observed.js';
 import { argvText } from '../../../src/render/plan-text.js';
 import { manifestFor, observed } from '../golden-support.js';
@@ -19,7 +19,7 @@ async function desiredFor(images: string, tweak: (o: ObservedState) => ObservedS
   const obs = tweak(await observed('qemu/fresh', base));
   const r = buildDesired(m, obs);
   return {
-    objects: r.desired.filter((d) => d.kind !== 'mount').map((d) => (d.kind === 'nbd' ? `${d.address} ${d.device}${d.partitions.length ? ` p${d.partitions.join(',')}` : ''}` : d.kind === 'attach' ? `${d.address} ${d.method}` : d.address)),
+    objects: r.desired.filter((d) => d.kind !== 'mount' && d.kind !== 'dir').map((d) => (d.kind === 'nbd' ? `${d.address} ${d.device}${d.partitions.length ? ` p${d.partitions.join(',')}` : ''}` : d.kind === 'attach' ? `${d.address} ${d.method}` : d.address)),
     errors: r.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.code}: ${d.message}`),
     manifest: m, obs,
   };

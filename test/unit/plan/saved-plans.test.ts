@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeSavedPlan, encodeSavedPlan, looksLikeSavedPlan, SavedPlanError } from '../../../src/plan/codec.js';
-import { planFacts } from '../../../src/plan/facts.js';
-import { makePlan } from '../../../src/plan/make-plan.js';
+import { planFacts } from '../../../src/core/facts.js';
+import { makePlan } from '../../../src/core/make-plan.js';
 import { compareFacts } from '../../../src/plan/stale.js';
 import { targetPlan, UnknownTargetError } from '../../../src/plan/target.js';
 import { renderDot } from '../../../src/render/plan-dot.js';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { classifyQemuError, parseQemuImgInfo } from '../../../src/probe/qemu-img.js';
+import { classifyQemuError, parseQemuImgInfo } from '../../../src/qemu/img-info.js';
 
 /** Output of qemu-img 7.2 recorded by test/fixtures/qemu/record.sh (temp folder shown as /cases). */
 const fixture = (f: string) => readFileSync(join(import.meta.dirname, '../../fixtures/qemu', f), 'utf8');

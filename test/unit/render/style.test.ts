@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { makePlan } from '../../../src/plan/make-plan.js';
+import { makePlan } from '../../../src/core/make-plan.js';
 import { renderPlan } from '../../../src/render/plan-text.js';
 import { COLOUR, PLAIN, styleFor } from '../../../src/render/style.js';
 import { manifestFor, observed } from '../golden-support.js';

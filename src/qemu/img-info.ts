@@ -1,5 +1,5 @@
 import type { Command } from '../runner/runner.js';
-import { ShapeError } from './coerce.js';
+import { ShapeError } from '../probe/coerce.js';
 
 /** One image of a chain, as `qemu-img info --output=json` describes it. */
 export interface QemuImageInfo {

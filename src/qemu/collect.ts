@@ -1,12 +1,12 @@
 import { ProbeError } from '../errors.js';
-import type { ExportPaths } from '../journal/format.js';
+import type { ExportPaths } from './paths.js';
 import type { ImageSpec } from '../manifest/types.js';
-import { servesView, storageDaemonArgv } from '../qemu/storage-daemon.js';
+import { servesView, storageDaemonArgv } from './storage-daemon.js';
 import type { CommandResult, Runner } from '../runner/runner.js';
-import type { MountEntry } from './findmnt.js';
-import * as probes from './commands.js';
-import type { ExportObservation, NbdDevice, NbdState, QemuObservation } from './observed.js';
-import { classifyQemuError, parseQemuImgInfo, qemuImgChain, qemuImgProbe, type QemuImageInfo } from './qemu-img.js';
+import type { MountEntry } from '../probe/findmnt.js';
+import * as probes from '../probe/commands.js';
+import type { ExportObservation, NbdDevice, NbdState, QemuObservation } from '../probe/observed.js';
+import { classifyQemuError, parseQemuImgInfo, qemuImgChain, qemuImgProbe, type QemuImageInfo } from './img-info.js';
 
 function infoOf(cmd: readonly string[], r: CommandResult): QemuImageInfo[] {
   try {

@@ -1,10 +1,9 @@
 import { error, warning, type Diagnostic } from '../diagnostics.js';
-import type { ExportPaths } from '../journal/format.js';
+import type { ExportPaths } from './paths.js';
 import type { ImageSpec } from '../manifest/types.js';
 import type { ExportObservation, NbdState, ObservedState } from '../probe/observed.js';
-import type { QemuImageInfo } from '../probe/qemu-img.js';
-import { liveNbdDevice, parseQemuNbdCmdline } from '../qemu/nbd.js';
-import { humanBytes } from './format.js';
+import type { QemuImageInfo } from './img-info.js';
+import { liveNbdDevice, parseQemuNbdCmdline } from './nbd.js';
 
 /** What both QEMU backends share: the image, its chain, and how it is opened. */
 interface QemuOpen {
@@ -17,11 +16,40 @@ interface QemuOpen {
   readonly writable: boolean;
   /** allow_live and the image is locked by another process: opened with shared locking */
   readonly forceShare: boolean;
-  /** why this backend, in words */
-  readonly why: string;
+  /** why this backend */
+  readonly backend: BackendChoice;
   /** serving now, as wanted (imgplan's, or for nbd an admin's connection): what reads through it may stay */
   readonly live: boolean;
 }
+
+/** Why a QEMU image is opened with the backend it is. */
+export type BackendChoice =
+  /** qemu_backend: nbd or storage-daemon */
+  | { readonly by: 'manifest' }
+  | { readonly by: 'kernel-has-nbd' }
+  /** imgplan's export of it is serving as wanted */
+  | { readonly by: 'already-serving' }
+  | { readonly by: 'no-nbd'; readonly missing: NbdMissing };
+
+/** What stands in the way of nbd. */
+export type NbdMissing = 'no-module' | 'no-qemu-nbd';
+
+/** How QEMU opens an image: the overlay that takes the writes, writable, shared locking (allow_live). */
+export interface QemuAccess {
+  readonly overlay?: string;
+  readonly writable: boolean;
+  readonly forceShare: boolean;
+}
+
+/** One image of a backing chain, top first. */
+export interface ChainLink {
+  readonly file: string;
+  readonly format: string;
+  readonly virtualSize: number;
+}
+
+export const chainLinks = (chain: readonly QemuImageInfo[]): ChainLink[] =>
+  chain.map((c) => ({ file: c.filename, format: c.format, virtualSize: c.virtualSize }));
 
 /** imgplan's qemu-storage-daemon export of one image: the raw view its loop devices attach. */
 export interface DesiredExport extends QemuOpen {
@@ -55,10 +83,6 @@ export const NBD_MAX_PART = 16;
 export type QemuDisk =
   | { readonly kind: 'view'; readonly export: DesiredExport; readonly file: string; readonly size: number; readonly backDev: string; readonly backIno: number }
   | { readonly kind: 'nbd'; readonly nbd: DesiredNbd; readonly size: number };
-
-export function describeChain(chain: readonly QemuImageInfo[]): string {
-  return chain.map((c, i) => `${i === 0 ? c.filename : c.filename.split('/').pop()} (${c.format}${i === 0 ? `, ${humanBytes(c.virtualSize)} virtual` : ''})`).join(' → backing ');
-}
 
 /** The manifest's format is not what qemu-img's probe finds (a raw image included: it is never taken for more). */
 export function formatMismatch(img: ImageSpec, found: string): Diagnostic {
@@ -116,9 +140,11 @@ function checkImage(img: ImageSpec, obs: ObservedState, diags: Diagnostic[]): re
 }
 
 /** Why nbd cannot be used here, or undefined when it can. */
-function nbdMissing(nbd: NbdState | undefined): { what: string; hint: string } | undefined {
-  if (!nbd || nbd.module === 'absent') return { what: 'the kernel has no nbd module, and modprobe finds none', hint: 'use a kernel with CONFIG_BLK_DEV_NBD, or qemu_backend: storage-daemon' };
-  if (!nbd.qemuNbd) return { what: 'qemu-nbd is not installed', hint: 'install it: apt-get install qemu-utils' };
+function nbdMissing(nbd: NbdState | undefined): { code: NbdMissing; what: string; hint: string } | undefined {
+  if (!nbd || nbd.module === 'absent') {
+    return { code: 'no-module', what: 'the kernel has no nbd module, and modprobe finds none', hint: 'use a kernel with CONFIG_BLK_DEV_NBD, or qemu_backend: storage-daemon' };
+  }
+  if (!nbd.qemuNbd) return { code: 'no-qemu-nbd', what: 'qemu-nbd is not installed', hint: 'install it: apt-get install qemu-utils' };
   return undefined;
 }
 
@@ -166,7 +192,7 @@ export function qemuDisks(obs: ObservedState, diags: Diagnostic[]): (img: ImageS
     const noDaemon = storageDaemonMissing(obs);
 
     let kind: 'nbd' | 'export';
-    let why: string;
+    let backend: BackendChoice;
     const pref = img.qemuBackend;
     if (pref === 'nbd' || (pref === 'auto' && !noNbd && !liveExport)) {
       if (noNbd) {
@@ -174,14 +200,14 @@ export function qemuDisks(obs: ObservedState, diags: Diagnostic[]): (img: ImageS
         return undefined;
       }
       kind = 'nbd';
-      why = pref === 'nbd' ? 'qemu_backend: nbd' : 'the kernel has nbd';
+      backend = { by: pref === 'nbd' ? 'manifest' : 'kernel-has-nbd' };
     } else if (pref === 'storage-daemon' || !noDaemon) {
       if (noDaemon) {
         diags.push(error('no-storage-daemon', `image ${img.name} asks for qemu_backend: storage-daemon, but ${noDaemon.what}`, img.qemuBackendAt ?? img.at, noDaemon.hint));
         return undefined;
       }
       kind = 'export';
-      why = pref === 'storage-daemon' ? 'qemu_backend: storage-daemon' : liveExport ? 'already serving' : `no nbd: ${noNbd!.what}`;
+      backend = pref === 'storage-daemon' ? { by: 'manifest' } : liveExport ? { by: 'already-serving' } : { by: 'no-nbd', missing: noNbd!.code };
     } else {
       diags.push(error('no-qemu-backend', `image ${img.name} is ${img.format === 'raw' ? 'raw under an overlay' : img.format}, which imgplan opens with QEMU, but neither backend works here: ${noNbd!.what}, and ${noDaemon.what}`,
         img.fileAt, `${noDaemon.hint}; or ${noNbd!.hint}`));
@@ -198,7 +224,7 @@ export function qemuDisks(obs: ObservedState, diags: Diagnostic[]): (img: ImageS
     if (kind === 'export') {
       const paths = obs.exports?.[img.name];
       if (!paths) return undefined;
-      const desired: DesiredExport = { kind: 'export', address: exportAddress(img.name), ...base, paths, why, live: liveExport };
+      const desired: DesiredExport = { kind: 'export', address: exportAddress(img.name), ...base, paths, backend, live: liveExport };
       const live = paths.serving && paths.viewStat.kind === 'file';
       return { kind: 'view', export: desired, file: paths.view, size, backDev: live ? paths.viewStat.dev ?? '0:0' : '0:0', backIno: live ? paths.viewStat.ino ?? 0 : 0 };
     }
@@ -225,7 +251,7 @@ export function qemuDisks(obs: ObservedState, diags: Diagnostic[]): (img: ImageS
     const desired: DesiredNbd = {
       kind: 'nbd', address: nbdAddress(img.name), ...base, paths: exportPathsOf(exp, img), device, loadModule, maxPart, partitions: [], foreign: foreign !== undefined,
       live: liveNbd !== undefined || foreign !== undefined,
-      why: `${why}; ${loadModule ? `the module is loaded first, with max_part=${NBD_MAX_PART}` : `module loaded with max_part=${maxPart}`}`,
+      backend,
     };
     return { kind: 'nbd', nbd: desired, size };
   }

@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { parseJournal, serializeJournal, type Journal, type JournalEntry } from '../journal/format.js';
+import type { JournalEntry } from '../plan/types.js';
+import { parseJournal, serializeJournal, type Journal } from './format.js';
 
 /** Reads and rewrites one manifest's journal; every write is atomic (temp file + rename). */
 export class JournalStore {

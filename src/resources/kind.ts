@@ -1,0 +1,51 @@
+import type { Diagnostic } from '../diagnostics.js';
+import type { Manifest } from '../manifest/types.js';
+import type { Action, DesiredOf, DetailsOf, EntryOf, JournalEntry, Kind, PlannedAction, Reason, Step } from '../plan/types.js';
+import type { ObservedState } from '../probe/observed.js';
+import type { Live } from './devices.js';
+
+/** What a kind's planner may ask and tell the planning core while it plans its wanted objects. */
+export interface Planning {
+  readonly obs: ObservedState;
+  /** the journal as verified against the system, with the objects adopted from it */
+  readonly journal: readonly JournalEntry[];
+  /** the journal entry of this address, when imgplan made it */
+  mine<K extends Kind>(kind: K, address: string): EntryOf<K> | undefined;
+  /** the entry of this address is wanted still: it is no orphan */
+  claim(address: string): void;
+  add(action: PlannedAction): void;
+  /** the old object goes first: its teardown, as the first half of a replacement (claims its entry) */
+  replaceOld(entry: JournalEntry, reason: Reason): void;
+  problem(d: Diagnostic): void;
+  /** the devices an object provides as it is now, for what sits on it; undefined when this apply makes it */
+  live(address: string): Live | undefined;
+  provide(address: string, live: Live | undefined): void;
+  /** whether the plan so far has an action (of this kind: create, delete, noop) for this address */
+  planned(address: string, action?: Action): boolean;
+}
+
+/** How one journaled object is removed, and what the plan shows of it. */
+export interface Teardown<K extends Kind> {
+  readonly details: DetailsOf<K>;
+  readonly steps: readonly Step[];
+}
+
+/**
+ * One kind of object imgplan makes (a loop attach, a dm map, a mount…). It owns its journal
+ * entry (declared in plan/types.ts's KindTypes by augmentation), how that entry is checked
+ * against the system, how a wanted object becomes actions, its teardown and its saved-plan facts.
+ */
+export interface ResourceKind<K extends Kind> {
+  readonly kind: K;
+  /** among creates with no dependency between them, the lower rank goes first */
+  readonly rank: number;
+  /** whether the journal entry still describes what is on the system; if not it is forgotten, never acted on */
+  verify(entry: EntryOf<K>, obs: ObservedState): boolean;
+  /** objects of this kind that are live over imgplan's journaled devices without an entry (udev's doing) */
+  adopt?(journal: readonly JournalEntry[], obs: ObservedState): readonly EntryOf<K>[];
+  /** plans all wanted objects of this kind; kinds plan in registry order, so what they sit on is planned */
+  plan(wanted: readonly DesiredOf<K>[], p: Planning): void;
+  teardown(entry: EntryOf<K>, obs: ObservedState): Teardown<K>;
+  /** the live facts a saved plan relies on for this kind, one line each */
+  facts?(manifest: Manifest, obs: ObservedState): readonly string[];
+}

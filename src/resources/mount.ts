@@ -1,0 +1,143 @@
+import { error } from '../diagnostics.js';
+import type { Manifest } from '../manifest/types.js';
+import { dirAddress, type DesiredMount } from '../plan/desired.js';
+import { VISIBLE_FLAGS } from '../plan/mount-options.js';
+import type { Arg, EntryBase, Reason, Ref } from '../plan/types.js';
+import type { MountEntry } from '../probe/findmnt.js';
+import type { NtfsHealth } from '../probe/ntfs.js';
+import type { ObservedState } from '../probe/observed.js';
+import type { Planning, ResourceKind } from './kind.js';
+
+/** A filesystem imgplan mounted. */
+export interface MountedEntry extends EntryBase<'mount'> {
+  readonly target: string;
+  readonly source: string;
+  readonly fstype: string;
+}
+
+export type MountDetails =
+  | {
+      readonly from: 'manifest';
+      /** the manifest's source (IMAGE/partN, IMAGE/VG/LV) and what blkid found there */
+      readonly what: string; readonly fstype: string; readonly label?: string; readonly uuid?: string;
+      /** NTFS: the state Windows left the volume in */
+      readonly windows?: NtfsHealth;
+      /** the driver, where there was a choice (ntfs-3g, ntfs3) */
+      readonly driver?: string;
+      readonly device: string | Ref;
+      readonly options: readonly string[];
+      readonly where: string;
+      /** the manifest mount this one is nested in: its mountpoint must exist inside that filesystem */
+      readonly parent?: string;
+    }
+  | { readonly from: 'journal'; readonly source: string; readonly target: string };
+
+declare module '../plan/types.js' {
+  interface KindTypes {
+    mount: { entry: MountedEntry; details: MountDetails; desired: DesiredMount };
+  }
+}
+
+function planMount(d: DesiredMount, p: Planning): void {
+  const where = d.spec.where;
+  const top: MountEntry | undefined = [...p.obs.mounts].reverse().find((m) => m.target === where);
+  const mine = p.mine('mount', d.address);
+  const src = p.live(d.attach)?.devices[d.sourceAttr];
+  const sourceArg: string | Ref = src ? src.path : d.staticSource ?? { ref: d.attach, attr: d.sourceAttr };
+  const parentChanging = d.parent !== undefined && p.planned(d.parent, 'create');
+  const details: MountDetails = {
+    from: 'manifest', what: d.spec.what, fstype: d.fstype, ...(d.label ? { label: d.label } : {}), ...(d.uuid ? { uuid: d.uuid } : {}),
+    ...(d.windows ? { windows: d.windows } : {}), ...(d.driver ? { driver: d.driver } : {}),
+    device: sourceArg, options: d.options, where, ...(d.parent ? { parent: d.parent } : {}),
+  };
+  const dependsOn = [...d.dependsOn, ...(p.planned(dirAddress(where)) ? [dirAddress(where)] : [])];
+  const action = { address: d.address, kind: 'mount' as const, dependsOn, details };
+
+  let replace = false;
+  let reason: Reason = 'missing';
+  if (top && parentChanging) {
+    // the parent filesystem is (re)mounted first, so whatever is mounted here now must go
+    if (!mine) {
+      p.problem(error('mount-conflict', `${where} is mounted from ${top.source}, not by imgplan, on top of ${d.parent?.slice('mount:'.length)}, which must be remounted`,
+        d.spec.whereAt, `unmount it (umount ${where}) and run imgplan again`));
+      return;
+    }
+    replace = true;
+    reason = 'parent-replaced';
+  } else if (top) {
+    const sameSource = src !== undefined ? (src.majMin !== undefined && top.majMin === src.majMin) || top.source === src.path : d.staticSource !== undefined && top.source === d.staticSource;
+    if (sameSource) {
+      const wantFlags = d.options.filter((o) => VISIBLE_FLAGS.has(o));
+      const roWrong = d.readOnly !== top.options.includes('ro');
+      const missingFlags = wantFlags.filter((f) => !top.options.includes(f));
+      if (!roWrong && missingFlags.length === 0) {
+        if (mine) p.claim(d.address);
+        p.add({ ...action, action: 'noop', replace: false, reason: mine ? 'managed' : 'not-managed', steps: [] });
+        return;
+      }
+      if (!mine) {
+        p.problem(error('mount-conflict', `${where} is already mounted from ${top.source} with options ${top.options.join(',')}, not as the manifest wants (${d.options.join(',')}); it was not mounted by imgplan`,
+          d.spec.whereAt, `unmount it (umount ${where}) and run imgplan again`));
+        return;
+      }
+      replace = true;
+      reason = roWrong ? 'read-only-mismatch' : 'options-differ';
+    } else if (mine) {
+      // ours, but from a device the manifest no longer leads to
+      replace = true;
+      reason = p.planned(d.attach, 'delete') ? 'dependency-replaced' : 'source-changed';
+    } else {
+      p.problem(error('mount-conflict', `${where} is already mounted from ${top.source} (${top.fstype}), not from ${d.spec.what}`, d.spec.whereAt,
+        `unmount it (umount ${where}) or choose another mountpoint`));
+      return;
+    }
+  }
+  if (!replace) {
+    const info = p.obs.paths[where];
+    if (d.parent) {
+      // inside a parent mount: the directory belongs to the guest; it can only be checked once the parent is in place
+      if (!parentChanging && info?.kind !== 'directory') {
+        p.problem(error('mountpoint-missing', `mountpoint ${where} does not exist inside the filesystem mounted at ${d.parent.slice('mount:'.length)}`, d.spec.whereAt,
+          'the parent filesystem is read-only; choose a mountpoint that exists in it, or one outside it'));
+        return;
+      }
+    } else if (info?.kind === 'directory' && !info.empty) {
+      p.problem(error('mountpoint-not-empty', `mountpoint ${where} is not empty`, d.spec.whereAt, 'imgplan never mounts over files: choose an empty or new directory'));
+      return;
+    } else if (info && info.kind !== 'directory' && info.kind !== 'missing') {
+      p.problem(error('mountpoint-not-dir', `mountpoint ${where} exists and is not a directory`, d.spec.whereAt));
+      return;
+    }
+  }
+  if (replace && mine) p.replaceOld(mine, reason);
+  const arg: Arg = sourceArg;
+  p.add({
+    ...action, action: 'create', replace, reason,
+    steps: [{
+      argv: ['mount', '-t', d.mountType, '-o', d.options.join(','), arg, where],
+      undo: ['umount', where],
+      journal: { op: 'record', entry: { kind: 'mount', address: d.address, dependsOn, target: where, source: arg, fstype: d.mountType } },
+    }],
+  });
+}
+
+export const mountKind: ResourceKind<'mount'> = {
+  kind: 'mount',
+  rank: 5,
+  verify: (e, obs) => obs.mounts.some((m) => m.target === e.target && m.source === e.source),
+  plan(wanted, p) {
+    // parents before children, so a nested mount knows whether its parent stays in place
+    const byPath = [...wanted].sort((a, b) => a.spec.where.localeCompare(b.spec.where));
+    for (const d of byPath.sort((a, b) => a.spec.where.length - b.spec.where.length)) planMount(d, p);
+  },
+  teardown: (e) => ({
+    details: { from: 'journal', source: e.source, target: e.target },
+    steps: [{ argv: ['umount', e.target], retryBusy: true, journal: { op: 'forget', address: e.address } }],
+  }),
+  facts(manifest: Manifest, obs: ObservedState) {
+    const wheres = manifest.mounts.map((m) => m.where);
+    const watched = (target: string) => wheres.some((w) => w === target || w.startsWith(`${target}/`) || target.startsWith(`${w}/`));
+    return obs.mounts.filter((m) => watched(m.target) && m.target !== '/').map((m) =>
+      `mount ${m.target} from ${m.source} (${m.fstype}) ${m.options.filter((o) => ['ro', 'rw', 'nosuid', 'nodev', 'noexec'].includes(o)).join(',')}`);
+  },
+};

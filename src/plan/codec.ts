@@ -3,7 +3,7 @@ import type { Plan } from './types.js';
 
 /** A plan saved by `plan --out`: the plan itself, and the live facts it was made from. */
 export interface SavedPlan {
-  readonly format_version: '1.0';
+  readonly format_version: '2.0';
   readonly kind: 'imgplan-saved-plan';
   readonly imgplan_version: string;
   readonly plan: Plan;
@@ -20,7 +20,7 @@ export function factsDigest(facts: readonly string[]): string {
 }
 
 export function encodeSavedPlan(plan: Plan, facts: readonly string[], version: string, target?: string): string {
-  const saved: SavedPlan = { format_version: '1.0', kind: 'imgplan-saved-plan', imgplan_version: version, plan, facts, facts_sha256: factsDigest(facts), ...(target ? { target } : {}) };
+  const saved: SavedPlan = { format_version: '2.0', kind: 'imgplan-saved-plan', imgplan_version: version, plan, facts, facts_sha256: factsDigest(facts), ...(target ? { target } : {}) };
   return `${JSON.stringify(saved, null, 1)}\n`;
 }
 
@@ -37,7 +37,9 @@ export function decodeSavedPlan(text: string, file: string): SavedPlan {
     throw new SavedPlanError(`${file} is not a saved plan: ${(e as Error).message}`);
   }
   if (v.kind !== 'imgplan-saved-plan') throw new SavedPlanError(`${file} is not a saved plan`);
-  if (v.format_version !== '1.0') throw new SavedPlanError(`${file} was saved in plan format ${String(v.format_version)}, which this imgplan cannot read`);
+  if (v.format_version !== '2.0') {
+    throw new SavedPlanError(`${file} was saved in plan format ${String(v.format_version)}, which this imgplan cannot read (it reads 2.0)`);
+  }
   if (!v.plan || !Array.isArray(v.facts) || v.facts_sha256 !== factsDigest(v.facts)) throw new SavedPlanError(`${file} is damaged (its facts do not match their digest)`);
   return v as SavedPlan;
 }

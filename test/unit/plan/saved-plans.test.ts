@@ -79,7 +79,9 @@ describe('saved plan file', () => {
     expect(looksLikeSavedPlan('version: 1\nimages: {}\n')).toBe(false);
     expect(decodeSavedPlan(text, 'p.json').plan).toEqual(plan);
     expect(() => decodeSavedPlan(text.replace('"facts": [', '"facts": [\n  "x",'), 'p.json')).toThrow(new SavedPlanError('p.json is damaged (its facts do not match their digest)'));
-    expect(() => decodeSavedPlan(text.replace('"format_version": "1.0"', '"format_version": "9.0"'), 'p.json')).toThrow(/plan format 9.0/);
+    expect(() => decodeSavedPlan(text.replace('"format_version": "2.0"', '"format_version": "9.0"'), 'p.json')).toThrow(/plan format 9.0/);
+    // plans saved before the typed details (format 1.0) are refused, not misread
+    expect(() => decodeSavedPlan(text.replace('"format_version": "2.0"', '"format_version": "1.0"'), 'p.json')).toThrow(/plan format 1.0, which this imgplan cannot read/);
     expect(() => decodeSavedPlan('{"kind":"other"}', 'p.json')).toThrow(new SavedPlanError('p.json is not a saved plan'));
   });
 });

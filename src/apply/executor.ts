@@ -65,17 +65,17 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
 
   const runWithRetry = async (address: string, argv: readonly string[], retryBusy: boolean): Promise<CommandResult> => {
     const delays = opts.busyDelaysMs ?? DEFAULT_BUSY_DELAYS;
-    let r = await opts.runner.run({ argv: argv as [string, ...string[]], mutates: true });
+    let r = await opts.runner.run({ argv: argv as [string, ...string[]], effect: 'changes' });
     for (let i = 0; retryBusy && r.failure === 'exit-code' && BUSY.test(r.stderr) && i < delays.length; i++) {
       opts.onEvent({ type: 'step_retry', address, argv, delay_ms: delays[i]!, reason: r.stderr.trim() });
       await sleep(delays[i]!);
-      r = await opts.runner.run({ argv: argv as [string, ...string[]], mutates: true });
+      r = await opts.runner.run({ argv: argv as [string, ...string[]], effect: 'changes' });
     }
     return r;
   };
 
   const settle = async () => {
-    if (plan.context.udev) await opts.runner.run({ argv: ['udevadm', 'settle', '--timeout=30'], mutates: false });
+    if (plan.context.udev) await opts.runner.run({ argv: ['udevadm', 'settle', '--timeout=30'], effect: 'reads' });
   };
   // partition nodes appear asynchronously after the attach (field-notes G9): settle, then poll;
   // nbd's partition scan can lose a race with no udev to reopen the device: re-read its table once (G10)
@@ -90,7 +90,7 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
         // without udev the nodes are either there when qemu-nbd returns or never; udev makes them within ~60 ms
         if (!rescanned && Date.now() - started > 250) {
           rescanned = true;
-          await opts.runner.run({ argv: ['blockdev', '--rereadpt', rescan!], mutates: true });
+          await opts.runner.run({ argv: ['blockdev', '--rereadpt', rescan!], effect: 'changes' });
           await settle();
         }
         await sleep(50);
@@ -133,7 +133,7 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
         const message = r.failure === 'not-found' ? `${argv[0]} is not installed; ${missingToolHint(argv[0]!)}` : (r.stderr.trim() || `exit ${r.exitCode ?? r.failure}`);
         let holders: string | undefined;
         if (BUSY.test(r.stderr) && argv[0] === 'umount') {
-          const f = await opts.runner.run({ argv: ['fuser', '-vm', argv[argv.length - 1]!], mutates: false });
+          const f = await opts.runner.run({ argv: ['fuser', '-vm', argv[argv.length - 1]!], effect: 'reads' });
           // fuser -v cannot read other namespaces' /proc/N/fd and says so per descriptor; not useful here
           holders = (f.stdout + f.stderr).split('\n').filter((l) => l.trim() && !l.startsWith('Cannot stat')).join('\n') || undefined;
         }

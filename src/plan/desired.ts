@@ -183,16 +183,14 @@ export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, 
     return undefined;
   }
   const contents = o.contents[`part${src.number}`] ?? {};
-  const method = nbd ? nbdPartitionMethod(img, o.table.label, nbd, obs, diags) : partitionMethod(img, o.table.label, obs, diags);
-  if (!method) return undefined;
-  if (method === 'nbd-partitions') {
-    return { qemu: { ...nbd!, partitions: [src.number] }, provider: nbd!.address, sourceAttr: `p${src.number}`, contents };
-  }
-  if (method === 'partscan-loop') {
-    const attach: DesiredAttach = { kind: 'attach', address: attachAddress(img.name), method, offset: 0, sizelimit: 0, partitions: [src.number], ...base };
+  const way = partitionWay(img, o.table.label, obs, diags, nbd);
+  if (!way) return undefined;
+  if (way === 'kernel' && nbd) return { qemu: { ...nbd, partitions: [src.number] }, provider: nbd.address, sourceAttr: `p${src.number}`, contents };
+  if (way === 'kernel') {
+    const attach: DesiredAttach = { kind: 'attach', address: attachAddress(img.name), method: 'partscan-loop', offset: 0, sizelimit: 0, partitions: [src.number], ...base };
     return { ...withQemu, attach, provider: attach.address, sourceAttr: `p${src.number}`, contents };
   }
-  if (method === 'kpartx-loop' || method === 'nbd-kpartx') {
+  if (way === 'kpartx') {
     // kpartx maps the partitions of a whole-disk loop device, or of the nbd device itself
     const attach: DesiredAttach | undefined = nbd ? undefined : { kind: 'attach', address: attachAddress(img.name), method: 'kpartx-loop', offset: 0, sizelimit: 0, partitions: [src.number], ...base };
     const provider = attach?.address ?? nbd!.address;
@@ -208,58 +206,42 @@ export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, 
   return { ...withQemu, attach, provider: attach.address, sourceAttr: 'device', contents };
 }
 
-/**
- * Partitions of an nbd device: the kernel's own nbdNpM nodes where the module makes them
- * (max_part > 0) and the kernel parses the table, else kpartx on the device where
- * device-mapper exists, else one offset loop per partition of the device. The manifest's
- * `partitions:` may insist; kpartx never runs over a device that has kernel partitions too
- * (every PV would show twice).
- */
-function nbdPartitionMethod(img: ImageSpec, label: string, nbd: DesiredNbd, obs: ObservedState, diags: Diagnostic[]): 'nbd-partitions' | 'nbd-kpartx' | 'offset-loop' | undefined {
-  const k = obs.kernel;
-  const kernelParts = nbd.maxPart > 0 && k.partscan.labels.includes(label);
-  const dm = k.deviceMapper && k.kpartx;
-  switch (img.partitions) {
-    case 'partscan':
-      if (kernelParts) return 'nbd-partitions';
-      diags.push(error('no-partscan', `image ${img.name} asks for partitions: partscan, but ${nbd.maxPart === 0 ? 'the nbd module was loaded with max_part=0, so the kernel makes no partitions of nbd devices' : `this kernel does not parse ${label} partition tables (${k.partscan.evidence})`}`,
-        img.partitionsAt, nbd.maxPart === 0 ? 'use partitions: auto, kpartx or offset-loops, or reload the module: modprobe -r nbd && modprobe nbd max_part=16' : 'use partitions: auto, kpartx or offset-loops'));
-      return undefined;
-    case 'kpartx':
-      if (dm && !kernelParts) return 'nbd-kpartx';
-      diags.push(error('no-kpartx', `image ${img.name} asks for partitions: kpartx, but ${!dm ? (k.deviceMapper ? 'kpartx is not installed' : 'the kernel has no device-mapper loaded') : `the kernel already makes the partitions of ${nbd.device} (nbd max_part=${nbd.maxPart}): kpartx maps of them would show every partition twice`}`,
-        img.partitionsAt, !dm ? (k.deviceMapper ? 'install it: apt-get install kpartx' : 'load it (modprobe dm_mod), or use partitions: auto or offset-loops') : 'use partitions: auto'));
-      return undefined;
-    case 'offset-loops':
-      return 'offset-loop';
-    case 'auto':
-      return kernelParts ? 'nbd-partitions' : dm ? 'nbd-kpartx' : 'offset-loop';
-  }
-}
+/** How a disk's partitions are reached: kernel partition nodes, kpartx maps, or one offset loop each. */
+type PartitionWay = 'kernel' | 'kpartx' | 'offset';
 
 /**
- * The manifest's `partitions:` choice, or for auto: the kernel's partition scan where it parses
- * this table type, else kpartx where device-mapper and kpartx exist, else offset loops.
+ * The manifest's `partitions:` choice, or for auto: the kernel's own partition nodes where it
+ * makes them and parses this table type (a loop with partition scan; an nbd device whose module
+ * has max_part > 0), else kpartx where device-mapper and kpartx exist, else offset loops. kpartx
+ * never runs over an nbd device that has kernel partitions too (every PV would show twice).
  */
-function partitionMethod(img: ImageSpec, label: string, obs: ObservedState, diags: Diagnostic[]): AttachMethod | undefined {
+function partitionWay(img: ImageSpec, label: string, obs: ObservedState, diags: Diagnostic[], nbd?: DesiredNbd): PartitionWay | undefined {
   const k = obs.kernel;
-  const scans = k.partscan.labels.includes(label);
+  const parses = k.partscan.labels.includes(label);
+  const kernelParts = parses && (nbd === undefined || nbd.maxPart > 0);
   const dm = k.deviceMapper && k.kpartx;
+  const noModuleParts = nbd !== undefined && nbd.maxPart === 0;
   switch (img.partitions) {
     case 'partscan':
-      if (scans) return 'partscan-loop';
-      diags.push(error('no-partscan', `image ${img.name} asks for partitions: partscan, but this kernel does not parse ${label} partition tables (${k.partscan.evidence})`,
-        img.partitionsAt, 'use partitions: auto, kpartx or offset-loops'));
+      if (kernelParts) return 'kernel';
+      diags.push(error('no-partscan', `image ${img.name} asks for partitions: partscan, but ${noModuleParts
+        ? 'the nbd module was loaded with max_part=0, so the kernel makes no partitions of nbd devices'
+        : `this kernel does not parse ${label} partition tables (${k.partscan.evidence})`}`,
+      img.partitionsAt, noModuleParts
+        ? 'use partitions: auto, kpartx or offset-loops, or reload the module: modprobe -r nbd && modprobe nbd max_part=16'
+        : 'use partitions: auto, kpartx or offset-loops'));
       return undefined;
     case 'kpartx':
-      if (dm) return 'kpartx-loop';
-      diags.push(error('no-kpartx', `image ${img.name} asks for partitions: kpartx, but ${k.deviceMapper ? 'kpartx is not installed' : 'the kernel has no device-mapper loaded'}`,
-        img.partitionsAt, k.deviceMapper ? 'install it: apt-get install kpartx' : 'load it (modprobe dm_mod), or use partitions: auto or offset-loops'));
+      if (dm && !(nbd && kernelParts)) return 'kpartx';
+      diags.push(error('no-kpartx', `image ${img.name} asks for partitions: kpartx, but ${!dm
+        ? (k.deviceMapper ? 'kpartx is not installed' : 'the kernel has no device-mapper loaded')
+        : `the kernel already makes the partitions of ${nbd!.device} (nbd max_part=${nbd!.maxPart}): kpartx maps of them would show every partition twice`}`,
+      img.partitionsAt, !dm ? (k.deviceMapper ? 'install it: apt-get install kpartx' : 'load it (modprobe dm_mod), or use partitions: auto or offset-loops') : 'use partitions: auto'));
       return undefined;
     case 'offset-loops':
-      return 'offset-loop';
+      return 'offset';
     case 'auto':
-      return scans ? 'partscan-loop' : dm ? 'kpartx-loop' : 'offset-loop';
+      return kernelParts ? 'kernel' : dm ? 'kpartx' : 'offset';
   }
 }
 

@@ -6,25 +6,25 @@ import type { Command } from '../runner/runner.js';
  */
 export const LSBLK: Command = {
   argv: ['lsblk', '--json', '--bytes', '--list', '--output', 'NAME,KNAME,MAJ:MIN,TYPE,PKNAME,SIZE,RO,FSTYPE'],
-  mutates: false,
+  effect: 'reads',
 };
 
 export const LOSETUP: Command = {
   argv: ['losetup', '--list', '--json', '--output', 'NAME,MAJ:MIN,BACK-FILE,BACK-INO,BACK-MAJ:MIN,OFFSET,SIZELIMIT,RO,PARTSCAN,AUTOCLEAR'],
-  mutates: false,
+  effect: 'reads',
 };
 
 export const FINDMNT: Command = {
   argv: ['findmnt', '--json', '--list', '--output', 'TARGET,SOURCE,MAJ:MIN,FSTYPE,OPTIONS'],
-  mutates: false,
+  effect: 'reads',
 };
 
 export const DMSETUP_INFO: Command = {
   argv: ['dmsetup', 'info', '--columns', '--noheadings', '--nameprefixes', '--separator', ' ', '--options', 'name,uuid,major,minor,attr,open'],
-  mutates: false,
+  effect: 'reads',
 };
 
-export const DMSETUP_TABLE: Command = { argv: ['dmsetup', 'table'], mutates: false };
+export const DMSETUP_TABLE: Command = { argv: ['dmsetup', 'table'], effect: 'reads' };
 
 /** Present once the device-mapper driver is loaded. */
 export const DM_CONTROL_PATH = '/sys/class/misc/device-mapper';
@@ -33,19 +33,19 @@ export const KPARTX_PATHS = ['/usr/sbin/kpartx', '/sbin/kpartx'];
 
 /** Reads the partition table from the image file itself, without attaching anything. */
 export function sfdisk(file: string): Command {
-  return { argv: ['sfdisk', '--json', file], mutates: false };
+  return { argv: ['sfdisk', '--json', file], effect: 'reads' };
 }
 
 /** Low-level probe of a byte range of a file (or a whole device): no cache, no udev needed. */
 export function blkid(file: string, range?: { offset: number; size: number }): Command {
   const r = range ? ['--offset', String(range.offset), '--size', String(range.size)] : [];
-  return { argv: ['blkid', '--probe', '--output', 'export', ...r, file], mutates: false };
+  return { argv: ['blkid', '--probe', '--output', 'export', ...r, file], effect: 'reads' };
 }
 
 /** The kernel's built-in MBR and GPT parsers, by symbol: readable without the kernel config. */
 export const KALLSYMS_PARSERS: Command = {
   argv: ['grep', '--word-regexp', '--extended-regexp', 'msdos_partition|efi_partition', '/proc/kallsyms'],
-  mutates: false,
+  effect: 'reads',
 };
 
 export const KERNEL_RELEASE_PATH = '/proc/sys/kernel/osrelease';
@@ -62,7 +62,7 @@ export const PROC_FILESYSTEMS_PATH = '/proc/filesystems';
  * the alias every filesystem module declares. --dry-run loads nothing; exit 0 means found.
  */
 export function modprobeFilesystem(fstype: string): Command {
-  return { argv: ['modprobe', '--dry-run', '--quiet', `fs-${fstype}`], mutates: false };
+  return { argv: ['modprobe', '--dry-run', '--quiet', `fs-${fstype}`], effect: 'reads' };
 }
 
 /** mount -t ntfs-3g runs this helper (Debian's ntfs-3g package). */
@@ -74,7 +74,7 @@ export const NTFS3G_HELPER_PATHS = ['/sbin/mount.ntfs-3g', '/usr/sbin/mount.ntfs
  */
 export const HOST_VGS: Command = {
   argv: ['vgs', '--reportformat', 'json', '--units', 'b', '--nosuffix', '--options', 'vg_name,vg_uuid,lv_count'],
-  mutates: false,
+  effect: 'reads',
 };
 
 /** FUSE, which qemu-storage-daemon's export needs. */
@@ -93,4 +93,4 @@ export const nbdPidPath = (n: number) => `/sys/block/nbd${n}/pid`;
 export const nbdSysPath = (n: number) => `/sys/block/nbd${n}`;
 
 /** Whether the nbd module could be loaded: --dry-run loads nothing; exit 0 means found. */
-export const MODPROBE_NBD: Command = { argv: ['modprobe', '--dry-run', '--quiet', 'nbd'], mutates: false };
+export const MODPROBE_NBD: Command = { argv: ['modprobe', '--dry-run', '--quiet', 'nbd'], effect: 'reads' };

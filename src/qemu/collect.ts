@@ -1,7 +1,7 @@
 import { ProbeError } from '../errors.js';
 import type { ExportPaths } from './paths.js';
 import type { ImageSpec } from '../manifest/types.js';
-import { servesView, storageDaemonArgv } from './storage-daemon.js';
+import { removeFolderArgv, removeViewArgv, servesView, stopDaemonArgv, storageDaemonArgv } from './storage-daemon.js';
 import type { CommandResult, Runner } from '../runner/runner.js';
 import type { MountEntry } from '../probe/findmnt.js';
 import * as probes from '../probe/commands.js';
@@ -60,16 +60,14 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /**
  * Reads a QEMU image's guest-visible bytes during plan: a read-only export of its own, in
  * imgplan's probe directory, stopped and removed before this returns, whatever `use` does.
- * These commands are marked non-mutating: they change nothing outside that directory and
- * nothing lasts, and recording them lets plans of QEMU images be replayed in unit tests.
+ * These commands are scratch work: they change nothing outside that directory and nothing
+ * lasts, so they are recorded and replayed like reads (plans of QEMU images in unit tests).
  */
 export async function withProbeExport<T>(runner: Runner, img: ImageSpec, paths: ExportPaths, forceShare: boolean, use: (view: string) => Promise<T>): Promise<T> {
-  const mk = await runner.run({ argv: ['install', '-D', '-m', '0600', '/dev/null', paths.view], mutates: false });
+  const mk = await runner.run({ argv: ['install', '-D', '-m', '0600', '/dev/null', paths.view], effect: 'scratch' });
   if (mk.failure) throw new ProbeError(mk.argv, mk.stderr.trim() || `exit ${mk.exitCode}`, 'imgplan must run as root');
   const stop = async () => {
-    // nothing else uses the view: stopped, the daemon unmounts it and deletes its pid file itself (an unmount
-    // under a running daemon leaves it spinning); -L: only a daemon that still holds its pid file locked,
-    // never another process that reused the pid
+    // nothing else uses the view
     const gone = async () => {
       for (let i = 0; i < 200; i++) {
         if ((await runner.inspectPath(paths.pidfile)).kind === 'missing') return true;
@@ -77,22 +75,22 @@ export async function withProbeExport<T>(runner: Runner, img: ImageSpec, paths: 
       }
       return false;
     };
-    const stopped = await runner.run({ argv: ['pkill', '--pidfile', paths.pidfile, '--logpidfile'], mutates: false });
+    const stopped = await runner.run({ argv: stopDaemonArgv(paths.pidfile) as [string, ...string[]], effect: 'scratch' });
     if (stopped.failure || !(await gone())) {
       // pkill missing or refusing: the pid from the pid file, if that process still serves this view
       const pid = (await runner.readText(paths.pidfile))?.trim();
       const cmdline = pid && /^\d+$/.test(pid) ? await runner.readText(`/proc/${pid}/cmdline`) : undefined;
       if (pid && cmdline !== undefined && servesView(cmdline, paths.view)) {
-        await runner.run({ argv: ['kill', '-TERM', pid], mutates: false });
+        await runner.run({ argv: ['kill', '-TERM', pid], effect: 'scratch' });
         await gone();
       }
     }
     // a daemon that failed half-way leaves its view mounted and dead: unmounting it is all that is left
-    if ((await runner.run({ argv: ['findmnt', '--noheadings', '--output', 'TARGET', '--mountpoint', paths.view], mutates: false })).exitCode === 0) {
-      await runner.run({ argv: ['umount', paths.view], mutates: false });
+    if ((await runner.run({ argv: ['findmnt', '--noheadings', '--output', 'TARGET', '--mountpoint', paths.view], effect: 'reads' })).exitCode === 0) {
+      await runner.run({ argv: ['umount', paths.view], effect: 'scratch' });
     }
-    await runner.run({ argv: ['rm', '-f', paths.view], mutates: false });
-    await runner.run({ argv: ['rmdir', '--ignore-fail-on-non-empty', paths.dir], mutates: false });
+    await runner.run({ argv: removeViewArgv(paths.view) as [string, ...string[]], effect: 'scratch' });
+    await runner.run({ argv: removeFolderArgv(paths.dir) as [string, ...string[]], effect: 'scratch' });
   };
   // Ctrl-C while plan reads through the export: stop it before going, so nothing outlives the plan
   let stopping: Promise<void> | undefined;
@@ -103,7 +101,7 @@ export async function withProbeExport<T>(runner: Runner, img: ImageSpec, paths: 
   for (const sig of signals) process.on(sig, onSignal);
   try {
     const argv = storageDaemonArgv({ file: img.file, format: img.format, view: paths.view, pidfile: paths.pidfile, writable: false, forceShare }) as [string, ...string[]];
-    const start = await runner.run({ argv, mutates: false, timeoutMs: 60_000 });
+    const start = await runner.run({ argv, effect: 'scratch', timeoutMs: 60_000 });
     if (start.failure) {
       throw new ProbeError(argv, start.failure === 'not-found' ? 'qemu-storage-daemon is not installed' : start.stderr.trim() || `exit ${start.exitCode}`,
         start.failure === 'not-found' ? 'install it: apt-get install qemu-system-common' : 'see the message above');

@@ -24,12 +24,12 @@ export interface QemuImageInfo {
  * that a running VM holds locked (field-notes G7).
  */
 export function qemuImgProbe(file: string, forceShare: boolean): Command {
-  return { argv: ['qemu-img', 'info', '--output=json', ...(forceShare ? ['--force-share'] : []), file], mutates: false };
+  return { argv: ['qemu-img', 'info', '--output=json', ...(forceShare ? ['--force-share'] : []), file], effect: 'reads' };
 }
 
 /** The whole backing chain, opened with the manifest's format for the top image. */
 export function qemuImgChain(file: string, format: string, forceShare: boolean): Command {
-  return { argv: ['qemu-img', 'info', '--output=json', '--backing-chain', `--format=${format}`, ...(forceShare ? ['--force-share'] : []), file], mutates: false };
+  return { argv: ['qemu-img', 'info', '--output=json', '--backing-chain', `--format=${format}`, ...(forceShare ? ['--force-share'] : []), file], effect: 'reads' };
 }
 
 function parseOne(v: unknown): QemuImageInfo {

@@ -49,3 +49,16 @@ export function servesView(cmdline: string, view: string): boolean {
   const args = cmdline.split('\0');
   return (args[0] ?? '').endsWith('qemu-storage-daemon') && args.some((a) => a.includes(`mountpoint=${optValue(view)},`));
 }
+
+/**
+ * Stops the daemon of a view; it then unmounts the view and deletes its pid file itself (a view
+ * unmounted under a running daemon leaves it spinning). -L: only a daemon that still holds its
+ * pid file locked, never a process that reused the pid.
+ */
+export const stopDaemonArgv = (pidfile: string): string[] => ['pkill', '--pidfile', pidfile, '--logpidfile'];
+
+/** Removes a view file, and the overlay that took its writes, once the daemon is gone. */
+export const removeViewArgv = (view: string, overlay?: string): string[] => ['rm', '-f', view, ...(overlay ? [overlay] : [])];
+
+/** Removes an export folder once it is empty: it is shared by the images of one manifest. */
+export const removeFolderArgv = (dir: string): string[] => ['rmdir', '--ignore-fail-on-non-empty', dir];

@@ -3,7 +3,7 @@ import type { Manifest } from '../manifest/types.js';
 import type { EntryBase, Step } from '../plan/types.js';
 import type { ObservedState } from '../probe/observed.js';
 import { chainLinks, type BackendChoice, type ChainLink, type DesiredExport, type QemuAccess } from '../qemu/backend.js';
-import { overlayCreateArgv, storageDaemonArgv } from '../qemu/storage-daemon.js';
+import { overlayCreateArgv, removeFolderArgv, removeViewArgv, stopDaemonArgv, storageDaemonArgv } from '../qemu/storage-daemon.js';
 import type { ResourceKind, Teardown } from './kind.js';
 
 /** imgplan's qemu-storage-daemon export of a QEMU image: a raw view over FUSE that loop devices attach. */
@@ -35,15 +35,12 @@ function teardown(e: ExportEntry, obs: ObservedState): Teardown<'export'> {
   const keep = { op: 'record' as const, entry: e };
   const x = obs.exports?.[imageOf(e)];
   const steps: Step[] = [
-    // the loops on the view are gone by now: stopped, the daemon unmounts its view and removes its pid
-    // file itself (unmounted under a running daemon, the view leaves it spinning); -L: only a daemon
-    // that still holds its pid file locked, never a process that reused the pid
-    ...(x?.serving !== false ? [{ argv: ['pkill', '--pidfile', e.pidfile, '--logpidfile'], waitGone: [e.pidfile], journal: keep }] : []),
+    // the loops on the view are gone by now
+    ...(x?.serving !== false ? [{ argv: stopDaemonArgv(e.pidfile), waitGone: [e.pidfile], journal: keep }] : []),
     // a daemon that died leaves its view mounted and dead ("Transport endpoint is not connected")
     ...(x?.serving === false && x.mounted ? [{ argv: ['umount', e.view], retryBusy: true, journal: keep }] : []),
-    { argv: ['rm', '-f', e.view, ...(e.overlay ? [e.overlay] : [])], journal: keep },
-    // the folder is the manifest's, shared by its images: gone with the last of them
-    { argv: ['rmdir', '--ignore-fail-on-non-empty', posix.dirname(e.view)], journal: { op: 'forget', address: e.address } },
+    { argv: removeViewArgv(e.view, e.overlay), journal: keep },
+    { argv: removeFolderArgv(posix.dirname(e.view)), journal: { op: 'forget', address: e.address } },
   ];
   return {
     details: { from: 'journal', image: e.image, format: e.format, view: e.view, daemonGone: x?.serving === false, ...(e.overlay ? { overlay: e.overlay } : {}) },
@@ -60,7 +57,7 @@ function createSteps(d: DesiredExport): Step[] {
   const journal = { op: 'record' as const, entry };
   return [
     // the FUSE export mounts over an existing regular file
-    { argv: ['install', '-D', '-m', '0600', '/dev/null', p.view], undo: ['rm', '-f', p.view], journal },
+    { argv: ['install', '-D', '-m', '0600', '/dev/null', p.view], undo: removeViewArgv(p.view), journal },
     ...(d.overlay ? [{ argv: overlayCreateArgv(d.image.file, d.image.format, p.overlay), undo: ['rm', '-f', p.overlay], journal }] : []),
     {
       argv: storageDaemonArgv({
@@ -68,7 +65,7 @@ function createSteps(d: DesiredExport): Step[] {
         writable: d.writable, forceShare: d.forceShare,
       }),
       // rollback runs after the loops on the view are gone: the daemon unmounts its view as it exits
-      undo: ['pkill', '--pidfile', p.pidfile, '--logpidfile'],
+      undo: stopDaemonArgv(p.pidfile),
       journal,
     },
   ];

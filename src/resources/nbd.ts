@@ -5,7 +5,7 @@ import type { EntryBase, Step } from '../plan/types.js';
 import type { ObservedState } from '../probe/observed.js';
 import { NBD_MAX_PART, chainLinks, type BackendChoice, type ChainLink, type DesiredNbd, type QemuAccess } from '../qemu/backend.js';
 import { liveNbdDevice, nbdConnectArgv, nbdDisconnectArgv } from '../qemu/nbd.js';
-import { overlayCreateArgv } from '../qemu/storage-daemon.js';
+import { overlayCreateArgv, removeFolderArgv } from '../qemu/storage-daemon.js';
 import { liveDevices, majMinOf } from './devices.js';
 import type { ResourceKind, Teardown } from './kind.js';
 
@@ -51,7 +51,7 @@ function teardown(e: NbdEntry, obs: ObservedState): Teardown<'nbd'> {
         waitGone: [`/sys/block/${deviceName(e.device)}/pid`, ...(pid !== undefined ? [`/proc/${pid}`] : [])], journal: keep,
       },
       { argv: ['rm', '-f', e.pidfile, ...(e.overlay ? [e.overlay] : [])], journal: keep },
-      { argv: ['rmdir', '--ignore-fail-on-non-empty', posix.dirname(e.pidfile)], journal: { op: 'forget', address: e.address } },
+      { argv: removeFolderArgv(posix.dirname(e.pidfile)), journal: { op: 'forget', address: e.address } },
     ],
   };
 }

@@ -8,7 +8,7 @@ export class FixtureRunner implements Runner {
   constructor(private readonly rec: Recording, private readonly name = 'fixture') {}
 
   async run(cmd: Command): Promise<CommandResult> {
-    if (cmd.mutates) throw new FixtureMissError(`${this.name}: refusing mutating command ${cmd.argv.join(' ')}`);
+    if (cmd.effect === 'changes') throw new FixtureMissError(`${this.name}: refusing a command that changes the system: ${cmd.argv.join(' ')}`);
     const key = JSON.stringify(cmd.argv);
     const hit = this.rec.commands.find((c) => JSON.stringify(c.argv) === key);
     if (!hit) throw new FixtureMissError(`${this.name}: no recorded output for ${cmd.argv.join(' ')}`);

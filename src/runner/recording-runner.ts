@@ -18,7 +18,7 @@ export class RecordingRunner implements Runner {
 
   async run(cmd: Command): Promise<CommandResult> {
     const r = await this.inner.run(cmd);
-    if (!cmd.mutates) this.recording.commands.push(r);
+    if (cmd.effect !== 'changes') this.recording.commands.push(r);
     return r;
   }
 

@@ -7,8 +7,13 @@
 export interface Command {
   /** argv, never a shell string. */
   readonly argv: readonly [string, ...string[]];
-  /** true when the command changes the system (attach, mount, mkdir…); replay runners refuse those. */
-  readonly mutates: boolean;
+  /**
+   * reads: changes nothing. scratch: starts or removes something short-lived in imgplan's own
+   * scratch folder while it looks (plan's throw-away QEMU export), gone before the run returns;
+   * recorded and replayed like a read. changes: changes the system (attach, mount, mkdir…);
+   * replay runners refuse those.
+   */
+  readonly effect: 'reads' | 'scratch' | 'changes';
   readonly timeoutMs?: number;
 }
 
@@ -50,7 +55,3 @@ export interface Runner {
 
 /** The key a recording stores a readBytes result under. */
 export const bytesKey = (path: string, offset: number, length: number) => `${path}@${offset}+${length}`;
-
-export function succeeded(r: CommandResult): boolean {
-  return r.failure === undefined;
-}

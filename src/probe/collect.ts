@@ -15,7 +15,7 @@ import { parseVgsReport, type HostVg } from './lvm-report.js';
 import { inspectNtfs, type NtfsHealth } from './ntfs.js';
 import type { ExportObservation, FilesystemDriver, ImageObservation, KernelFacts, NbdState, ObservedState } from './observed.js';
 import { inspectQemuImage, observeExport, observeNbd, withProbeExport } from '../qemu/collect.js';
-import { liveNbdDevice } from '../qemu/nbd.js';
+import { kindOf } from '../resources/registry.js';
 import { parseQemuImgInfo, qemuImgProbe } from '../qemu/img-info.js';
 import { parseSfdisk, type PartitionTable } from './sfdisk.js';
 
@@ -244,13 +244,7 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
   }
   const nbd: NbdState | undefined = qemuImages.length || entries.some((e) => e.kind === 'nbd') ? await observeNbd(runner) : undefined;
   const qctx: QemuContext = {
-    served: (image) => {
-      const e = entries.find((x) => x.address === `nbd:${image}` || x.address === `export:${image}`);
-      const writesImage = (e?.kind === 'nbd' || e?.kind === 'export') && e.writable && !e.overlay;
-      if (e?.kind === 'nbd' && nbd && liveNbdDevice(e, nbd)) return { path: e.device, via: 'nbd', writesImage };
-      if (e?.kind === 'export' && exports[image]?.serving) return { path: e.view, via: 'export', writesImage };
-      return undefined;
-    },
+    served: (image) => entries.map((e) => kindOf(e.kind).serves?.(e as never, { exports, ...(nbd ? { nbd } : {}) })).find((s) => s?.image === image),
     probePaths: (image) => probeExportPaths(opts.probeDir ?? posix.join(opts.stateDir, 'probe', String(process.pid)), image),
     canProbe: qemuBackends !== undefined && qemuBackends.storageDaemon && qemuBackends.fuse,
     contents: opts.purpose !== 'destroy',

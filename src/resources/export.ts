@@ -97,6 +97,9 @@ export const exportKind: ResourceKind<'export'> = {
     }
   },
   teardown,
+  serves: (e, obs) => (obs.exports?.[imageOf(e)]?.serving
+    ? { image: imageOf(e), path: e.view, via: 'export', writesImage: e.writable && !e.overlay }
+    : undefined),
   facts: (manifest: Manifest, obs: ObservedState) => manifest.images.flatMap((img) => {
     const x = obs.exports?.[img.name];
     return x ? [`export ${img.name} serving=${x.serving}${x.serving ? ` pid=${x.pid}` : ''}`] : [];

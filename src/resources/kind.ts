@@ -24,6 +24,14 @@ export interface Planning {
   planned(address: string, action?: Action): boolean;
 }
 
+/** An image's guest bytes as one of imgplan's objects serves them. */
+export interface ServedImage {
+  readonly image: string;
+  readonly path: string;
+  readonly via: 'nbd' | 'export';
+  readonly writesImage: boolean;
+}
+
 /** How one journaled object is removed, and what the plan shows of it. */
 export interface Teardown<K extends Kind> {
   readonly details: DetailsOf<K>;
@@ -46,6 +54,12 @@ export interface ResourceKind<K extends Kind> {
   /** plans all wanted objects of this kind; kinds plan in registry order, so what they sit on is planned */
   plan(wanted: readonly DesiredOf<K>[], p: Planning): void;
   teardown(entry: EntryOf<K>, obs: ObservedState): Teardown<K>;
+  /**
+   * Where a journaled object of this kind serves an image's guest bytes now (a QEMU export's
+   * view, an nbd device), so plan reads the image where the mounts will; and whether it holds
+   * QEMU's write lock on the image itself.
+   */
+  serves?(entry: EntryOf<K>, obs: Pick<ObservedState, 'exports' | 'nbd'>): ServedImage | undefined;
   /** the live facts a saved plan relies on for this kind, one line each */
   facts?(manifest: Manifest, obs: ObservedState): readonly string[];
 }

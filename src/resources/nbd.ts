@@ -103,6 +103,9 @@ export const nbdKind: ResourceKind<'nbd'> = {
     }
   },
   teardown,
+  serves: (e, obs) => (obs.nbd && liveNbdDevice(e, obs.nbd)
+    ? { image: e.address.slice('nbd:'.length), path: e.device, via: 'nbd', writesImage: e.writable && !e.overlay }
+    : undefined),
   facts: (_manifest: Manifest, obs: ObservedState) => (obs.nbd ? [
     `nbd-module ${obs.nbd.module} max_part=${obs.nbd.maxPart ?? '?'} qemu-nbd=${obs.nbd.qemuNbd}`,
     ...obs.nbd.devices.map((d) => `nbd ${d.device} ${!d.connected ? 'free' : d.pid === undefined ? 'half-disconnected' : `pid=${d.pid} ${(d.cmdline ?? '').split('\0').join(' ').trim()}`}`),

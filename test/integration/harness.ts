@@ -1,14 +1,16 @@
 /**
  * Real-kernel test support: builds small images with the real tools, runs the real CLI, and
- * guards against leaks (loop devices backed by the sandbox's files, mounts under it).
+ * guards against leaks (loop devices backed by the sandbox's files, mounts under it: the same
+ * check as the bench's, test/support/leaks.mjs).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, expect } from 'vitest';
+import { cleanupLeaks, findLeaks } from '../support/leaks.mjs';
 
 export const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
 
@@ -188,85 +190,21 @@ export class Sandbox {
     return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
   }
 
-  /** What this sandbox still has on the system: mounts under it, loops backed by its files, journal files. */
+  /**
+   * What this sandbox still has on the system (test/support/leaks.mjs): mounts under it, loops
+   * backed by its files, dm maps and nbd connections over them, daemons serving them, journal files.
+   */
   async leaks(): Promise<string[]> {
-    const out: string[] = [];
-    const mounts = JSON.parse((await sh(['findmnt', '--json', '--list', '--output', 'TARGET,SOURCE,FSTYPE'])) || '{"filesystems":[]}') as { filesystems: { target: string; source: string; fstype: string }[] };
-    for (const m of mounts.filesystems) if (m.target.startsWith(`${this.root}/`)) out.push(`${m.fstype === 'fuse' ? 'view' : 'mount'} ${m.target} (${m.source})`);
-    const loopsText = await sh(['losetup', '--list', '--json', '--output', 'NAME,BACK-FILE']);
-    const loops = loopsText.trim() ? (JSON.parse(loopsText) as { loopdevices: { name: string; 'back-file': string | null }[] }).loopdevices : [];
-    for (const l of loops) if ((l['back-file'] ?? '').startsWith(`${this.root}/`)) out.push(`loop ${l.name} (${l['back-file']})`);
-    // device-mapper maps (kpartx) reading from one of those loops
-    const ourLoops = new Set(loops.filter((l) => (l['back-file'] ?? '').startsWith(`${this.root}/`)).map((l) => l.name.replace('/dev/', '')));
-    // (over a loop, its kernel partitions, or another such map: LVM over kpartx), deepest first
-    const dms = existsSync('/sys/block') ? readdirSync('/sys/block').filter((d) => d.startsWith('dm-')) : [];
-    const under = new Set<string>();
-    const isOurs = (dev: string) => ourLoops.has(dev) || ourLoops.has(dev.replace(/p\d+$/, '')) || under.has(dev);
-    for (let grew = true; grew;) {
-      grew = false;
-      for (const dm of dms) if (!under.has(dm) && readdirSync(`/sys/block/${dm}/slaves`).some(isOurs)) (under.add(dm), (grew = true));
-    }
-    const depth = (dm: string): number => Math.max(0, ...readdirSync(`/sys/block/${dm}/slaves`).filter((x) => under.has(x)).map((x) => depth(x) + 1));
-    for (const dm of [...under].sort((a, b) => depth(b) - depth(a))) out.push(`dm ${readFileSync(`/sys/block/${dm}/dm/name`, 'utf8').trim()}`);
-    // nbd devices connected to a qemu-nbd serving one of the sandbox's files (or overlays in its state folder)
-    for (const nbd of existsSync('/sys/block') ? readdirSync('/sys/block').filter((d) => /^nbd\d+$/.test(d)) : []) {
-      try {
-        const pid = readFileSync(`/sys/block/${nbd}/pid`, 'utf8').trim();
-        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${this.root}/`)) out.push(`nbd /dev/${nbd} (pid ${pid})`);
-      } catch {
-        // not connected
-      }
-    }
-    // a FUSE daemon (ntfs-3g) exits just after its umount returns: give it a moment before calling it leaked
-    for (let i = 0, d = this.daemons(); d.length; d = this.daemons()) {
-      if (++i > 20) {
-        out.push(...d);
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const journalDir = join(this.stateDir, 'journal');
-    if (existsSync(journalDir)) for (const f of await import('node:fs/promises').then((m) => m.readdir(journalDir))) out.push(`journal ${f}`);
-    return out;
-  }
-
-  /** Daemons serving the sandbox's files (ntfs-3g, qemu-storage-daemon, qemu-nbd); zombies only wait for init to reap them. */
-  private daemons(): string[] {
-    const out: string[] = [];
-    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-      try {
-        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-        const zombie = /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-        if (cmd.includes(`${this.root}/`) && /ntfs-3g|fuse|qemu-storage-daemon|qemu-nbd/.test(cmd) && !zombie) out.push(`daemon ${pid} (${cmd})`);
-      } catch {
-        // the process ended while we looked
-      }
-    }
-    return out;
+    return (await findLeaks(this.root, { stateDir: this.stateDir })).map((l) => l.text);
   }
 
   /**
    * Removes whatever leaked, in teardown order: filesystems (deepest first), dm maps, loops, nbd
-   * connections, then storage-daemon views and daemons (stopped last: a daemon killed under a
-   * loop leaves its view lazily unmounted, field-notes G12). Returns what it had to remove.
+   * connections, then the daemons, then any storage-daemon view a stopped daemon left mounted
+   * (test/support/leaks.mjs). Returns what it had to remove.
    */
   async cleanup(): Promise<string[]> {
-    const found = await this.leaks();
-    const umount = async (m: string) => execa('umount', [m], { reject: false }).then((r) => (r.exitCode ? execa('umount', ['-l', m], { reject: false }) : r));
-    const mounts = found.filter((l) => l.startsWith('mount ')).map((l) => l.split(' ')[1]!).sort((a, b) => b.length - a.length);
-    for (const m of mounts) await umount(m);
-    for (const d of found.filter((x) => x.startsWith('dm '))) await execa('dmsetup', ['remove', '--retry', d.split(' ')[1]!], { reject: false });
-    for (const l of found.filter((x) => x.startsWith('loop '))) await execa('losetup', ['--detach', l.split(' ')[1]!], { reject: false });
-    for (const n of found.filter((x) => x.startsWith('nbd '))) await execa('qemu-nbd', ['--disconnect', n.split(' ')[1]!], { reject: false });
-    for (const v of found.filter((x) => x.startsWith('view '))) await umount(v.split(' ')[1]!);
-    for (const d of found.filter((x) => x.startsWith('daemon '))) {
-      try {
-        process.kill(Number(d.split(' ')[1]), 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
-    return found;
+    return (await cleanupLeaks(this.root, { stateDir: this.stateDir })).map((l) => l.text);
   }
 
   async dispose(): Promise<string[]> {

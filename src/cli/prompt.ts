@@ -1,0 +1,25 @@
+import { createInterface } from 'node:readline/promises';
+import { EXIT, ImgplanError } from '../errors.js';
+import type { Plan } from '../plan/types.js';
+import { out } from './view.js';
+
+/** The approval apply and destroy ask for: --auto-approve, or "yes" typed on a terminal. */
+export function approver(autoApprove: boolean, json: boolean): (plan: Plan) => Promise<boolean> {
+  return async (plan) => {
+    if (autoApprove) return true;
+    if (json || !process.stdin.isTTY) {
+      throw new ImgplanError(`refusing to ${plan.mode} without confirmation: ${json ? '--json runs are not interactive' : 'standard input is not a terminal'}`, EXIT.invalid,
+        'review the plan, then run again with --auto-approve (or save it with plan --out FILE and apply FILE)');
+    }
+    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    try {
+      out(plan.mode === 'destroy'
+        ? '\nDo you really want to destroy these? imgplan will unmount and detach exactly what is listed.\n'
+        : '\nDo you want to perform these actions?\n');
+      const answer = await rl.question("  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+      return answer.trim() === 'yes';
+    } finally {
+      rl.close();
+    }
+  };
+}

@@ -1,0 +1,101 @@
+import type { ExecEvent } from '../apply/executor.js';
+import type { ChangeSummary, OperationEvent, Outcome } from '../operation/index.js';
+import { renderDiagnostics } from '../render/diagnostics.js';
+import { planToJson } from '../render/plan-json.js';
+import { renderPlan } from '../render/plan-text.js';
+import { styleFor } from '../render/style.js';
+import type { ExitCode } from '../errors.js';
+
+export const out = (s: string) => process.stdout.write(s);
+export const err = (s: string) => process.stderr.write(s);
+export const stdoutStyle = () => styleFor(process.stdout, process.env);
+export const stderrStyle = () => styleFor(process.stderr, process.env);
+const jsonLine = (o: object) => out(`${JSON.stringify(o)}\n`);
+
+function progressText(e: ExecEvent): string {
+  switch (e.type) {
+    case 'step_start': return `[${e.index}/${e.total}] ${e.symbol} ${e.address}: ${e.argv.join(' ')}`;
+    case 'step_retry': return `      busy; retrying in ${e.delay_ms} ms`;
+    case 'step_complete': return `      done${e.produced ? ` → ${e.produced}` : ''} (${e.elapsed_ms} ms)`;
+    case 'step_errored': return `Step failed: ${e.argv.join(' ')}: ${e.message}`;
+    case 'rollback_start': return 'Rolling back what this run did, in reverse order…';
+    case 'rollback_step': return `  undo ${e.address}: ${e.argv.join(' ')}${e.ok ? '' : ` (failed: ${e.message ?? ''})`}`;
+  }
+}
+
+function summaryJson(e: ChangeSummary, exitCode: (o: Outcome) => ExitCode): object {
+  return e.ok
+    ? { type: e.type, ok: true, exit_code: exitCode(e.outcome), add: e.add, change: e.change, destroy: e.destroy }
+    : { type: e.type, ok: false, exit_code: exitCode(e.outcome), failure: e.failure, done: e.doneAndKept, rolled_back: e.rolledBack, left_behind: e.leftBehind };
+}
+
+function summaryText(e: ChangeSummary): void {
+  const Mode = e.mode === 'apply' ? 'Apply' : 'Destroy';
+  if (e.ok) {
+    // an empty plan says "No changes" itself
+    if (e.outcome === 'applied') out(`\n${Mode} complete! ${e.add} added, ${e.change} changed, ${e.destroy} destroyed.\n`);
+    return;
+  }
+  const f = e.failure;
+  err(`\nError: ${f.address}: ${f.command}\n  ${f.message.split('\n').join('\n  ')}\n`);
+  if (f.holders) err(`  Processes using it:\n    ${f.holders.split('\n').join('\n    ')}\n`);
+  const list = (title: string, xs: readonly string[]) => err(`\n${title}: ${xs.length ? '' : 'none'}\n${xs.map((x) => `  ${x}\n`).join('')}`);
+  list('Done (and kept)', e.doneAndKept);
+  list('Rolled back', e.rolledBack);
+  list('Left behind', e.leftBehind);
+  err(e.leftBehind.length ? '\nSomething was left behind: run "imgplan destroy" for this manifest to remove it.\n' : '\nEverything this run did was undone.\n');
+}
+
+/**
+ * Renders an operation's events as they come: as text for people (the plan and progress on
+ * stdout, problems on stderr) or, with --json, as one JSON object per line on stdout (README
+ * "JSON"), with what people need on stderr still.
+ */
+export function view(json: boolean, exitCode: (o: Outcome) => ExitCode): (e: OperationEvent) => void {
+  return (e) => {
+    switch (e.type) {
+      case 'diagnostics':
+        if (json) jsonLine({ format_version: '1.0', type: 'diagnostics', diagnostics: e.diagnostics });
+        err(renderDiagnostics(e.diagnostics, stderrStyle(), e.source));
+        return;
+      case 'manifest_warnings':
+        err(renderDiagnostics(e.diagnostics, stderrStyle(), e.source));
+        return;
+      case 'manifest_ignored':
+        err(renderDiagnostics(e.diagnostics, stderrStyle(), e.source));
+        err('The manifest has errors; destroying what the journal records for it anyway.\n');
+        return;
+      case 'lock_wait': {
+        const h = e.holder;
+        if (!json) err(`Waiting up to ${e.seconds} s for the lock held by ${h ? `pid ${h.pid} (${h.command}) since ${h.since}` : 'another imgplan run'}…\n`);
+        return;
+      }
+      case 'planned_changes':
+        if (json) jsonLine({ type: 'planned_changes', plan: planToJson(e.plan) });
+        else out(renderPlan(e.plan, stdoutStyle()));
+        return;
+      case 'execution_start':
+        if (!json) out(e.savedPlan ? `\nApplying the saved plan ${e.savedPlan} (the saved plan is the approval).\n\n` : '\n');
+        return;
+      case 'change_summary':
+        if (json) jsonLine(summaryJson(e, exitCode));
+        else summaryText(e);
+        return;
+      case 'not_converged':
+        err('\nimgplan: internal error: the system did not converge; a new plan right after still has changes:\n');
+        err(e.replan ? renderPlan(e.replan, stderrStyle()) : renderDiagnostics(e.diagnostics, stderrStyle(), e.source));
+        err('This is a bug; please report it with the output of: imgplan debug capture-state MANIFEST state.json\n');
+        return;
+      case 'stale_plan':
+        if (json) jsonLine({ type: 'stale_plan', changes: e.changes, diff: e.diff });
+        err(`Saved plan ${e.savedPlan} is stale; nothing was changed. Since it was made:\n${e.changes.map((c) => `  - ${c}\n`).join('')}`);
+        if (e.diff) err(`\nWhat imgplan saw then and sees now:\n${e.diff}`);
+        err('\nMake a new plan: imgplan plan MANIFEST --out FILE, review it, then apply that.\n');
+        return;
+      default:
+        // step_start … rollback_step, from the executor as they are
+        if (json) jsonLine(e);
+        else out(`${progressText(e)}\n`);
+    }
+  };
+}

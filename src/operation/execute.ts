@@ -1,0 +1,38 @@
+import { executePlan } from '../apply/executor.js';
+import { makePlan } from '../core/make-plan.js';
+import { targetPlan } from '../plan/target.js';
+import { isEmptyPlan, type Plan } from '../plan/types.js';
+import type { OperationContext } from './context.js';
+import type { Outcome } from './events.js';
+import type { Loaded } from './manifest.js';
+import { observe } from './observe.js';
+
+/**
+ * Runs a plan's steps, then checks that the system converged: a new plan for the same scope
+ * (the whole manifest, or `target`) must be empty.
+ */
+export async function execute(ctx: OperationContext, loaded: Loaded, plan: Plan, journalPath: string, target: string | undefined): Promise<Outcome> {
+  const mode = plan.mode;
+  const result = await executePlan(plan, { runner: ctx.runner, journalPath, onEvent: ctx.emit });
+  if (!result.ok) {
+    const outcome = result.leftBehind.length ? 'left-behind' : 'failed-cleanly';
+    ctx.emit({
+      type: 'change_summary', ok: false, mode, outcome, failure: result.failure!,
+      doneAndKept: result.done, rolledBack: result.rolledBack, leftBehind: result.leftBehind,
+    });
+    return outcome;
+  }
+  const again = makePlan(loaded.manifest, await observe(ctx, loaded.manifest, mode), { mode });
+  // a target that is gone after a targeted destroy is converged
+  const rest = again.plan && target
+    ? (again.plan.actions.some((a) => a.address === target) || again.plan.unchanged.some((a) => a.address === target) ? targetPlan(again.plan, target) : { ...again.plan, actions: [] })
+    : again.plan;
+  if (!rest || !isEmptyPlan(rest)) {
+    ctx.emit({ type: 'not_converged', ...(rest ? { replan: rest } : {}), diagnostics: again.diagnostics, source: loaded.source });
+    return 'not-converged';
+  }
+  const add = plan.actions.filter((a) => a.action === 'create').length;
+  const destroy = plan.actions.filter((a) => a.action === 'delete').length;
+  ctx.emit({ type: 'change_summary', ok: true, mode, outcome: 'applied', add, change: 0, destroy });
+  return 'applied';
+}

@@ -1,0 +1,76 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { plan } from '../../../src/operation/index.js';
+import { decodeSavedPlan } from '../../../src/plan/codec.js';
+import { makePlan } from '../../../src/plan/make-plan.js';
+import { UnknownTargetError } from '../../../src/plan/target.js';
+import { manifestFor, observed } from '../golden-support.js';
+import { expectSilence, recorded } from './support.js';
+
+describe('operation: plan over recorded states', () => {
+  expectSilence();
+  const cleanups: (() => void)[] = [];
+  afterEach(() => cleanups.splice(0).forEach((c) => c()));
+  const at = (state: string) => {
+    const r = recorded(state);
+    cleanups.push(r.cleanup);
+    return r;
+  };
+
+  it('returns the plan the planner makes for the state, with changes pending, and emits nothing for a clean manifest', async () => {
+    const h = at('rescue/fresh');
+    const r = await plan(h.ctx, h.manifest());
+    const { manifest } = manifestFor('rescue/fresh');
+    const expected = makePlan(manifest, await observed('rescue/fresh', manifest), { mode: 'apply' }).plan!;
+    expect(r).toEqual({ outcome: 'changes-pending', plan: expected });
+    expect(h.events).toEqual([]);
+    expect(h.mutations).toEqual([]);
+  });
+
+  it('is no-changes where everything is applied, and plans destroy in destroy mode', async () => {
+    const h = at('rescue/applied');
+    expect((await plan(h.ctx, h.manifest())).outcome).toBe('no-changes');
+    const d = await plan(h.ctx, h.manifest(), { mode: 'destroy' });
+    expect(d.outcome).toBe('changes-pending');
+    if (d.outcome === 'invalid') throw new Error('no plan');
+    expect(d.plan.mode).toBe('destroy');
+    expect(d.plan.actions.every((a) => a.action === 'delete')).toBe(true);
+  });
+
+  it('a manifest with errors: one diagnostics event with its text, outcome invalid, nothing probed', async () => {
+    const h = at('rescue/fresh');
+    const input = { path: h.manifest().path, text: 'version: 1\nimages: {}\nmounts:\n  - what: nothere\n    where: relative/path\n' };
+    const probes: string[] = [];
+    const ctx = { ...h.ctx, runner: { ...h.ctx.runner, run: async () => { probes.push('run'); throw new Error('probed'); } } };
+    expect(await plan(ctx, input)).toEqual({ outcome: 'invalid' });
+    expect(h.types()).toEqual(['diagnostics']);
+    const [e] = h.events;
+    if (e?.type !== 'diagnostics') throw new Error('no diagnostics');
+    expect(e.source).toBe(input.text);
+    expect(e.diagnostics.some((d) => d.severity === 'error')).toBe(true);
+    expect(probes).toEqual([]);
+  });
+
+  it('--target limits the plan; an unknown one is thrown, not printed', async () => {
+    const h = at('rescue/fresh');
+    const r = await plan(h.ctx, h.manifest(), { target: 'attach:data' });
+    if (r.outcome === 'invalid') throw new Error('no plan');
+    expect(r.plan.actions.map((a) => a.address)).toEqual(['attach:data']);
+    await expect(plan(h.ctx, h.manifest(), { target: 'mount:/nowhere' })).rejects.toBeInstanceOf(UnknownTargetError);
+  });
+
+  it('out: saves the plan with its facts and target, readable by the codec', async () => {
+    const h = at('rescue/fresh');
+    const dir = mkdtempSync(join(tmpdir(), 'imgplan-operation-plan-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const out = join(dir, 'rescue.plan');
+    const r = await plan(h.ctx, h.manifest(), { out, target: 'attach:data' });
+    const saved = decodeSavedPlan(readFileSync(out, 'utf8'), out);
+    if (r.outcome === 'invalid') throw new Error('no plan');
+    expect(saved.plan).toEqual(r.plan);
+    expect(saved.target).toBe('attach:data');
+    expect(saved.facts.some((f) => f.startsWith('image data '))).toBe(true);
+  });
+});

@@ -1,0 +1,65 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect, vi, type MockInstance } from 'vitest';
+import type { Input, OperationContext, OperationEvent } from '../../../src/operation/index.js';
+import { FixtureRunner } from '../../../src/runner/fixture-runner.js';
+import type { Runner } from '../../../src/runner/runner.js';
+import { GOLDEN, recording } from '../golden-support.js';
+
+/**
+ * An operation context over a recorded state (test/golden/STATE/state.json): probes are
+ * replayed; a mutating command fails as a step would ("refused by the test") and is kept in
+ * `mutations`; the lock is taken in a temporary folder; events are kept in `events`; the
+ * manifest a saved plan names is read from `files` (by `manifest()`, at its recorded path).
+ */
+export function recorded(state: string) {
+  const rec = recording(state);
+  const fixture = new FixtureRunner(rec, state);
+  const mutations: string[][] = [];
+  const runner: Runner = {
+    run: async (cmd) => {
+      if (!cmd.mutates) return fixture.run(cmd);
+      mutations.push([...cmd.argv]);
+      return { argv: cmd.argv, exitCode: 1, stdout: '', stderr: 'refused by the test', failure: 'exit-code' };
+    },
+    readText: (p) => fixture.readText(p),
+    inspectPath: (p) => fixture.inspectPath(p),
+    readBytes: (p, o, l) => fixture.readBytes(p, o, l),
+  };
+  const events: OperationEvent[] = [];
+  const files = new Map<string, string>();
+  const lockDir = mkdtempSync(join(tmpdir(), 'imgplan-operation-test-'));
+  const ctx: OperationContext = {
+    runner, stateDir: String(rec.meta.state_dir), lockDir,
+    emit: (e) => events.push(e),
+    readInput: async (f) => {
+      const text = files.get(f);
+      if (text === undefined) throw new Error(`the test has no file ${f}`);
+      return { path: f, text };
+    },
+  };
+  /** the manifest at its recorded path, with the text of test/golden/<dir>/<file> */
+  const manifest = (file = 'manifest.yaml'): Input => {
+    const input = { path: String(rec.meta.manifest), text: readFileSync(join(GOLDEN, state, '..', file), 'utf8') };
+    files.set(input.path, input.text);
+    return input;
+  };
+  const types = () => events.map((e) => e.type);
+  const cleanup = () => rmSync(lockDir, { recursive: true, force: true });
+  return { ctx, events, types, mutations, manifest, files, cleanup };
+}
+
+/** Fails the test if anything below the CLI wrote to stdout or stderr. */
+export function expectSilence(): void {
+  let spies: MockInstance[] = [];
+  beforeEach(() => {
+    spies = [vi.spyOn(process.stdout, 'write'), vi.spyOn(process.stderr, 'write')];
+  });
+  afterEach(() => {
+    const [stdout, stderr] = spies;
+    expect(stdout!.mock.calls.map((c) => String(c[0])), 'written to stdout').toEqual([]);
+    expect(stderr!.mock.calls.map((c) => String(c[0])), 'written to stderr').toEqual([]);
+    for (const s of spies) s.mockRestore();
+  });
+}

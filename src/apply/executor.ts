@@ -18,7 +18,8 @@ export interface ExecOptions {
 }
 
 export type ExecEvent =
-  | { readonly type: 'step_start'; readonly index: number; readonly total: number; readonly symbol: string; readonly address: string; readonly argv: readonly string[] }
+  | { readonly type: 'step_start'; readonly index: number; readonly total: number; readonly symbol: string; readonly address: string;
+      readonly argv: readonly string[] }
   | { readonly type: 'step_retry'; readonly address: string; readonly argv: readonly string[]; readonly delay_ms: number; readonly reason: string }
   | { readonly type: 'step_complete'; readonly address: string; readonly argv: readonly string[]; readonly produced?: string; readonly elapsed_ms: number }
   | { readonly type: 'step_errored'; readonly address: string; readonly argv: readonly string[]; readonly message: string }
@@ -31,7 +32,9 @@ export interface ExecResult {
   readonly done: readonly string[];
   readonly rolledBack: readonly string[];
   readonly leftBehind: readonly string[];
-  readonly failure?: { readonly address: string; readonly command: string; readonly argv: readonly string[]; readonly message: string; readonly holders?: string };
+  readonly failure?: {
+    readonly address: string; readonly command: string; readonly argv: readonly string[]; readonly message: string; readonly holders?: string;
+  };
 }
 
 // "Device or resource busy" (umount, losetup -d, dmsetup remove); LVM and kpartx say "in use"
@@ -130,7 +133,9 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
       if (step.settleBefore) await settle();
       const r = await runWithRetry(action.address, argv, step.retryBusy ?? false);
       if (r.failure) {
-        const message = r.failure === 'not-found' ? `${argv[0]} is not installed; ${missingToolHint(argv[0]!)}` : (r.stderr.trim() || `exit ${r.exitCode ?? r.failure}`);
+        const message = r.failure === 'not-found'
+          ? `${argv[0]} is not installed; ${missingToolHint(argv[0]!)}`
+          : (r.stderr.trim() || `exit ${r.exitCode ?? r.failure}`);
         let holders: string | undefined;
         if (BUSY.test(r.stderr) && argv[0] === 'umount') {
           const f = await opts.runner.run({ argv: ['fuser', '-vm', argv[argv.length - 1]!], effect: 'reads' });
@@ -152,7 +157,8 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
       if (step.journal.op === 'record') await journal.add(resolveEntry(step.journal));
       else if (step.journal.op === 'forget') await journal.remove([step.journal.address]);
       done.push({ action, step, text, ...(step.undo ? { undo: step.undo.map(resolve) } : {}) });
-      opts.onEvent({ type: 'step_complete', address: action.address, argv, ...(step.produces ? { produced: r.stdout.trim() } : {}), elapsed_ms: Date.now() - started });
+      opts.onEvent({ type: 'step_complete', address: action.address, argv, ...(step.produces ? { produced: r.stdout.trim() } : {}),
+        elapsed_ms: Date.now() - started });
     }
   }
 
@@ -160,7 +166,8 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
 
   // what the plan was to remove but is still there: the failed removal and those after it
   const notRemoved = plan.actions.slice(failedAt).filter((a) => a.action === 'delete')
-    .map((a, j) => `${a.address}: still present (${j === 0 && a.address === failure!.address ? 'its removal failed' : 'removal not attempted'}; recorded in the journal)`);
+    .map((a, j) => `${a.address}: still present (${j === 0 && a.address === failure!.address ? 'its removal failed' : 'removal not attempted'}` +
+      `; recorded in the journal)`);
 
   opts.onEvent({ type: 'step_errored', address: failure.address, argv: failure.argv, message: failure.message });
   opts.onEvent({ type: 'rollback_start' });
@@ -174,7 +181,8 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
       continue;
     }
     const r = await runWithRetry(d.action.address, d.undo, true);
-    opts.onEvent({ type: 'rollback_step', address: d.action.address, argv: d.undo, ok: !r.failure, ...(r.failure ? { message: r.stderr.trim() || r.failure } : {}) });
+    opts.onEvent({ type: 'rollback_step', address: d.action.address, argv: d.undo, ok: !r.failure,
+      ...(r.failure ? { message: r.stderr.trim() || r.failure } : {}) });
     if (r.failure) {
       leftBehind.push(`${label} (undo failed: ${r.stderr.trim() || r.failure}; still recorded in the journal for destroy)`);
     } else {

@@ -65,7 +65,8 @@ export function planFacts(manifest: Manifest, obs: ObservedState): string[] {
       ? `image ${img.name} ${img.file} missing`
       : `image ${img.name} ${img.file} dev=${st.dev} ino=${st.ino} size=${st.size}${st.mtimeMs !== undefined ? ` mtime=${st.mtimeMs}` : ''}`);
     const q = o?.qemu;
-    if (q) lines.push(`qemu ${img.name} format=${q.probe?.format ?? '?'} chain=${(q.chain ?? []).map((c) => c.filename).join(',') || '?'} in-use=${q.inUse || q.problem?.kind === 'in-use' ? 'yes' : 'no'}`);
+    if (q) lines.push(`qemu ${img.name} format=${q.probe?.format ?? '?'} chain=${(q.chain ?? []).map((c) => c.filename).join(',') || '?'}` +
+      ` in-use=${q.inUse || q.problem?.kind === 'in-use' ? 'yes' : 'no'}`);
   }
   lines.push(...dmFacts(manifest, obs));
   for (const kind of KIND_LIST) lines.push(...(kind.facts?.(manifest, obs) ?? []));

@@ -83,7 +83,9 @@ export function makePlan(manifest: Manifest, obs: ObservedState, opts: PlanOptio
   // a delete of an address that is also created is the first half of a replacement, and the other way round
   const creates = new Set(actions.filter((a) => a.action === 'create').map((a) => a.address));
   const deletes = new Set(actions.filter((a) => a.action === 'delete').map((a) => a.address));
-  const all = actions.map((a) => ((a.action === 'delete' && creates.has(a.address)) || (a.action === 'create' && deletes.has(a.address)) ? { ...a, replace: true } : a));
+  const all = actions.map((a) => ((a.action === 'delete' && creates.has(a.address)) || (a.action === 'create' && deletes.has(a.address))
+    ? { ...a, replace: true }
+    : a));
   const unchanged = all.filter((a) => a.action === 'noop').sort((a, b) => a.address.localeCompare(b.address));
   const warnings = [...diagnostics.filter((d) => d.severity === 'warning'), ...planned];
   const plan = { ...header, actions: orderActions(all.filter((a) => a.action !== 'noop'), refreshed.journal), unchanged, warnings, forget: refreshed.stale };

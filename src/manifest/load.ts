@@ -111,7 +111,8 @@ function schemaDiagnostic(e: SchemaError, loc: Locator): Diagnostic {
     case 'pattern': {
       if (last === 'what') return error('bad-what', `${where} "${String(loc.raw(path))}" is not a valid source`, loc.value(path), WHAT_HINT);
       if (last === 'where') return error('bad-where', `${where} must be an absolute path`, loc.value(path));
-      if (path[path.length - 2] === 'options') return error('bad-option', `${where} must be one option without commas or spaces`, loc.value(path), 'write options as a YAML list: options: [nosuid, nodev]');
+      if (path[path.length - 2] === 'options') return error('bad-option', `${where} must be one option without commas or spaces`,
+        loc.value(path), 'write options as a YAML list: options: [nosuid, nodev]');
       return error('bad-value', `${where} has an invalid value`, loc.value(path));
     }
     default:
@@ -148,7 +149,8 @@ export function loadManifest(opts: LoadOptions): LoadResult {
 
   const data = doc.toJS() as unknown;
   if (data === null || data === undefined) {
-    return { diagnostics: [error('empty', 'the manifest is empty', { file, line: 1, col: 1 }, 'start with "version: 1" and an "images:" map (see examples/)')] };
+    return { diagnostics: [error('empty', 'the manifest is empty', { file, line: 1, col: 1 },
+      'start with "version: 1" and an "images:" map (see examples/)')] };
   }
   const validate = manifestValidator();
   if (!validate(data)) {
@@ -167,7 +169,8 @@ export function loadManifest(opts: LoadOptions): LoadResult {
   }
 
   const input = data as {
-    images: Record<string, { file: string; format: ImageFormat; access?: Access; partitions?: PartitionMethod; volume_groups?: string[]; vg_name_clash?: 'refuse' | 'map'; allow_live?: boolean; qemu_backend?: QemuBackend }>;
+    images: Record<string, { file: string; format: ImageFormat; access?: Access; partitions?: PartitionMethod; volume_groups?: string[];
+      vg_name_clash?: 'refuse' | 'map'; allow_live?: boolean; qemu_backend?: QemuBackend }>;
     mounts?: { what: string; where: string; type?: string; options?: string[]; discard_windows_state?: boolean }[];
   };
   const base = dirname(file);

@@ -19,7 +19,8 @@ export function checkSemantics(m: Manifest, opts: { allowWrites: boolean }): Dia
     if (img.allowLive && img.access !== 'read-only') {
       // QEMU refuses force-share for anything but a read-only open, and a VM's disk must never get a second writer
       out.push(error('live-not-read-only', `image ${img.name} has allow_live, which only works with access: read-only (it has access: ${img.access})`,
-        img.allowLiveAt ?? img.accessAt, 'an image a running VM holds is only ever opened read-only: remove the access line, or shut the VM down and remove allow_live'));
+        img.allowLiveAt ?? img.accessAt,
+        'an image a running VM holds is only ever opened read-only: remove the access line, or shut the VM down and remove allow_live'));
     }
     if (img.qemuBackendAt && !needsQemu(img)) {
       out.push(warning('backend-unused', `qemu_backend has no effect: image ${img.name} is raw and opened without QEMU (loop devices read the file itself)`,
@@ -51,7 +52,8 @@ export function checkSemantics(m: Manifest, opts: { allowWrites: boolean }): Dia
     const readOnly = img?.access === 'read-only' || img === undefined;
     const mountedReadOnly = readOnly || (img?.access === 'overlay' && !mt.options.includes('rw'));
     if (mt.discardWindowsState && mountedReadOnly) {
-      out.push(warning('discard-on-read-only', `discard_windows_state has no effect: image ${mt.source.image} is read-only, and read-only mounts never touch Windows' state`,
+      out.push(warning('discard-on-read-only',
+        `discard_windows_state has no effect: image ${mt.source.image} is read-only, and read-only mounts never touch Windows' state`,
         mt.discardWindowsStateAt ?? mt.at, 'remove it, or set access: read-write on the image (and pass --allow-writes) if the state must go'));
     }
     for (const [j, o] of mt.options.entries()) {

@@ -20,7 +20,10 @@ export function factsDigest(facts: readonly string[]): string {
 }
 
 export function encodeSavedPlan(plan: Plan, facts: readonly string[], version: string, target?: string): string {
-  const saved: SavedPlan = { format_version: '2.0', kind: 'imgplan-saved-plan', imgplan_version: version, plan, facts, facts_sha256: factsDigest(facts), ...(target ? { target } : {}) };
+  const saved: SavedPlan = {
+    format_version: '2.0', kind: 'imgplan-saved-plan', imgplan_version: version, plan, facts, facts_sha256: factsDigest(facts),
+    ...(target ? { target } : {}),
+  };
   return `${JSON.stringify(saved, null, 1)}\n`;
 }
 
@@ -40,6 +43,8 @@ export function decodeSavedPlan(text: string, file: string): SavedPlan {
   if (v.format_version !== '2.0') {
     throw new SavedPlanError(`${file} was saved in plan format ${String(v.format_version)}, which this imgplan cannot read (it reads 2.0)`);
   }
-  if (!v.plan || !Array.isArray(v.facts) || v.facts_sha256 !== factsDigest(v.facts)) throw new SavedPlanError(`${file} is damaged (its facts do not match their digest)`);
+  if (!v.plan || !Array.isArray(v.facts) || v.facts_sha256 !== factsDigest(v.facts)) throw new SavedPlanError(
+    `${file} is damaged (its facts do not match their digest)`,
+  );
   return v as SavedPlan;
 }

@@ -123,7 +123,8 @@ export interface Asker {
 }
 
 /** Works out which objects expose a whole image or a partition, or why they cannot. */
-export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, diags: Diagnostic[], m: Asker, qemu: (img: ImageSpec) => QemuDisk | undefined): Located | undefined {
+export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, diags: Diagnostic[], m: Asker,
+  qemu: (img: ImageSpec) => QemuDisk | undefined): Located | undefined {
   const o = obs.images[img.name];
   if (!o || o.stat.kind === 'missing') {
     diags.push(error('image-missing', `image file ${img.file} does not exist`, img.fileAt,
@@ -157,7 +158,9 @@ export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, 
     if (o.table) {
       const parts = describeParts(o.table.partitions);
       diags.push(error('image-has-partitions', `image ${img.name} has a ${o.table.label} partition table, so it is not one filesystem`, m.at,
-        parts === 'none' ? 'its partition table lists no usable partition' : `name a partition: ${parts.split(', ').map((p) => `${img.name}/${p}`).join(', ')}`));
+        parts === 'none'
+          ? 'its partition table lists no usable partition'
+          : `name a partition: ${parts.split(', ').map((p) => `${img.name}/${p}`).join(', ')}`));
       return undefined;
     }
     // an nbd device is the whole disk already
@@ -187,14 +190,21 @@ export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, 
   if (!way) return undefined;
   if (way === 'kernel' && nbd) return { qemu: { ...nbd, partitions: [src.number] }, provider: nbd.address, sourceAttr: `p${src.number}`, contents };
   if (way === 'kernel') {
-    const attach: DesiredAttach = { kind: 'attach', address: attachAddress(img.name), method: 'partscan-loop', offset: 0, sizelimit: 0, partitions: [src.number], ...base };
+    const attach: DesiredAttach = {
+      kind: 'attach', address: attachAddress(img.name), method: 'partscan-loop', offset: 0, sizelimit: 0, partitions: [src.number], ...base,
+    };
     return { ...withQemu, attach, provider: attach.address, sourceAttr: `p${src.number}`, contents };
   }
   if (way === 'kpartx') {
     // kpartx maps the partitions of a whole-disk loop device, or of the nbd device itself
-    const attach: DesiredAttach | undefined = nbd ? undefined : { kind: 'attach', address: attachAddress(img.name), method: 'kpartx-loop', offset: 0, sizelimit: 0, partitions: [src.number], ...base };
+    const attach: DesiredAttach | undefined = nbd ? undefined : {
+      kind: 'attach', address: attachAddress(img.name), method: 'kpartx-loop', offset: 0, sizelimit: 0, partitions: [src.number], ...base,
+    };
     const provider = attach?.address ?? nbd!.address;
-    const partmap: DesiredPartmap = { kind: 'partmap', address: partmapAddress(img.name), attach: provider, image: img, readOnly: base.readOnly, label: o.table.label, partitions: [src.number] };
+    const partmap: DesiredPartmap = {
+      kind: 'partmap', address: partmapAddress(img.name), attach: provider, image: img, readOnly: base.readOnly, label: o.table.label,
+      partitions: [src.number],
+    };
     return { ...withQemu, ...(attach ? { attach } : {}), partmap, provider, sourceAttr: `mapper:p${src.number}`, contents };
   }
   const ss = o.table.sectorSize;
@@ -236,7 +246,9 @@ function partitionWay(img: ImageSpec, label: string, obs: ObservedState, diags: 
       diags.push(error('no-kpartx', `image ${img.name} asks for partitions: kpartx, but ${!dm
         ? (k.deviceMapper ? 'kpartx is not installed' : 'the kernel has no device-mapper loaded')
         : `the kernel already makes the partitions of ${nbd!.device} (nbd max_part=${nbd!.maxPart}): kpartx maps of them would show every partition twice`}`,
-      img.partitionsAt, !dm ? (k.deviceMapper ? 'install it: apt-get install kpartx' : 'load it (modprobe dm_mod), or use partitions: auto or offset-loops') : 'use partitions: auto'));
+      img.partitionsAt, !dm
+        ? (k.deviceMapper ? 'install it: apt-get install kpartx' : 'load it (modprobe dm_mod), or use partitions: auto or offset-loops')
+        : 'use partitions: auto'));
       return undefined;
     case 'offset-loops':
       return 'offset';
@@ -265,7 +277,9 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
   const register = (loc: Located): string => {
     if (loc.qemu) {
       const prev = qemuObjects.get(loc.qemu.address);
-      qemuObjects.set(loc.qemu.address, prev?.kind === 'nbd' && loc.qemu.kind === 'nbd' ? { ...prev, partitions: merge(prev.partitions, loc.qemu.partitions) } : prev ?? loc.qemu);
+      qemuObjects.set(loc.qemu.address, prev?.kind === 'nbd' && loc.qemu.kind === 'nbd'
+        ? { ...prev, partitions: merge(prev.partitions, loc.qemu.partitions) }
+        : prev ?? loc.qemu);
     }
     if (loc.attach) {
       const prev = attaches.get(loc.attach.address);
@@ -285,14 +299,16 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
     if (img && m.source.kind === 'lv') requests.push({ image: img, vg: m.source.vg, lvs: [m.source.lv], what: m.what, at: m.whatAt });
   }
   for (const img of manifest.images) {
-    for (const [i, vg] of img.volumeGroups.entries()) requests.push({ image: img, vg, lvs: [], what: `${img.name}/${vg}`, at: img.volumeGroupsAt[i] ?? img.at });
+    for (const [i, vg] of img.volumeGroups.entries()) requests.push({ image: img, vg, lvs: [], what: `${img.name}/${vg}`,
+      at: img.volumeGroupsAt[i] ?? img.at });
   }
   // a QEMU image that cannot be opened (or looked inside) has its own error, not "no volume group"
   const openable = requests.filter((r) => !needsQemu(r.image) || qemu(r.image) !== undefined);
   const pvSources = new Map<string, string>();
   const vgs = openable.length
     ? desiredVgs(manifest, obs, openable, (image, storage, asker) => {
-      const loc = locateStorage(storage === 'whole' ? { kind: 'whole' } : { kind: 'partition', number: Number(storage.slice(4)) }, image, obs, diags, asker, qemu);
+      const loc = locateStorage(storage === 'whole' ? { kind: 'whole' } : { kind: 'partition', number: Number(storage.slice(4)) },
+        image, obs, diags, asker, qemu);
       if (!loc) return undefined;
       pvSources.set(`${loc.provider}|${loc.sourceAttr}`, register(loc));
       return { attach: loc.provider, sourceAttr: loc.sourceAttr };
@@ -345,9 +361,14 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
     }
     const notMountable = NOT_MOUNTABLE[fstype];
     if (notMountable) {
-      const vg = fstype === 'LVM2_member' && m.source.kind !== 'lv' ? obs.images[img.name]?.lvm?.[m.source.kind === 'whole' ? 'whole' : `part${m.source.number}`]?.vg : undefined;
+      const vg = fstype === 'LVM2_member' && m.source.kind !== 'lv'
+        ? obs.images[img.name]?.lvm?.[m.source.kind === 'whole' ? 'whole' : `part${m.source.number}`]?.vg
+        : undefined;
       diags.push(error('not-mountable', `${m.what} holds ${notMountable}`, m.whatAt,
-        vg ? `it belongs to VG ${vg.name}: what: ${img.name}/${vg.name}/LV, where LV is one of ${vg.lvs.filter((l) => l.status.includes('VISIBLE')).map((l) => l.name).join(', ')}` : undefined));
+        vg
+          ? `it belongs to VG ${vg.name}: what: ${img.name}/${vg.name}/LV, where LV is one of ` +
+            `${vg.lvs.filter((l) => l.status.includes('VISIBLE')).map((l) => l.name).join(', ')}`
+          : undefined));
       continue;
     }
     if (m.type && contents.TYPE && !typeAccepted(fstype, m.type)) {
@@ -365,7 +386,9 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
     const readOnly = img.access === 'read-only' || (img.access === 'overlay' && !m.options.includes('rw'));
     const key = m.source.kind === 'whole' ? 'whole' : m.source.kind === 'partition' ? `part${m.source.number}` : '';
     const health = fstype === 'ntfs' ? obs.images[img.name]?.ntfs?.[key] : undefined;
-    const verdict = health ? windowsVerdict(`${m.what}${contents.LABEL ? ` ("${contents.LABEL}")` : ''}`, health, readOnly, m.discardWindowsState, driver) : undefined;
+    const verdict = health
+      ? windowsVerdict(`${m.what}${contents.LABEL ? ` ("${contents.LABEL}")` : ''}`, health, readOnly, m.discardWindowsState, driver)
+      : undefined;
     for (const w of verdict?.warnings ?? []) diags.push(warning('windows-state', w, m.whatAt));
     if (verdict?.refusal) {
       diags.push(error('windows-state', verdict.refusal.message, m.discardWindowsStateAt ?? m.whatAt, verdict.refusal.hint));
@@ -389,7 +412,8 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
       ...(health ? { windows: health } : {}),
       ...(contents.LABEL ? { label: contents.LABEL } : {}),
       ...(contents.UUID ? { uuid: contents.UUID } : {}),
-      options: mountOptions(driver.mountType, [...(verdict?.options ?? []), ...m.options], { readOnly, replay: img.access === 'overlay', kernel: obs.kernel.release, xfsUuidClash }),
+      options: mountOptions(driver.mountType, [...(verdict?.options ?? []), ...m.options],
+        { readOnly, replay: img.access === 'overlay', kernel: obs.kernel.release, xfsUuidClash }),
       readOnly,
       ...(parent ? { parent: mountAddress(parent.where) } : {}),
       dependsOn: [source, ...(parent ? [mountAddress(parent.where)] : [])],
@@ -397,7 +421,10 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
   }
   // a problem of one image (missing file, backend) is one diagnostic, not one per mount
   const unique = diags.filter((d, i) => diags.findIndex((x) => x.code === d.code && x.message === d.message) === i);
-  return { desired: [...qemuObjects.values(), ...attaches.values(), ...partmaps.values(), ...vgList, ...mountpointDirs(mounts, obs), ...mounts], diagnostics: unique };
+  return {
+    desired: [...qemuObjects.values(), ...attaches.values(), ...partmaps.values(), ...vgList, ...mountpointDirs(mounts, obs), ...mounts],
+    diagnostics: unique,
+  };
 }
 
 /**

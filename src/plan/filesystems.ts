@@ -89,7 +89,8 @@ export function windowsVerdict(what: string, h: NtfsHealth, readOnly: boolean, d
   const summary = `${what}: ${state.reasons.join('; ')}`;
   if (readOnly) {
     return {
-      warnings: [...unknown, `${summary}. It is mounted read-only without touching Windows' state: files show the volume as last written, not what the running or hibernated Windows had in memory.`],
+      warnings: [...unknown, `${summary}. It is mounted read-only without touching Windows' state: files show the volume as last written,` +
+        ` not what the running or hibernated Windows had in memory.`],
       options: [],
     };
   }
@@ -99,7 +100,8 @@ export function windowsVerdict(what: string, h: NtfsHealth, readOnly: boolean, d
       options: [],
       refusal: {
         message: `${summary}; a read-write mount would discard that state`,
-        hint: 'mount it read-only (access: read-only), or boot Windows and shut it down fully (shutdown /s /t 0, Fast Startup off); to throw the state away anyway set discard_windows_state: true on this mount',
+        hint: 'mount it read-only (access: read-only), or boot Windows and shut it down fully (shutdown /s /t 0, Fast Startup off); ' +
+          'to throw the state away anyway set discard_windows_state: true on this mount',
       },
     };
   }
@@ -108,7 +110,8 @@ export function windowsVerdict(what: string, h: NtfsHealth, readOnly: boolean, d
       warnings: unknown,
       options: [],
       refusal: {
-        message: `${what}: Windows kept its metadata cached (NTFS log version 2.0), and ntfs-3g never mounts such a volume read-write (it would fall back to read-only)`,
+        message: `${what}: Windows kept its metadata cached (NTFS log version 2.0), and ntfs-3g never mounts such a volume read-write` +
+          ` (it would fall back to read-only)`,
         hint: 'boot Windows and shut it down fully (shutdown /s /t 0), or mount it read-only',
       },
     };
@@ -120,7 +123,8 @@ export function windowsVerdict(what: string, h: NtfsHealth, readOnly: boolean, d
     if (driver.mountType === 'ntfs-3g') options.push('remove_hiberfile');
   }
   if (h.logFile === 'unclean' || h.logFile === 'windows-cached') {
-    losses.push('the NTFS journal ($LogFile) is reset without being replayed: metadata changes Windows logged but had not yet written are lost, and files written last may be inconsistent');
+    losses.push('the NTFS journal ($LogFile) is reset without being replayed: ' +
+      'metadata changes Windows logged but had not yet written are lost, and files written last may be inconsistent');
   }
   if (h.dirty === true) losses.push('the volume stays marked for chkdsk, which Windows runs at its next boot');
   if (driver.mountType === 'ntfs3') options.push('force');

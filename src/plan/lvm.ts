@@ -58,7 +58,8 @@ export function notActivatable(lv: LvmLv): string | undefined {
   const other = lv.segments.find((s) => s.type !== 'striped');
   if (!other) return lv.segments.length ? undefined : `${lv.name} has no segments`;
   const what: Record<string, string> = {
-    thin: 'a thin volume', 'thin-pool': 'a thin pool', snapshot: 'a snapshot', cache: 'a cached LV', 'cache-pool': 'a cache pool', mirror: 'a mirror', vdo: 'a VDO volume',
+    thin: 'a thin volume', 'thin-pool': 'a thin pool', snapshot: 'a snapshot', cache: 'a cached LV', 'cache-pool': 'a cache pool',
+    mirror: 'a mirror', vdo: 'a VDO volume',
   };
   const kind = what[other.type] ?? (other.type.startsWith('raid') ? `a ${other.type} LV` : `an LV of segment type ${other.type}`);
   return `${lv.name} is ${kind}; imgplan activates only linear and striped LVs, which it can map read-only without writing LVM metadata`;
@@ -124,7 +125,8 @@ export type AttachPv = (image: ImageSpec, storage: string, asker: { what: string
  * read-only, and its name must not clash with a host VG (or with another guest VG) unless the
  * image says vg_name_clash: map.
  */
-export function desiredVgs(manifest: Manifest, obs: ObservedState, requests: readonly VgRequest[], attachPv: AttachPv, diags: Diagnostic[]): Map<string, DesiredVg> {
+export function desiredVgs(manifest: Manifest, obs: ObservedState, requests: readonly VgRequest[], attachPv: AttachPv,
+  diags: Diagnostic[]): Map<string, DesiredVg> {
   const pvs = foundPvs(manifest, obs);
   const byUuid = new Map<string, DesiredVg>();
   // the newest metadata of each VG, over all its PVs that carry a copy
@@ -140,15 +142,20 @@ export function desiredVgs(manifest: Manifest, obs: ObservedState, requests: rea
       const names = [...new Set(onImage.map((v) => v.name))];
       diags.push(error(
         'no-such-vg',
-        matches.length ? `image ${r.image.name} holds two volume groups named ${r.vg} (uuids ${matches.map((v) => v.uuid).join(', ')})` : `image ${r.image.name} has no LVM volume group ${r.vg}`,
+        matches.length
+          ? `image ${r.image.name} holds two volume groups named ${r.vg} (uuids ${matches.map((v) => v.uuid).join(', ')})`
+          : `image ${r.image.name} has no LVM volume group ${r.vg}`,
         r.at,
-        names.length ? `volume groups found on ${r.image.name}: ${names.join(', ')}` : `no LVM physical volume with metadata was found on ${r.image.name} (blkid finds LVM2_member where there is one)`,
+        names.length
+          ? `volume groups found on ${r.image.name}: ${names.join(', ')}`
+          : `no LVM physical volume with metadata was found on ${r.image.name} (blkid finds LVM2_member where there is one)`,
       ));
       continue;
     }
     const vg = matches[0]!;
     if (!obs.kernel.deviceMapper) {
-      diags.push(error('no-device-mapper', `${r.what} needs device-mapper, which this kernel has not loaded`, r.at, 'load it (modprobe dm_mod); LVM volumes cannot be exposed without it'));
+      diags.push(error('no-device-mapper', `${r.what} needs device-mapper, which this kernel has not loaded`, r.at,
+        'load it (modprobe dm_mod); LVM volumes cannot be exposed without it'));
       continue;
     }
     let d = byUuid.get(vg.uuid);
@@ -179,7 +186,8 @@ export function desiredVgs(manifest: Manifest, obs: ObservedState, requests: rea
   return byUuid;
 }
 
-function startVg(vg: LvmVg, r: VgRequest, pvs: readonly FoundPv[], hostVgs: readonly HostVg[], others: readonly DesiredVg[], attachPv: AttachPv, obs: ObservedState, diags: Diagnostic[]): DesiredVg | undefined {
+function startVg(vg: LvmVg, r: VgRequest, pvs: readonly FoundPv[], hostVgs: readonly HostVg[], others: readonly DesiredVg[], attachPv: AttachPv,
+  obs: ObservedState, diags: Diagnostic[]): DesiredVg | undefined {
   const members: VgPv[] = [];
   const images = new Set<ImageSpec>();
   let missing = false;
@@ -187,7 +195,10 @@ function startVg(vg: LvmVg, r: VgRequest, pvs: readonly FoundPv[], hostVgs: read
     const found = pvs.find((x) => x.uuid === p.uuid);
     if (!found) {
       missing = true;
-      diags.push(error('vg-pv-missing', `volume group ${vg.name} (uuid ${vg.uuid}) needs physical volume ${p.uuid} (${p.key}${p.device ? `, last seen in the guest as ${p.device}` : ''}${p.devSize ? `, ${humanBytes(p.devSize * 512)}` : ''}), which is on none of the manifest's images`,
+      diags.push(error('vg-pv-missing',
+        `volume group ${vg.name} (uuid ${vg.uuid}) needs physical volume ${p.uuid} (${p.key}` +
+          `${p.device ? `, last seen in the guest as ${p.device}` : ''}${p.devSize ? `, ${humanBytes(p.devSize * 512)}` : ''})` +
+          `, which is on none of the manifest's images`,
         r.at, 'add the image that holds it to images:, so that the whole VG can be attached'));
       continue;
     }
@@ -202,7 +213,9 @@ function startVg(vg: LvmVg, r: VgRequest, pvs: readonly FoundPv[], hostVgs: read
   if (missing) return undefined;
   const access = new Set([...images].map((i) => i.access));
   if (access.size > 1) {
-    diags.push(error('vg-mixed-access', `volume group ${vg.name} has PVs on read-only and read-write images (${[...images].map((i) => `${i.name}: ${i.access}`).join(', ')})`, r.at, 'give all its images the same access'));
+    diags.push(error('vg-mixed-access',
+      `volume group ${vg.name} has PVs on read-only and read-write images (${[...images].map((i) => `${i.name}: ${i.access}`).join(', ')})`,
+      r.at, 'give all its images the same access'));
     return undefined;
   }
   const clash = [
@@ -211,9 +224,16 @@ function startVg(vg: LvmVg, r: VgRequest, pvs: readonly FoundPv[], hostVgs: read
   ];
   const mode = clash.length && r.image.vgNameClash === 'map' ? 'map' : 'lvm';
   if (clash.length && mode === 'lvm') {
-    const whose = clash.map((c) => (others.some((o) => o.uuid === c.uuid) ? `another guest VG of this manifest (uuid ${c.uuid})` : `the host's VG (uuid ${c.uuid})`)).join(' and ');
-    diags.push(error('vg-name-clash', `volume group ${vg.name} on image ${r.image.name} (uuid ${vg.uuid}) has the same name as ${whose}: every LVM command by name would be ambiguous, and its LVs would take the /dev/mapper/${mangle(vg.name)}-* names`,
-      r.at, `set vg_name_clash: map on image ${r.image.name}: imgplan then maps the guest's LVs itself, read-only, as /dev/mapper/imgplan-${r.image.name}-${mangle(vg.name)}-<LV>, leaving the host's VG and the image untouched (never vgrename or vgimportclone the evidence)`));
+    const whose = clash.map((c) => (others.some((o) => o.uuid === c.uuid)
+      ? `another guest VG of this manifest (uuid ${c.uuid})`
+      : `the host's VG (uuid ${c.uuid})`)).join(' and ');
+    diags.push(error('vg-name-clash',
+      `volume group ${vg.name} on image ${r.image.name} (uuid ${vg.uuid}) has the same name as ${whose}: ` +
+        `every LVM command by name would be ambiguous, and its LVs would take the /dev/mapper/${mangle(vg.name)}-* names`,
+      r.at,
+      `set vg_name_clash: map on image ${r.image.name}: imgplan then maps the guest's LVs itself, read-only, ` +
+        `as /dev/mapper/imgplan-${r.image.name}-${mangle(vg.name)}-<LV>, leaving the host's VG and the image untouched ` +
+        `(never vgrename or vgimportclone the evidence)`));
     return undefined;
   }
   if (mode === 'lvm' && obs.hostVgs === null) {

@@ -39,7 +39,8 @@ function describe(before: string | undefined, after: string | undefined): string
       return `image ${what}'s file was replaced or modified (${before!.split(' ').slice(3).join(' ')} → ${after!.split(' ').slice(3).join(' ')})`;
     }
     case 'path':
-      return `${what} is now ${after ? after.split(' ').slice(2).join(' ') : 'not looked at'} (was ${before ? before.split(' ').slice(2).join(' ') : 'not looked at'})`;
+      return `${what} is now ${after ? after.split(' ').slice(2).join(' ') : 'not looked at'}` +
+        ` (was ${before ? before.split(' ').slice(2).join(' ') : 'not looked at'})`;
     case 'journal':
       return after ? `imgplan's journal now records ${what}` : `imgplan's journal no longer records ${what}`;
     case 'kernel':
@@ -47,9 +48,11 @@ function describe(before: string | undefined, after: string | undefined): string
     case 'drivers':
       return `filesystem drivers changed: ${after ?? 'none looked up now'} (was ${before ?? 'none looked up'})`;
     case 'qemu':
-      return `what qemu-img says of image ${what} changed: ${after ? after.split(' ').slice(2).join(' ') : 'no longer looked at'} (was ${before ? before.split(' ').slice(2).join(' ') : 'not looked at'})`;
+      return `what qemu-img says of image ${what} changed: ${after ? after.split(' ').slice(2).join(' ') : 'no longer looked at'}` +
+        ` (was ${before ? before.split(' ').slice(2).join(' ') : 'not looked at'})`;
     case 'export':
-      return `imgplan's export of image ${what} changed: ${after ? after.split(' ').slice(2).join(' ') : 'gone'} (was ${before ? before.split(' ').slice(2).join(' ') : 'not looked at'})`;
+      return `imgplan's export of image ${what} changed: ${after ? after.split(' ').slice(2).join(' ') : 'gone'}` +
+        ` (was ${before ? before.split(' ').slice(2).join(' ') : 'not looked at'})`;
     case 'nbd':
       return `${what} is now ${after ? after.split(' ').slice(2).join(' ') : 'gone'} (was ${before ? before.split(' ').slice(2).join(' ') : 'not there'})`;
     case 'nbd-module':
@@ -57,7 +60,9 @@ function describe(before: string | undefined, after: string | undefined): string
     case 'host-vg': {
       const uuid = (l: string) => l.split(' ')[2];
       if (!after) return `the host's volume group ${what} (uuid ${uuid(before!)}) is gone`;
-      return before ? `the host's volume group ${what} changed (uuid ${uuid(before)} → ${uuid(after)})` : `the host now has a volume group ${what} (uuid ${uuid(after)}), which the plan did not check for a name clash`;
+      return before
+        ? `the host's volume group ${what} changed (uuid ${uuid(before)} → ${uuid(after)})`
+        : `the host now has a volume group ${what} (uuid ${uuid(after)}), which the plan did not check for a name clash`;
     }
     default:
       return after ? `now: ${after}` : `gone: ${before}`;

@@ -55,14 +55,20 @@ const PARSERS = [
  * containers and the VM lane), the parsers' symbols in /proc/kallsyms do; a kernel-made partition
  * of a disk ("vda1" under "vda") is weaker evidence. Otherwise none: offset loops work everywhere.
  */
-export function partscanEvidence(release: string, config: string | undefined, kallsyms: string | undefined, devices: readonly BlockDevice[]): KernelFacts['partscan'] {
+export function partscanEvidence(release: string, config: string | undefined, kallsyms: string | undefined,
+  devices: readonly BlockDevice[]): KernelFacts['partscan'] {
   if (config !== undefined) {
     const labels = PARSERS.filter((p) => new RegExp(`^${p.config}=y$`, 'm').test(config)).map((p) => p.label);
     return { labels, evidence: `kernel config ${probes.kernelConfigPath(release)}` };
   }
   if (kallsyms !== undefined) {
     const labels = PARSERS.filter((p) => new RegExp(`\\s${p.symbol}$`, 'm').test(kallsyms)).map((p) => p.label);
-    return { labels, evidence: labels.length ? `kernel symbols ${PARSERS.filter((p) => labels.includes(p.label)).map((p) => p.symbol).join(', ')}` : 'no partition parser among the kernel symbols' };
+    return {
+      labels,
+      evidence: labels.length
+        ? `kernel symbols ${PARSERS.filter((p) => labels.includes(p.label)).map((p) => p.symbol).join(', ')}`
+        : 'no partition parser among the kernel symbols',
+    };
   }
   const part = devices.find((d) => d.type === 'part' && d.pkname !== undefined && d.name.startsWith(d.pkname));
   if (part) return { labels: ['dos', 'gpt'], evidence: `the kernel made partition ${part.name} of ${part.pkname}` };
@@ -83,7 +89,8 @@ interface QemuContext {
   readonly contents: boolean;
 }
 
-async function collectImage(runner: Runner, img: ImageSpec, wanted: ReadonlySet<string>, lvNames: ReadonlySet<string>, q: QemuContext): Promise<ImageObservation> {
+async function collectImage(runner: Runner, img: ImageSpec, wanted: ReadonlySet<string>, lvNames: ReadonlySet<string>,
+  q: QemuContext): Promise<ImageObservation> {
   const file = img.file;
   const stat = await runner.inspectPath(file);
   if (stat.kind !== 'file') return { file, stat, table: null, contents: {} };
@@ -108,7 +115,8 @@ async function collectImage(runner: Runner, img: ImageSpec, wanted: ReadonlySet<
 }
 
 /** Partition table and filesystems of a raw view: the image file itself, or a QEMU export of it. */
-async function readContents(runner: Runner, file: string, size: number, wanted: ReadonlySet<string>, lvNames: ReadonlySet<string>): Promise<Omit<ImageObservation, 'file' | 'stat'>> {
+async function readContents(runner: Runner, file: string, size: number, wanted: ReadonlySet<string>,
+  lvNames: ReadonlySet<string>): Promise<Omit<ImageObservation, 'file' | 'stat'>> {
   const sf = probes.sfdisk(file);
   const r = await runProbe(runner, sf, [1]);
   // sfdisk exits 1 with "does not contain a recognized partition table" on a bare filesystem
@@ -138,7 +146,8 @@ async function readContents(runner: Runner, file: string, size: number, wanted: 
         const pvMeta = pv.vg!.pvs.find((p) => p.key === seg?.stripes[0]?.pv);
         if (!seg || seg.stripes.length !== 1 || pvMeta?.uuid !== pv.pvUuid) continue;
         const es = pv.vg!.extentSize * 512;
-        const r = await runProbe(runner, probes.blkid(file, { offset: base + pvMeta.peStart * 512 + seg.stripes[0]!.pe * es, size: seg.extentCount * es }), [2]);
+        const r = await runProbe(runner,
+          probes.blkid(file, { offset: base + pvMeta.peStart * 512 + seg.stripes[0]!.pe * es, size: seg.extentCount * es }), [2]);
         lvContents[lv.uuid] = r.exitCode === 0 ? parseBlkidExport(r.stdout) : {};
       }
     }
@@ -153,7 +162,8 @@ async function readContents(runner: Runner, file: string, size: number, wanted: 
       if (wanted.has(key) || wanted.has('all')) await probeRange(key, { offset: p.start * table.sectorSize, size: p.size * table.sectorSize });
     }
   }
-  return { table, contents, ...(Object.keys(ntfs).length ? { ntfs } : {}), ...(Object.keys(lvm).length ? { lvm } : {}), ...(Object.keys(lvContents).length ? { lvContents } : {}) };
+  return { table, contents, ...(Object.keys(ntfs).length ? { ntfs } : {}), ...(Object.keys(lvm).length ? { lvm } : {}),
+    ...(Object.keys(lvContents).length ? { lvContents } : {}) };
 }
 
 /**
@@ -264,7 +274,8 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     if (usesLvm) wanted.add('all');
     images[img.name] = await collectImage(runner, img, wanted, lvNames, qctx);
   }
-  const found = new Set(Object.values(images).flatMap((i) => Object.values(i.contents).map((c) => c.TYPE)).filter((t): t is string => t !== undefined && !(t in NOT_MOUNTABLE)));
+  const found = new Set(Object.values(images).flatMap((i) => Object.values(i.contents).map((c) => c.TYPE))
+    .filter((t): t is string => t !== undefined && !(t in NOT_MOUNTABLE)));
   const filesystems = await collectFilesystems(runner, found);
   let ntfs3g = false;
   if (found.has('ntfs')) for (const p of probes.NTFS3G_HELPER_PATHS) if (!ntfs3g) ntfs3g = (await runner.inspectPath(p)).kind !== 'missing';
@@ -300,5 +311,6 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
   }
 
   return { kernel, blockDevices, loops, mounts, dmMaps, images, paths, mountedXfsUuids, journal, journalPath: jPath,
-    ...(Object.keys(exports).length ? { exports } : {}), ...(qemuBackends ? { qemuBackends } : {}), ...(nbd ? { nbd } : {}), ...(hostVgs !== undefined ? { hostVgs } : {}) };
+    ...(Object.keys(exports).length ? { exports } : {}), ...(qemuBackends ? { qemuBackends } : {}), ...(nbd ? { nbd } : {}),
+    ...(hostVgs !== undefined ? { hostVgs } : {}) };
 }

@@ -178,7 +178,10 @@ function vgFromText(text: string): LvmVg {
     const p = v as LvmSection;
     const device = str(p, 'device');
     const devSize = p.dev_size;
-    return { key, uuid: str(p, 'id') ?? '', ...(device ? { device } : {}), peStart: num(p, 'pe_start'), peCount: num(p, 'pe_count'), ...(typeof devSize === 'number' ? { devSize } : {}) };
+    return {
+      key, uuid: str(p, 'id') ?? '', ...(device ? { device } : {}), peStart: num(p, 'pe_start'), peCount: num(p, 'pe_count'),
+      ...(typeof devSize === 'number' ? { devSize } : {}),
+    };
   });
   const lvs: LvmLv[] = Object.entries(sub(vgv, 'logical_volumes')).map(([lvName, v]) => {
     const l = v as LvmSection;
@@ -190,7 +193,10 @@ function vgFromText(text: string): LvmVg {
         const stripes: LvmStripe[] = [];
         for (let i = 0; i + 1 < raw.length; i += 2) stripes.push({ pv: String(raw[i]), pe: Number(raw[i + 1]) });
         const stripeSize = seg.stripe_size;
-        return { startExtent: num(seg, 'start_extent'), extentCount: num(seg, 'extent_count'), type: str(seg, 'type') ?? 'unknown', ...(typeof stripeSize === 'number' ? { stripeSize } : {}), stripes };
+        return {
+          startExtent: num(seg, 'start_extent'), extentCount: num(seg, 'extent_count'), type: str(seg, 'type') ?? 'unknown',
+          ...(typeof stripeSize === 'number' ? { stripeSize } : {}), stripes,
+        };
       })
       .sort((a, b) => a.startExtent - b.startExtent);
     return { name: lvName, uuid: str(l, 'id') ?? '', status: list(l, 'status').map(String), segments };

@@ -57,7 +57,10 @@ export function ntfsNeedsWindows(h: NtfsHealth): { unclean: boolean; hibernated:
 }
 
 const MFT_RECORD = { mft: 0, logFile: 2, volume: 3, root: 5 } as const;
-const ATTR = { attributeList: 0x20, fileName: 0x30, volumeName: 0x60, volumeInformation: 0x70, data: 0x80, indexRoot: 0x90, indexAllocation: 0xa0, end: 0xffffffff } as const;
+const ATTR = {
+  attributeList: 0x20, fileName: 0x30, volumeName: 0x60, volumeInformation: 0x70, data: 0x80, indexRoot: 0x90, indexAllocation: 0xa0,
+  end: 0xffffffff,
+} as const;
 const VOLUME_IS_DIRTY = 0x0001;
 const RESTART_VOLUME_IS_CLEAN = 0x0002;
 const LOGFILE_NO_CLIENT = 0xffff;
@@ -108,7 +111,9 @@ function geometry(boot: Uint8Array): Geometry {
   // values above 0x80 encode a power of two (clusters larger than 64 KiB)
   const sectorsPerCluster = spc > 0x80 ? 2 ** (256 - spc) : spc;
   const clusterSize = bytesPerSector * sectorsPerCluster;
-  if (!clusterSize || bytesPerSector < 256 || bytesPerSector > 4096) throw new NtfsFormatError(`implausible geometry: ${bytesPerSector} bytes per sector, ${spc} sectors per cluster`);
+  if (!clusterSize || bytesPerSector < 256 || bytesPerSector > 4096) throw new NtfsFormatError(
+    `implausible geometry: ${bytesPerSector} bytes per sector, ${spc} sectors per cluster`,
+  );
   // negative: 2^-n bytes, positive: n clusters
   const size = (v: number) => (v < 0 ? 2 ** -v : v * clusterSize);
   return {
@@ -125,7 +130,9 @@ function fixup(rec: Uint8Array, magic: string): Uint8Array {
   const out = Uint8Array.from(rec);
   const usaOfs = u16(rec, 4);
   const usaCount = u16(rec, 6);
-  if (usaCount < 2 || (usaCount - 1) * 512 > rec.length || usaOfs + usaCount * 2 > rec.length) throw new NtfsFormatError(`${magic} record has an implausible update sequence (${usaCount} at ${usaOfs})`);
+  if (usaCount < 2 || (usaCount - 1) * 512 > rec.length || usaOfs + usaCount * 2 > rec.length) throw new NtfsFormatError(
+    `${magic} record has an implausible update sequence (${usaCount} at ${usaOfs})`,
+  );
   const usn = u16(rec, usaOfs);
   for (let i = 1; i < usaCount; i++) {
     const end = i * 512 - 2;
@@ -307,7 +314,8 @@ function indexEntries(b: Uint8Array, at: number): IndexEntry[] {
     const child = flags & 0x01 ? u64(b, pos + length - 8) : undefined;
     const last = (flags & 0x02) !== 0;
     const name = !last && keyLength >= 0x42 ? utf16(b, pos + 0x10 + 0x42, b[pos + 0x10 + 0x40]!) : undefined;
-    out.push({ ref: last ? 0 : u32(b, pos) + u16(b, pos + 4) * 0x100000000, ...(name !== undefined ? { name } : {}), ...(child !== undefined ? { child } : {}) });
+    out.push({ ref: last ? 0 : u32(b, pos) + u16(b, pos + 4) * 0x100000000, ...(name !== undefined ? { name } : {}),
+      ...(child !== undefined ? { child } : {}) });
     if (last) break;
     pos += length;
   }

@@ -128,12 +128,15 @@ function checkImage(img: ImageSpec, obs: ObservedState, diags: Diagnostic[]): re
   }
   for (const c of chain.slice(0, -1)) {
     if (c.backingFormat === undefined) {
-      diags.push(warning('backing-format-guessed', `${c.filename} does not record its backing file's format, so QEMU guesses it for ${c.backingFilename}`, img.fileAt,
+      diags.push(warning('backing-format-guessed',
+        `${c.filename} does not record its backing file's format, so QEMU guesses it for ${c.backingFilename}`, img.fileAt,
         `record it (changes the image header): qemu-img rebase -u -b ${c.backingFilename} -F FORMAT ${c.filename}`));
     }
   }
   if (q.inUse) {
-    diags.push(warning('image-live', `image ${img.name} is in use by another process (QEMU: ${q.inUse}); opened read-only with shared locking because of allow_live: what it shows may be inconsistent while the VM writes`,
+    diags.push(warning('image-live',
+      `image ${img.name} is in use by another process (QEMU: ${q.inUse}); opened read-only with shared locking because of allow_live: ` +
+        `what it shows may be inconsistent while the VM writes`,
       img.allowLiveAt ?? img.fileAt));
   }
   return chain;
@@ -142,7 +145,10 @@ function checkImage(img: ImageSpec, obs: ObservedState, diags: Diagnostic[]): re
 /** Why nbd cannot be used here, or undefined when it can. */
 function nbdMissing(nbd: NbdState | undefined): { code: NbdMissing; what: string; hint: string } | undefined {
   if (!nbd || nbd.module === 'absent') {
-    return { code: 'no-module', what: 'the kernel has no nbd module, and modprobe finds none', hint: 'use a kernel with CONFIG_BLK_DEV_NBD, or qemu_backend: storage-daemon' };
+    return {
+      code: 'no-module', what: 'the kernel has no nbd module, and modprobe finds none',
+      hint: 'use a kernel with CONFIG_BLK_DEV_NBD, or qemu_backend: storage-daemon',
+    };
   }
   if (!nbd.qemuNbd) return { code: 'no-qemu-nbd', what: 'qemu-nbd is not installed', hint: 'install it: apt-get install qemu-utils' };
   return undefined;
@@ -203,20 +209,25 @@ export function qemuDisks(obs: ObservedState, diags: Diagnostic[]): (img: ImageS
       backend = { by: pref === 'nbd' ? 'manifest' : 'kernel-has-nbd' };
     } else if (pref === 'storage-daemon' || !noDaemon) {
       if (noDaemon) {
-        diags.push(error('no-storage-daemon', `image ${img.name} asks for qemu_backend: storage-daemon, but ${noDaemon.what}`, img.qemuBackendAt ?? img.at, noDaemon.hint));
+        diags.push(error('no-storage-daemon', `image ${img.name} asks for qemu_backend: storage-daemon, but ${noDaemon.what}`,
+          img.qemuBackendAt ?? img.at, noDaemon.hint));
         return undefined;
       }
       kind = 'export';
       backend = pref === 'storage-daemon' ? { by: 'manifest' } : liveExport ? { by: 'already-serving' } : { by: 'no-nbd', missing: noNbd!.code };
     } else {
-      diags.push(error('no-qemu-backend', `image ${img.name} is ${img.format === 'raw' ? 'raw under an overlay' : img.format}, which imgplan opens with QEMU, but neither backend works here: ${noNbd!.what}, and ${noDaemon.what}`,
+      diags.push(error('no-qemu-backend',
+        `image ${img.name} is ${img.format === 'raw' ? 'raw under an overlay' : img.format}, which imgplan opens with QEMU, ` +
+          `but neither backend works here: ${noNbd!.what}, and ${noDaemon.what}`,
         img.fileAt, `${noDaemon.hint}; or ${noNbd!.hint}`));
       return undefined;
     }
     // plan looks inside an image through what imgplan already serves, or else a short-lived storage-daemon export
     if (q.readVia === undefined) {
       const reason = noDaemon ? `${noDaemon.what}` : 'it could not be read';
-      diags.push(error('cannot-look-inside', `plan cannot read the partitions and filesystems of image ${img.name}: it reads a QEMU image through a short-lived qemu-storage-daemon export, but ${reason}`,
+      diags.push(error('cannot-look-inside',
+        `plan cannot read the partitions and filesystems of image ${img.name}: ` +
+          `it reads a QEMU image through a short-lived qemu-storage-daemon export, but ${reason}`,
         img.fileAt, noDaemon?.hint ?? `check it with: qemu-img info ${img.file}`));
       return undefined;
     }
@@ -226,7 +237,10 @@ export function qemuDisks(obs: ObservedState, diags: Diagnostic[]): (img: ImageS
       if (!paths) return undefined;
       const desired: DesiredExport = { kind: 'export', address: exportAddress(img.name), ...base, paths, backend, live: liveExport };
       const live = paths.serving && paths.viewStat.kind === 'file';
-      return { kind: 'view', export: desired, file: paths.view, size, backDev: live ? paths.viewStat.dev ?? '0:0' : '0:0', backIno: live ? paths.viewStat.ino ?? 0 : 0 };
+      return {
+        kind: 'view', export: desired, file: paths.view, size,
+        backDev: live ? paths.viewStat.dev ?? '0:0' : '0:0', backIno: live ? paths.viewStat.ino ?? 0 : 0,
+      };
     }
 
     const nbd = obs.nbd!;
@@ -249,7 +263,8 @@ export function qemuDisks(obs: ObservedState, diags: Diagnostic[]): (img: ImageS
     const loadModule = nbd.module !== 'loaded';
     const maxPart = loadModule ? NBD_MAX_PART : nbd.maxPart ?? 0;
     const desired: DesiredNbd = {
-      kind: 'nbd', address: nbdAddress(img.name), ...base, paths: exportPathsOf(exp, img), device, loadModule, maxPart, partitions: [], foreign: foreign !== undefined,
+      kind: 'nbd', address: nbdAddress(img.name), ...base, paths: exportPathsOf(exp, img), device, loadModule, maxPart, partitions: [],
+      foreign: foreign !== undefined,
       live: liveNbd !== undefined || foreign !== undefined,
       backend,
     };

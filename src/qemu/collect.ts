@@ -63,7 +63,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * These commands are scratch work: they change nothing outside that directory and nothing
  * lasts, so they are recorded and replayed like reads (plans of QEMU images in unit tests).
  */
-export async function withProbeExport<T>(runner: Runner, img: ImageSpec, paths: ExportPaths, forceShare: boolean, use: (view: string) => Promise<T>): Promise<T> {
+export async function withProbeExport<T>(runner: Runner, img: ImageSpec, paths: ExportPaths, forceShare: boolean,
+  use: (view: string) => Promise<T>): Promise<T> {
   const mk = await runner.run({ argv: ['install', '-D', '-m', '0600', '/dev/null', paths.view], effect: 'scratch' });
   if (mk.failure) throw new ProbeError(mk.argv, mk.stderr.trim() || `exit ${mk.exitCode}`, 'imgplan must run as root');
   const stop = async () => {
@@ -100,7 +101,9 @@ export async function withProbeExport<T>(runner: Runner, img: ImageSpec, paths: 
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const sig of signals) process.on(sig, onSignal);
   try {
-    const argv = storageDaemonArgv({ file: img.file, format: img.format, view: paths.view, pidfile: paths.pidfile, writable: false, forceShare }) as [string, ...string[]];
+    const argv = storageDaemonArgv({
+      file: img.file, format: img.format, view: paths.view, pidfile: paths.pidfile, writable: false, forceShare,
+    }) as [string, ...string[]];
     const start = await runner.run({ argv, effect: 'scratch', timeoutMs: 60_000 });
     if (start.failure) {
       throw new ProbeError(argv, start.failure === 'not-found' ? 'qemu-storage-daemon is not installed' : start.stderr.trim() || `exit ${start.exitCode}`,

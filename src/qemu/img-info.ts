@@ -29,7 +29,10 @@ export function qemuImgProbe(file: string, forceShare: boolean): Command {
 
 /** The whole backing chain, opened with the manifest's format for the top image. */
 export function qemuImgChain(file: string, format: string, forceShare: boolean): Command {
-  return { argv: ['qemu-img', 'info', '--output=json', '--backing-chain', `--format=${format}`, ...(forceShare ? ['--force-share'] : []), file], effect: 'reads' };
+  return {
+    argv: ['qemu-img', 'info', '--output=json', '--backing-chain', `--format=${format}`, ...(forceShare ? ['--force-share'] : []), file],
+    effect: 'reads',
+  };
 }
 
 function parseOne(v: unknown): QemuImageInfo {

@@ -47,7 +47,9 @@ export function planToJson(plan: Plan): object {
       address: a.address, phase: a.action, argv: s.argv.map(arg), ...(s.undo ? { undo: s.undo.map(arg) } : {}),
     }))).map((s, i) => ({ order: i + 1, ...s })),
     unchanged: plan.unchanged.map((a) => ({ address: a.address, kind: a.kind, actions: ['no-op'], reason: a.reason, attributes: a.details })),
-    warnings: plan.warnings.map((w) => ({ severity: w.severity, code: w.code, message: w.message, ...(w.at ? { at: w.at } : {}), ...(w.hint ? { hint: w.hint } : {}) })),
+    warnings: plan.warnings.map((w) => ({
+      severity: w.severity, code: w.code, message: w.message, ...(w.at ? { at: w.at } : {}), ...(w.hint ? { hint: w.hint } : {}),
+    })),
     summary: { add: add.length, change: 0, destroy: destroy.length, addresses: { add, destroy } },
   };
 }

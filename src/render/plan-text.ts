@@ -18,7 +18,8 @@ function block(a: PlannedAction, n: number, numberOf: ReadonlyMap<string, number
   const verb = verbOf(a);
   const half = a.replace ? (a.action === 'delete' ? ' (replace: old one goes)' : ' (replace: new one)') : '';
   const after = a.dependsOn.map((d) => numberOf.get(d)).filter((x): x is number => x !== undefined && x < n).sort((x, y) => x - y);
-  const head = `${String(n).padStart(3)}  ${symbol(a, style)} ${verb.padEnd(7)} ${style.bold(a.address)}${half}${after.length ? `   after ${after.join(', ')}` : ''}`;
+  const head = `${String(n).padStart(3)}  ${symbol(a, style)} ${verb.padEnd(7)} ${style.bold(a.address)}${half}` +
+    `${after.length ? `   after ${after.join(', ')}` : ''}`;
   const lines = [head];
   lines.push(`            ${'reason'.padEnd(10)} ${reasonText(a)}`);
   for (const at of rowsOf(a)) {
@@ -37,7 +38,8 @@ export function renderPlan(plan: Plan, style: Style): string {
   out.push(`Kernel ${plan.context.kernel}: ${scan} (${ps.evidence}); udev ${plan.context.udev ? 'running' : 'not running'}`);
   out.push(plan.context.writableImages.length
     ? `Access: ${style.yellow(`WRITABLE: ${plan.context.writableImages.join(', ')}`)} (access: read-write, --allow-writes); all other images read-only`
-    : `Access: read-only; no byte of any image will be written${plan.context.overlayImages?.length ? ` (writes to ${plan.context.overlayImages.join(', ')} go to throw-away overlays)` : ''}`);
+    : `Access: read-only; no byte of any image will be written` +
+      `${plan.context.overlayImages?.length ? ` (writes to ${plan.context.overlayImages.join(', ')} go to throw-away overlays)` : ''}`);
   out.push('');
   for (const w of plan.warnings) out.push(renderDiagnostic(w, style), '');
 
@@ -69,7 +71,8 @@ export function summary(plan: Plan, style: Style): string[] {
   }
   const add = plan.actions.filter((a) => a.action === 'create').map((a) => a.address);
   const del = plan.actions.filter((a) => a.action === 'delete').map((a) => a.address);
-  const lines = [`${style.bold('Plan:')} ${add.length} to add, 0 to change, ${del.length} to destroy.${plan.context.writableImages.length ? '' : ' No image will be written.'}`];
+  const lines = [`${style.bold('Plan:')} ${add.length} to add, 0 to change, ${del.length} to destroy.` +
+    `${plan.context.writableImages.length ? '' : ' No image will be written.'}`];
   if (add.length) lines.push(`  add:     ${add.join(', ')}`);
   if (del.length) lines.push(`  destroy: ${del.join(', ')}`);
   return lines;

@@ -36,7 +36,8 @@ export type AttachDetails =
       readonly offset: number;
       readonly sizelimit: number;
       /** offset loop: the partition it covers */
-      readonly partition?: { readonly table: string; readonly number: number; readonly start: number; readonly sectors: number; readonly bytes: number; readonly type: string };
+      readonly partition?: { readonly table: string; readonly number: number; readonly start: number; readonly sectors: number;
+        readonly bytes: number; readonly type: string };
       /** partition scan: the kernel partitions the mounts need */
       readonly partitions: readonly number[];
       readonly access: 'read-only' | 'read-write' | 'overlay';
@@ -63,7 +64,12 @@ function details(d: DesiredAttach, device: string | Ref): AttachDetails {
     from: 'manifest', image: d.image.file, format: d.image.format, ...(d.via ? { via: { kind: d.via.kind, file: d.file } } : {}),
     method: d.method, imageSize: d.imageSize, offset: d.offset, sizelimit: d.sizelimit,
     ...(d.method === 'offset-loop' && p
-      ? { partition: { table: p.label, number: p.part.number, start: p.part.start, sectors: p.part.size, bytes: p.part.size * p.sectorSize, type: p.part.type } }
+      ? {
+        partition: {
+          table: p.label, number: p.part.number, start: p.part.start, sectors: p.part.size, bytes: p.part.size * p.sectorSize,
+          type: p.part.type,
+        },
+      }
       : {}),
     partitions: d.method === 'partscan-loop' ? d.partitions : [],
     access: d.readOnly ? 'read-only' : d.image.access === 'overlay' ? 'overlay' : 'read-write',
@@ -109,7 +115,8 @@ export const attachKind: ResourceKind<'attach'> = {
       const foreign = candidates.filter((l) => !journaled.has(l.device)).sort((a, b) => a.device.localeCompare(b.device, 'en', { numeric: true }));
       if (d.readOnly && !d.via) {
         for (const l of obs.loops.filter((x) => x.backDev === d.backDev && x.backIno === d.backIno && !x.ro && !journaled.has(x.device))) {
-          p.problem(warning('image-attached-writable', `${l.device} (not made by imgplan) attaches ${d.image.file} read-write: the image can change under a read-only mount`,
+          p.problem(warning('image-attached-writable',
+            `${l.device} (not made by imgplan) attaches ${d.image.file} read-write: the image can change under a read-only mount`,
             d.image.fileAt, `find its user with: losetup --list ${l.device}`));
         }
       }

@@ -21,7 +21,8 @@ export interface ExportEntry extends EntryBase<'export'> {
 
 export type ExportDetails =
   | { readonly from: 'manifest'; readonly chain: readonly ChainLink[]; readonly backend: BackendChoice; readonly access: QemuAccess; readonly view: string }
-  | { readonly from: 'journal'; readonly image: string; readonly format: string; readonly view: string; readonly daemonGone: boolean; readonly overlay?: string };
+  | { readonly from: 'journal'; readonly image: string; readonly format: string; readonly view: string; readonly daemonGone: boolean;
+      readonly overlay?: string };
 
 declare module '../plan/types.js' {
   interface KindTypes {
@@ -43,7 +44,10 @@ function teardown(e: ExportEntry, obs: ObservedState): Teardown<'export'> {
     { argv: removeFolderArgv(posix.dirname(e.view)), journal: { op: 'forget', address: e.address } },
   ];
   return {
-    details: { from: 'journal', image: e.image, format: e.format, view: e.view, daemonGone: x?.serving === false, ...(e.overlay ? { overlay: e.overlay } : {}) },
+    details: {
+      from: 'journal', image: e.image, format: e.format, view: e.view, daemonGone: x?.serving === false,
+      ...(e.overlay ? { overlay: e.overlay } : {}),
+    },
     steps,
   };
 }

@@ -58,14 +58,17 @@ function planMount(d: DesiredMount, p: Planning): void {
   if (top && parentChanging) {
     // the parent filesystem is (re)mounted first, so whatever is mounted here now must go
     if (!mine) {
-      p.problem(error('mount-conflict', `${where} is mounted from ${top.source}, not by imgplan, on top of ${d.parent?.slice('mount:'.length)}, which must be remounted`,
+      p.problem(error('mount-conflict',
+        `${where} is mounted from ${top.source}, not by imgplan, on top of ${d.parent?.slice('mount:'.length)}, which must be remounted`,
         d.spec.whereAt, `unmount it (umount ${where}) and run imgplan again`));
       return;
     }
     replace = true;
     reason = 'parent-replaced';
   } else if (top) {
-    const sameSource = src !== undefined ? (src.majMin !== undefined && top.majMin === src.majMin) || top.source === src.path : d.staticSource !== undefined && top.source === d.staticSource;
+    const sameSource = src !== undefined
+      ? (src.majMin !== undefined && top.majMin === src.majMin) || top.source === src.path
+      : d.staticSource !== undefined && top.source === d.staticSource;
     if (sameSource) {
       const wantFlags = d.options.filter((o) => VISIBLE_FLAGS.has(o));
       const roWrong = d.readOnly !== top.options.includes('ro');
@@ -76,7 +79,9 @@ function planMount(d: DesiredMount, p: Planning): void {
         return;
       }
       if (!mine) {
-        p.problem(error('mount-conflict', `${where} is already mounted from ${top.source} with options ${top.options.join(',')}, not as the manifest wants (${d.options.join(',')}); it was not mounted by imgplan`,
+        p.problem(error('mount-conflict',
+          `${where} is already mounted from ${top.source} with options ${top.options.join(',')}, ` +
+            `not as the manifest wants (${d.options.join(',')}); it was not mounted by imgplan`,
           d.spec.whereAt, `unmount it (umount ${where}) and run imgplan again`));
         return;
       }
@@ -97,12 +102,14 @@ function planMount(d: DesiredMount, p: Planning): void {
     if (d.parent) {
       // inside a parent mount: the directory belongs to the guest; it can only be checked once the parent is in place
       if (!parentChanging && info?.kind !== 'directory') {
-        p.problem(error('mountpoint-missing', `mountpoint ${where} does not exist inside the filesystem mounted at ${d.parent.slice('mount:'.length)}`, d.spec.whereAt,
+        p.problem(error('mountpoint-missing',
+          `mountpoint ${where} does not exist inside the filesystem mounted at ${d.parent.slice('mount:'.length)}`, d.spec.whereAt,
           'the parent filesystem is read-only; choose a mountpoint that exists in it, or one outside it'));
         return;
       }
     } else if (info?.kind === 'directory' && !info.empty) {
-      p.problem(error('mountpoint-not-empty', `mountpoint ${where} is not empty`, d.spec.whereAt, 'imgplan never mounts over files: choose an empty or new directory'));
+      p.problem(error('mountpoint-not-empty', `mountpoint ${where} is not empty`, d.spec.whereAt,
+        'imgplan never mounts over files: choose an empty or new directory'));
       return;
     } else if (info && info.kind !== 'directory' && info.kind !== 'missing') {
       p.problem(error('mountpoint-not-dir', `mountpoint ${where} exists and is not a directory`, d.spec.whereAt));

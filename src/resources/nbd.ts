@@ -66,9 +66,15 @@ function createSteps(d: DesiredNbd): Step[] {
   return [
     ...(d.loadModule ? [{ argv: ['modprobe', 'nbd', `max_part=${NBD_MAX_PART}`], journal: { op: 'none' as const } }] : []),
     { argv: ['install', '-d', '-m', '0700', d.paths.dir], journal: { op: 'none' } },
-    ...(d.overlay ? [{ argv: overlayCreateArgv(d.image.file, d.image.format, d.paths.overlay), undo: ['rm', '-f', d.paths.overlay], journal: { op: 'record' as const, entry } }] : []),
+    ...(d.overlay ? [{
+      argv: overlayCreateArgv(d.image.file, d.image.format, d.paths.overlay), undo: ['rm', '-f', d.paths.overlay],
+      journal: { op: 'record' as const, entry },
+    }] : []),
     {
-      argv: nbdConnectArgv({ device: d.device, file, format: d.overlay ? 'qcow2' : d.image.format, readOnly: !d.writable, pidfile: d.paths.pidfile, forceShare: d.forceShare }),
+      argv: nbdConnectArgv({
+        device: d.device, file, format: d.overlay ? 'qcow2' : d.image.format, readOnly: !d.writable, pidfile: d.paths.pidfile,
+        forceShare: d.forceShare,
+      }),
       produces: { ref: d.address, attr: 'device' },
       producesValue: d.device,
       undo: nbdDisconnectArgv(d.device),
@@ -89,7 +95,8 @@ export const nbdKind: ResourceKind<'nbd'> = {
       const mine = p.mine('nbd', d.address);
       const details: NbdDetails = {
         from: 'manifest', chain: chainLinks(d.chain), backend: d.backend, module: { load: d.loadModule, maxPart: d.maxPart },
-        partitions: d.partitions, access: { ...(d.overlay ? { overlay: d.paths.overlay } : {}), writable: d.writable, forceShare: d.forceShare }, device: d.device,
+        partitions: d.partitions, access: { ...(d.overlay ? { overlay: d.paths.overlay } : {}), writable: d.writable, forceShare: d.forceShare },
+        device: d.device,
       };
       const action = { address: d.address, kind: 'nbd' as const, replace: false, dependsOn: [], details };
       if (d.live && (mine || d.foreign)) {
@@ -108,6 +115,7 @@ export const nbdKind: ResourceKind<'nbd'> = {
     : undefined),
   facts: (_manifest: Manifest, obs: ObservedState) => (obs.nbd ? [
     `nbd-module ${obs.nbd.module} max_part=${obs.nbd.maxPart ?? '?'} qemu-nbd=${obs.nbd.qemuNbd}`,
-    ...obs.nbd.devices.map((d) => `nbd ${d.device} ${!d.connected ? 'free' : d.pid === undefined ? 'half-disconnected' : `pid=${d.pid} ${(d.cmdline ?? '').split('\0').join(' ').trim()}`}`),
+    ...obs.nbd.devices.map((d) => `nbd ${d.device} ` +
+      `${!d.connected ? 'free' : d.pid === undefined ? 'half-disconnected' : `pid=${d.pid} ${(d.cmdline ?? '').split('\0').join(' ').trim()}`}`),
   ] : []),
 };

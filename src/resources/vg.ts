@@ -73,7 +73,10 @@ function adopt(journal: readonly JournalEntry[], obs: ObservedState): VgEntry[] 
       const vgName = maps[0]!.name.split(/(?<!-)-(?!-)/)[0]!.replace(/--/g, '-');
       const image = e.address.replace(/^(attach|partmap|nbd):/, '').split('/')[0]!;
       const devices = [...new Set(maps.flatMap((m) => m.devices))].flatMap((mm) => pathOf(mm) ?? []).sort();
-      out.push({ kind: 'vg', address: `vg:${image}/${vgName}`, dependsOn: [e.address], vgName, vgUuid: formatLvmUuid(raw), devices, mode: 'lvm', maps: maps.map((m) => m.name) });
+      out.push({
+        kind: 'vg', address: `vg:${image}/${vgName}`, dependsOn: [e.address], vgName, vgUuid: formatLvmUuid(raw), devices, mode: 'lvm',
+        maps: maps.map((m) => m.name),
+      });
     }
   }
   return out;
@@ -100,7 +103,10 @@ function teardown(e: VgEntry, obs: ObservedState): Teardown<'vg'> {
 function activateSteps(d: DesiredVgNode, pvArgs: readonly Arg[], todo: readonly { lv: DesiredVgNode['lvs'][number]; name: string; uuid: string }[],
   all: readonly { lv: DesiredVgNode['lvs'][number]; name: string }[]): Step[] {
   const devFlags = pvArgs.flatMap((a) => ['--devices', a]);
-  const entry = { kind: 'vg' as const, address: d.address, dependsOn: d.dependsOn, vgName: d.name, vgUuid: d.uuid, devices: pvArgs, mode: d.mode, maps: all.map((x) => x.name) };
+  const entry = {
+    kind: 'vg' as const, address: d.address, dependsOn: d.dependsOn, vgName: d.name, vgUuid: d.uuid, devices: pvArgs, mode: d.mode,
+    maps: all.map((x) => x.name),
+  };
   if (d.mode === 'lvm') {
     return [{
       argv: [
@@ -120,7 +126,9 @@ function activateSteps(d: DesiredVgNode, pvArgs: readonly Arg[], todo: readonly 
   }
   const pvIndex = new Map(d.pvs.map((p, i) => [p.key, pvArgs[i]!]));
   return todo.map((x) => ({
-    argv: ['dmsetup', 'create', '--concise', { concat: [`${x.name},${x.uuid},,${d.readOnly ? 'ro' : 'rw'},`, ...lvTable(d.meta, x.lv, (k) => pvIndex.get(k) as string | Ref)] }],
+    argv: ['dmsetup', 'create', '--concise', {
+      concat: [`${x.name},${x.uuid},,${d.readOnly ? 'ro' : 'rw'},`, ...lvTable(d.meta, x.lv, (k) => pvIndex.get(k) as string | Ref)],
+    }],
     undo: ['dmsetup', 'remove', x.name],
     waitFor: [`/dev/mapper/${x.name}`],
     journal: { op: 'record' as const, entry },
@@ -150,7 +158,8 @@ export const vgKind: ResourceKind<'vg'> = {
       });
       for (const x of maps) {
         if (x.live && x.live.uuid !== x.uuid) {
-          p.problem(error('dm-name-taken', `the device-mapper name ${x.name}, which ${d.name}/${x.lv.name} needs, is taken by another device (uuid ${x.live.uuid ?? 'none'})`,
+          p.problem(error('dm-name-taken',
+            `the device-mapper name ${x.name}, which ${d.name}/${x.lv.name} needs, is taken by another device (uuid ${x.live.uuid ?? 'none'})`,
             undefined, `see it with: dmsetup info ${x.name}`));
         }
       }

@@ -24,7 +24,9 @@ export const attachWords: KindWords<'attach'> = {
     return rows(
       {
         label: 'image',
-        value: d.via?.kind === 'export' ? `${d.via.file}, the raw view of ${d.image}` : d.via?.kind === 'nbd' ? `${d.via.file}, the nbd device of ${d.image}` : `${d.image} (${d.format})`,
+        value: d.via?.kind === 'export'
+          ? `${d.via.file}, the raw view of ${d.image}`
+          : d.via?.kind === 'nbd' ? `${d.via.file}, the nbd device of ${d.image}` : `${d.image} (${d.format})`,
       },
       p && { label: 'partition', value: `${p.number} of the ${p.table} table, sectors ${p.start}+${p.sectors} (${humanBytes(p.bytes)}), type ${p.type}` },
       d.method === 'partscan-loop' && { label: 'partitions', value: partitionNodesText(d.partitions) },

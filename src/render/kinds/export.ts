@@ -7,7 +7,10 @@ export const exportWords: KindWords<'export'> = {
   rows: (d) => (d.from === 'manifest'
     ? rows(
       { label: 'image', value: chainText(d.chain) },
-      { label: 'backend', value: `qemu-storage-daemon serves the disk as a raw file over FUSE, read by loop devices (${backendText(d.backend, 'storage-daemon')})` },
+      {
+        label: 'backend',
+        value: `qemu-storage-daemon serves the disk as a raw file over FUSE, read by loop devices (${backendText(d.backend, 'storage-daemon')})`,
+      },
       { label: 'access', value: accessText(d.access) },
       { label: 'view', value: d.view },
     )

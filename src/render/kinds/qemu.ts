@@ -3,7 +3,9 @@ import type { BackendChoice, ChainLink, NbdMissing, QemuAccess } from '../../qem
 
 /** "top.qcow2 (qcow2, 64.0 MiB virtual) → backing base.qcow2 (qcow2)" */
 export function chainText(chain: readonly ChainLink[]): string {
-  return chain.map((c, i) => `${i === 0 ? c.file : c.file.split('/').pop()} (${c.format}${i === 0 ? `, ${humanBytes(c.virtualSize)} virtual` : ''})`).join(' → backing ');
+  return chain
+    .map((c, i) => `${i === 0 ? c.file : c.file.split('/').pop()} (${c.format}${i === 0 ? `, ${humanBytes(c.virtualSize)} virtual` : ''})`)
+    .join(' → backing ');
 }
 
 const NBD_MISSING: Readonly<Record<NbdMissing, string>> = {

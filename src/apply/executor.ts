@@ -28,8 +28,8 @@ export type ExecEvent =
 
 export interface ExecResult {
   readonly ok: boolean;
-  /** "address: command" of every step that ran and stayed */
-  readonly done: readonly string[];
+  /** "address: command" of every step that ran and was kept (not rolled back) */
+  readonly kept: readonly string[];
   readonly rolledBack: readonly string[];
   readonly leftBehind: readonly string[];
   readonly failure?: {
@@ -162,7 +162,7 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
     }
   }
 
-  if (!failure) return { ok: true, done: done.map((d) => `${d.action.address}: ${d.text}`), rolledBack: [], leftBehind: [] };
+  if (!failure) return { ok: true, kept: done.map((d) => `${d.action.address}: ${d.text}`), rolledBack: [], leftBehind: [] };
 
   // what the plan was to remove but is still there: the failed removal and those after it
   const notRemoved = plan.actions.slice(failedAt).filter((a) => a.action === 'delete')
@@ -190,5 +190,5 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
       if (d.step.journal.op === 'record') await journal.remove([d.action.address]);
     }
   }
-  return { ok: false, done: kept.reverse(), rolledBack, leftBehind, failure };
+  return { ok: false, kept: kept.reverse(), rolledBack, leftBehind, failure };
 }

@@ -96,7 +96,8 @@ main(process.argv).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    process.stderr.write(`imgplan: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\nThis is a bug; please report it with the output of: imgplan debug capture-state MANIFEST state.json\n`);
+    process.stderr.write(`imgplan: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`
+      + 'This is a bug; please report it with the output of: imgplan debug capture-state MANIFEST state.json\n');
     process.exitCode = 70;
   },
 );

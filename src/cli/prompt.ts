@@ -8,7 +8,8 @@ export function approver(autoApprove: boolean, json: boolean): (plan: Plan) => P
   return async (plan) => {
     if (autoApprove) return true;
     if (json || !process.stdin.isTTY) {
-      throw new ImgplanError(`refusing to ${plan.mode} without confirmation: ${json ? '--json runs are not interactive' : 'standard input is not a terminal'}`, EXIT.invalid,
+      const why = json ? '--json runs are not interactive' : 'standard input is not a terminal';
+      throw new ImgplanError(`refusing to ${plan.mode} without confirmation: ${why}`, EXIT.invalid,
         'review the plan, then run again with --auto-approve (or save it with plan --out FILE and apply FILE)');
     }
     const rl = createInterface({ input: process.stdin, output: process.stdout });

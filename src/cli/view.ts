@@ -26,7 +26,10 @@ function progressText(e: ExecEvent): string {
 function summaryJson(e: ChangeSummary, exitCode: (o: Outcome) => ExitCode): object {
   return e.ok
     ? { type: e.type, ok: true, exit_code: exitCode(e.outcome), add: e.add, change: e.change, destroy: e.destroy }
-    : { type: e.type, ok: false, exit_code: exitCode(e.outcome), failure: e.failure, done: e.doneAndKept, rolled_back: e.rolledBack, left_behind: e.leftBehind };
+    : {
+      type: e.type, ok: false, exit_code: exitCode(e.outcome), failure: e.failure,
+      done: e.doneAndKept, rolled_back: e.rolledBack, left_behind: e.leftBehind,
+    };
 }
 
 function summaryText(e: ChangeSummary): void {

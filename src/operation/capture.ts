@@ -25,7 +25,10 @@ export async function captureState(ctx: OperationContext, input: Input, options:
   const version = (await ctx.runner.run({ argv: ['losetup', '--version'], effect: 'reads' })).stdout.trim();
   const recording = {
     ...rec.recording,
-    meta: { captured_with: 'imgplan debug capture-state', scenario: options.scenario, util_linux: version, state_dir: ctx.stateDir, probe_dir: probeDir, manifest: loaded.manifest.path },
+    meta: {
+      captured_with: 'imgplan debug capture-state', scenario: options.scenario, util_linux: version,
+      state_dir: ctx.stateDir, probe_dir: probeDir, manifest: loaded.manifest.path,
+    },
   };
   await writeFile(options.out, `${JSON.stringify(recording, null, 1)}\n`);
   return { outcome: 'captured' };

@@ -18,14 +18,14 @@ export async function execute(ctx: OperationContext, loaded: Loaded, plan: Plan,
     const outcome = result.leftBehind.length ? 'left-behind' : 'failed-cleanly';
     ctx.emit({
       type: 'change_summary', ok: false, mode, outcome, failure: result.failure!,
-      doneAndKept: result.done, rolledBack: result.rolledBack, leftBehind: result.leftBehind,
+      doneAndKept: result.kept, rolledBack: result.rolledBack, leftBehind: result.leftBehind,
     });
     return outcome;
   }
   const again = makePlan(loaded.manifest, await observe(ctx, loaded.manifest, mode), { mode });
   // a target that is gone after a targeted destroy is converged
   const rest = again.plan && target
-    ? (again.plan.actions.some((a) => a.address === target) || again.plan.unchanged.some((a) => a.address === target) ? targetPlan(again.plan, target) : { ...again.plan, actions: [] })
+    ? ([...again.plan.actions, ...again.plan.unchanged].some((a) => a.address === target) ? targetPlan(again.plan, target) : { ...again.plan, actions: [] })
     : again.plan;
   if (!rest || !isEmptyPlan(rest)) {
     ctx.emit({ type: 'not_converged', ...(rest ? { replan: rest } : {}), diagnostics: again.diagnostics, source: loaded.source });

@@ -10,7 +10,7 @@ import type { Loaded } from './manifest.js';
 
 /** The live state, read for a plan of this mode (destroy does not look inside QEMU images). */
 export function observe(ctx: OperationContext, manifest: Manifest, mode: Mode): Promise<ObservedState> {
-  return collectState(ctx.runner, manifest, { stateDir: ctx.stateDir, purpose: mode === 'destroy' ? 'destroy' : 'plan' });
+  return collectState(ctx.runner, manifest, { stateDir: ctx.stateDir, mode });
 }
 
 export interface Planned {

@@ -34,9 +34,12 @@ function describe(before: string | undefined, after: string | undefined): string
     case 'dm':
       return after ? (before ? `dm map ${what} changed` : `dm map ${what} created since the plan was made`) : `dm map ${what} removed since the plan was made`;
     case 'image': {
-      if (after?.endsWith(' missing')) return `image ${what}'s file is gone`;
-      if (before?.endsWith(' missing')) return `image ${what}'s file appeared`;
-      return `image ${what}'s file was replaced or modified (${before!.split(' ').slice(3).join(' ')} → ${after!.split(' ').slice(3).join(' ')})`;
+      // an image added to the manifest or taken out of it since (the manifest's edit is reported too)
+      if (!before) return `image ${what} was not in the manifest when the plan was made`;
+      if (!after) return `image ${what} is no longer in the manifest`;
+      if (after.endsWith(' missing')) return `image ${what}'s file is gone`;
+      if (before.endsWith(' missing')) return `image ${what}'s file appeared`;
+      return `image ${what}'s file was replaced or modified (${before.split(' ').slice(3).join(' ')} → ${after.split(' ').slice(3).join(' ')})`;
     }
     case 'path':
       return `${what} is now ${after ? after.split(' ').slice(2).join(' ') : 'not looked at'}` +

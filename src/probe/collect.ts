@@ -189,8 +189,8 @@ async function collectFilesystems(runner: Runner, types: ReadonlySet<string>): P
 
 export interface CollectOptions {
   readonly stateDir: string;
-  /** destroy: the journal and live objects only; QEMU images are not opened */
-  readonly purpose?: 'plan' | 'destroy';
+  /** what the state is read for (default apply); destroy: the journal and live objects only, QEMU images are not opened */
+  readonly mode?: 'apply' | 'destroy';
   /** where plan's short-lived exports of QEMU images go (default: STATEDIR/probe/PID, so concurrent plans never meet) */
   readonly probeDir?: string;
 }
@@ -257,7 +257,7 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     served: (image) => entries.map((e) => kindOf(e.kind).serves?.(e as never, { exports, ...(nbd ? { nbd } : {}) })).find((s) => s?.image === image),
     probePaths: (image) => probeExportPaths(opts.probeDir ?? posix.join(opts.stateDir, 'probe', String(process.pid)), image),
     canProbe: qemuBackends !== undefined && qemuBackends.storageDaemon && qemuBackends.fuse,
-    contents: opts.purpose !== 'destroy',
+    contents: opts.mode !== 'destroy',
   };
 
   const images: Record<string, ImageObservation> = {};

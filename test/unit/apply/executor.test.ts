@@ -108,7 +108,7 @@ describe('executor', () => {
     ]);
     const journalPath = join(dir, 'journal.json');
     const r = await executePlan(plan, { runner, journalPath, onEvent: () => {} });
-    expect(r).toMatchObject({ ok: false, done: [], rolledBack: [], leftBehind: [] });
+    expect(r).toMatchObject({ ok: false, kept: [], rolledBack: [], leftBehind: [] });
     expect(existsSync(journalPath)).toBe(false);
   });
 

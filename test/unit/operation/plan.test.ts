@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { plan } from '../../../src/operation/index.js';
 import { decodeSavedPlan } from '../../../src/plan/codec.js';
-import { makePlan } from '../../../src/plan/make-plan.js';
+import { makePlan } from '../../../src/core/make-plan.js';
 import { UnknownTargetError } from '../../../src/plan/target.js';
 import { manifestFor, observed } from '../golden-support.js';
 import { expectSilence, recorded } from './support.js';

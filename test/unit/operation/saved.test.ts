@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { apply, plan } from '../../../src/operation/index.js';
 import { encodeSavedPlan } from '../../../src/plan/codec.js';
-import { planFacts } from '../../../src/plan/facts.js';
-import { makePlan } from '../../../src/plan/make-plan.js';
+import { planFacts } from '../../../src/core/facts.js';
+import { makePlan } from '../../../src/core/make-plan.js';
 import { manifestFor, observed } from '../golden-support.js';
 import { expectSilence, recorded } from './support.js';
 

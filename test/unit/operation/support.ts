@@ -19,7 +19,7 @@ export function recorded(state: string) {
   const mutations: string[][] = [];
   const runner: Runner = {
     run: async (cmd) => {
-      if (!cmd.mutates) return fixture.run(cmd);
+      if (cmd.effect !== 'changes') return fixture.run(cmd);
       mutations.push([...cmd.argv]);
       return { argv: cmd.argv, exitCode: 1, stdout: '', stderr: 'refused by the test', failure: 'exit-code' };
     },

@@ -26,6 +26,15 @@ describe('stale saved plans say what changed (recorded states)', () => {
     expect(s.diff).toContain('-loop /dev/loop1 image=web01 offset=1048576 sizelimit=16777216 ro=true partscan=false');
   });
 
+  it('an image added to the manifest or taken out of it since the plan (the manifest edit is reported too)', async () => {
+    const { manifest } = manifestFor('rescue/applied');
+    const obs = await observed('rescue/applied', manifest);
+    const full = planFacts(manifest, obs);
+    const fewer = planFacts({ ...manifest, images: manifest.images.filter((i) => i.name !== 'data') }, obs);
+    expect(compareFacts(fewer, full).changes).toContain('image data was not in the manifest when the plan was made');
+    expect(compareFacts(full, fewer).changes).toContain('image data is no longer in the manifest');
+  });
+
   it('QEMU images: the free nbd device the plan chose taken, the module loaded since, an image now in use', async () => {
     const { manifest } = manifestFor('nbd/fresh');
     const obs = await observed('nbd/fresh', manifest);

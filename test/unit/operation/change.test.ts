@@ -1,17 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { apply, BadLockTimeoutError, destroy, type OperationEvent } from '../../../src/operation/index.js';
 import type { Plan } from '../../../src/plan/types.js';
-import { expectSilence, recorded } from './support.js';
+import { recordedStates } from './support.js';
 
 describe('operation: apply and destroy from a manifest, over recorded states', () => {
-  expectSilence();
-  const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((c) => c()));
-  const at = (state: string) => {
-    const r = recorded(state);
-    cleanups.push(r.cleanup);
-    return r;
-  };
+  const at = recordedStates();
 
   it('asks approve once, with the plan it shows; a refusal cancels with no step run', async () => {
     const h = at('rescue/fresh');

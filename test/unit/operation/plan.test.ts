@@ -1,23 +1,16 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { plan } from '../../../src/operation/index.js';
 import { decodeSavedPlan } from '../../../src/plan/codec.js';
 import { makePlan } from '../../../src/core/make-plan.js';
 import { UnknownTargetError } from '../../../src/plan/target.js';
 import { manifestFor, observed } from '../golden-support.js';
-import { expectSilence, recorded } from './support.js';
+import { recordedStates } from './support.js';
 
 describe('operation: plan over recorded states', () => {
-  expectSilence();
-  const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((c) => c()));
-  const at = (state: string) => {
-    const r = recorded(state);
-    cleanups.push(r.cleanup);
-    return r;
-  };
+  const at = recordedStates();
 
   it('returns the plan the planner makes for the state, with changes pending, and emits nothing for a clean manifest', async () => {
     const h = at('rescue/fresh');
@@ -64,7 +57,7 @@ describe('operation: plan over recorded states', () => {
   it('out: saves the plan with its facts and target, readable by the codec', async () => {
     const h = at('rescue/fresh');
     const dir = mkdtempSync(join(tmpdir(), 'imgplan-operation-plan-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const out = join(dir, 'rescue.plan');
     const r = await plan(h.ctx, h.manifest(), { out, target: 'attach:data' });
     const saved = decodeSavedPlan(readFileSync(out, 'utf8'), out);

@@ -1,13 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { apply, plan } from '../../../src/operation/index.js';
 import { encodeSavedPlan } from '../../../src/plan/codec.js';
 import { planFacts } from '../../../src/core/facts.js';
 import { makePlan } from '../../../src/core/make-plan.js';
 import { manifestFor, observed } from '../golden-support.js';
-import { expectSilence, recorded } from './support.js';
+import { recordedStates } from './support.js';
 
 /** A plan saved on one recorded state (what `plan --out` writes), as the file apply reads. */
 async function savedOn(state: string, mode: 'apply' | 'destroy' = 'apply') {
@@ -18,14 +18,7 @@ async function savedOn(state: string, mode: 'apply' | 'destroy' = 'apply') {
 }
 
 describe('operation: apply of a saved plan', () => {
-  expectSilence();
-  const cleanups: (() => void)[] = [];
-  afterEach(() => cleanups.splice(0).forEach((c) => c()));
-  const at = (state: string) => {
-    const r = recorded(state);
-    cleanups.push(r.cleanup);
-    return r;
-  };
+  const at = recordedStates();
   const never = async () => { throw new Error('a saved plan is its own approval'); };
 
   it('made on one state, applied on another: stale, says what changed, runs no step', async () => {
@@ -69,7 +62,7 @@ describe('operation: apply of a saved plan', () => {
   it('plan --destroy --out, then apply FILE on the same state of QEMU images: not stale (both probes are for destroy)', async () => {
     const h = at('qemu/applied');
     const dir = mkdtempSync(join(tmpdir(), 'imgplan-operation-saved-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
     const out = join(dir, 'qemu.plan');
     const made = await plan(h.ctx, h.manifest(), { mode: 'destroy', out });
     expect(made.outcome).toBe('changes-pending');

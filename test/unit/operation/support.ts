@@ -63,3 +63,18 @@ export function expectSilence(): void {
     for (const s of spies) s.mockRestore();
   });
 }
+
+/**
+ * For a describe block: each test's recorded states (`at(state)`), cleaned up after it, and a
+ * check that nothing below the CLI wrote to stdout or stderr.
+ */
+export function recordedStates(): (state: string) => ReturnType<typeof recorded> {
+  expectSilence();
+  const cleanups: (() => void)[] = [];
+  afterEach(() => cleanups.splice(0).forEach((c) => c()));
+  return (state) => {
+    const r = recorded(state);
+    cleanups.push(r.cleanup);
+    return r;
+  };
+}

@@ -52,6 +52,34 @@ export const lvDevicePath = (vg: Pick<DesiredVg, 'mode' | 'owner' | 'name'>, lv:
 export const lvmDmUuid = (vgUuid: string, lvUuid: string) => `LVM-${vgUuid.replace(/-/g, '')}${lvUuid.replace(/-/g, '')}`;
 export const imgplanDmUuid = (vgUuid: string, lvUuid: string) => `IMGPLAN-${vgUuid.replace(/-/g, '')}-${lvUuid.replace(/-/g, '')}`;
 
+/** LVM's own rules for names (lvm(8) "VALID NAMES"): they end up in dm names, dm tables and --select. */
+const LVM_NAME = /^[A-Za-z0-9+_.][A-Za-z0-9+_.-]{0,126}$/;
+/** An LVM UUID as its metadata writes it: 32 alphanumerics in groups of 6-4-4-4-4-4-6. */
+const LVM_UUID = /^[A-Za-z0-9]{6}(-[A-Za-z0-9]{4}){5}-[A-Za-z0-9]{6}$/;
+
+/**
+ * What in a VG's metadata (read from image bytes, so attacker-controlled) breaks LVM's rules:
+ * such text is never placed in a command, a dm table or a selection, where its characters
+ * would have meaning. JSON.stringify quotes it exactly; the text view escapes it.
+ */
+export function notLvmSafe(vg: LvmVg): string[] {
+  const out: string[] = [];
+  const name = (what: string, s: string) => {
+    if (!LVM_NAME.test(s) || s === '.' || s === '..') out.push(`${what} name ${JSON.stringify(s)}`);
+  };
+  const uuid = (what: string, s: string) => {
+    if (!LVM_UUID.test(s)) out.push(`${what} uuid ${JSON.stringify(s)}`);
+  };
+  name('a VG', vg.name);
+  uuid('a VG', vg.uuid);
+  for (const pv of vg.pvs) uuid(`physical volume ${JSON.stringify(pv.key)}'s`, pv.uuid);
+  for (const lv of vg.lvs) {
+    name('an LV', lv.name);
+    uuid(`LV ${JSON.stringify(lv.name)}'s`, lv.uuid);
+  }
+  return out;
+}
+
 /** Why imgplan cannot activate an LV read-only, or undefined when it can (linear or striped). */
 export function notActivatable(lv: LvmLv): string | undefined {
   if (!lv.status.includes('VISIBLE')) return `${lv.name} is an internal LV (not visible), which is activated through the LV that uses it`;
@@ -153,6 +181,14 @@ export function desiredVgs(manifest: Manifest, obs: ObservedState, requests: rea
       continue;
     }
     const vg = matches[0]!;
+    const bad = notLvmSafe(vg);
+    if (bad.length) {
+      const copies = pvs.filter((p) => p.vg?.uuid === vg.uuid).map((p) => `${p.image.name}/${p.storage}`).join(', ');
+      diags.push(error('lvm-bad-metadata',
+        `the LVM metadata of volume group ${r.vg} (read from ${copies}) holds ${bad.join('; ')}, which LVM itself never writes; imgplan uses none of it`,
+        r.at, 'the metadata was made or altered by something other than LVM: open a copy of the image by hand, or with libguestfs'));
+      continue;
+    }
     if (!obs.kernel.deviceMapper) {
       diags.push(error('no-device-mapper', `${r.what} needs device-mapper, which this kernel has not loaded`, r.at,
         'load it (modprobe dm_mod); LVM volumes cannot be exposed without it'));

@@ -1,4 +1,5 @@
 import type { Diagnostic } from '../diagnostics.js';
+import { printable } from './printable.js';
 import type { Style } from './style.js';
 
 /**
@@ -8,16 +9,17 @@ import type { Style } from './style.js';
 export function renderDiagnostic(d: Diagnostic, style: Style, source?: string): string {
   const where = d.at ? `${d.at.file}:${d.at.line}:${d.at.col}: ` : '';
   const sev = d.severity === 'error' ? style.red('error') : style.yellow('warning');
-  const lines = [`${where}${sev}: ${d.message}`];
+  // a message may quote what an image holds (a label, a name QEMU read from a header): shown, never interpreted
+  const lines = [`${where}${sev}: ${printable(d.message)}`];
   if (d.at && source !== undefined) {
     const text = source.split('\n')[d.at.line - 1];
     if (text !== undefined && text.trim() !== '') {
       const num = String(d.at.line);
-      lines.push(`  ${num} | ${text}`);
+      lines.push(`  ${num} | ${printable(text)}`);
       lines.push(`  ${' '.repeat(num.length)} | ${' '.repeat(Math.max(0, d.at.col - 1))}^`);
     }
   }
-  if (d.hint) lines.push(`  hint: ${d.hint}`);
+  if (d.hint) lines.push(`  hint: ${printable(d.hint)}`);
   return lines.join('\n');
 }
 

@@ -1,6 +1,7 @@
 import { argvText } from '../plan/argv-text.js';
 import { isRef, type Plan, type PlannedAction } from '../plan/types.js';
 import { reasonText, rowsOf, verbOf } from './kinds/index.js';
+import { printable } from './printable.js';
 import { renderDiagnostic } from './diagnostics.js';
 import type { Style } from './style.js';
 
@@ -18,12 +19,12 @@ function block(a: PlannedAction, n: number, numberOf: ReadonlyMap<string, number
   const verb = verbOf(a);
   const half = a.replace ? (a.action === 'delete' ? ' (replace: old one goes)' : ' (replace: new one)') : '';
   const after = a.dependsOn.map((d) => numberOf.get(d)).filter((x): x is number => x !== undefined && x < n).sort((x, y) => x - y);
-  const head = `${String(n).padStart(3)}  ${symbol(a, style)} ${verb.padEnd(7)} ${style.bold(a.address)}${half}` +
+  const head = `${String(n).padStart(3)}  ${symbol(a, style)} ${verb.padEnd(7)} ${style.bold(printable(a.address))}${half}` +
     `${after.length ? `   after ${after.join(', ')}` : ''}`;
   const lines = [head];
   lines.push(`            ${'reason'.padEnd(10)} ${reasonText(a)}`);
   for (const at of rowsOf(a)) {
-    lines.push(`            ${at.label.padEnd(10)} ${isRef(at.value) ? KNOWN_AFTER_APPLY : at.value}`);
+    lines.push(`            ${at.label.padEnd(10)} ${isRef(at.value) ? KNOWN_AFTER_APPLY : printable(at.value)}`);
   }
   for (const s of a.steps) lines.push(`            $ ${argvText(s.argv)}`);
   return lines;
@@ -54,8 +55,8 @@ export function renderPlan(plan: Plan, style: Style): string {
     const width = Math.max(...plan.unchanged.map((a) => a.address.length));
     for (const a of plan.unchanged) {
       const dev = rowsOf(a).find((x) => x.label === 'device');
-      const devText = dev && !isRef(dev.value) ? `${dev.value}  ` : '';
-      out.push(`  = ${a.address.padEnd(width)}  ${devText}${reasonText(a)}`);
+      const devText = dev && !isRef(dev.value) ? `${printable(dev.value)}  ` : '';
+      out.push(`  = ${printable(a.address).padEnd(width)}  ${devText}${reasonText(a)}`);
     }
     out.push('');
   }

@@ -122,3 +122,39 @@ describe('LVM in the plan (recorded PV metadata)', () => {
     ]);
   });
 });
+
+describe('hostile LVM metadata (names and UUIDs are image bytes)', () => {
+  /** The recorded PV with one field of its VG metadata replaced, as a crafted image would have it. */
+  const crafted = (edit: (vg: NonNullable<LvmPv['vg']>) => NonNullable<LvmPv['vg']>): ObservedState => {
+    const base = state();
+    return { ...base, images: { web01: { ...base.images.web01!, lvm: { part2: { ...pv, vg: edit(pv.vg!) } } } } };
+  };
+  const lvRenamed = (name: string) => crafted((vg) => ({ ...vg, lvs: vg.lvs.map((l) => (l.name === 'lv_swap' ? { ...l, name } : l)) }));
+  const CLASH = ROOT.replace('format: raw }', 'format: raw, vg_name_clash: map }');
+  const hostVg = { hostVgs: [{ name: 'VolGroup', uuid: 'Host00-0000-0000-0000-0000-0000-000000', lvCount: 2 }] };
+
+  it.each([
+    // a second device in a dm --concise table, writable, over a host disk
+    ['an LV name that is dm table syntax', () => lvRenamed('x,,,rw,0 8 linear /dev/sda 0;y'), 'an LV name "x,,,rw,0 8 linear /dev/sda 0;y"'],
+    ['an LV name that starts with a hyphen (an option)', () => lvRenamed('--help'), 'an LV name "--help"'],
+    ['a terminal escape in an LV name', () => lvRenamed('lv\u001b[2J'), 'an LV name "lv\\u001b[2J"'],
+    ['an LV UUID that widens a --select', () => crafted((vg) => ({ ...vg, lvs: vg.lvs.map((l) => ({ ...l, uuid: `${l.uuid} || lv_name=~.*` })) })), 'uuid "'],
+    ['a VG UUID with a quote', () => crafted((vg) => ({ ...vg, uuid: `${vg.uuid}"` })), 'a VG uuid "'],
+  ] as const)('%s is refused at plan time, in both activation modes, and nothing is planned', (_what, make, named) => {
+    const obs = make();
+    for (const [yaml, o] of [[ROOT, obs], [CLASH, { ...obs, ...hostVg }]] as const) {
+      const r = plan(yaml, o);
+      expect(r.plan).toBeUndefined();
+      expect(r.diagnostics.map((d) => d.code)).toContain('lvm-bad-metadata');
+      expect(r.errors).toContain(named);
+      expect(r.errors).toContain('read from web01/part2');
+      // the text view never hands an escape to the terminal
+      expect(r.errors).not.toMatch(/\u001b/);
+    }
+  });
+
+  it('the recorded metadata itself passes', () => {
+    expect(plan(ROOT, state()).plan).toBeDefined();
+    expect(plan(CLASH, { ...state(), ...hostVg }).plan).toBeDefined();
+  });
+});

@@ -12,7 +12,7 @@ const VM_TIMEOUT_S = 900;
 
 const BASELINES = {
   apply: ['qemu-nbd --read-only --format=qcow2 --pid-file=PID --connect=/dev/nbdN IMG', 'wait for /dev/nbdNp1 and p2 (poll 10 ms; blockdev --rereadpt /dev/nbdN if missing after 250 ms)',
-    'mkdir -p P1 P2', 'mount -t ext4 -o ro,noload /dev/nbdNpM P (x2)', 'read P1/hello.txt P2/hello.txt'],
+    'mkdir -p P1 P2', 'mount -t ext4 -o ro,noload,nosuid,nodev,noexec /dev/nbdNpM P (x2)', 'read P1/hello.txt P2/hello.txt'],
   destroy: ['umount P (x2)', 'rmdir P1 P2 MNT', 'qemu-nbd --disconnect /dev/nbdN', 'wait until /sys/block/nbdN/pid is gone (poll 10 ms)'],
 };
 
@@ -83,7 +83,7 @@ function bareLifecycle(ws, count) {
       bare(['qemu-nbd', '--read-only', '--format=qcow2', `--pid-file=${ws.bareNbdPid}`, `--connect=${ws.bareNbd}`, ws.qcow2]);
       const nodes = waitForPartitions(ws, ws.bareNbd, count);
       bare(['mkdir', '-p', ...where]);
-      where.forEach((w, i) => bare(['mount', '-t', 'ext4', '-o', 'ro,noload', nodes[i], w]));
+      where.forEach((w, i) => bare(['mount', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', nodes[i], w]));
       readFiles(ws);
     },
     destroy: () => {

@@ -8,7 +8,7 @@ import { assertQemuApplied, lifecycleRounds, qemuPairs } from './common.mjs';
 const BASELINES = {
   apply: ['install -D -m 0600 /dev/null VIEW',
     'qemu-storage-daemon --blockdev driver=file,node-name=file0,filename=IMG,read-only=on --blockdev driver=qcow2,node-name=disk0,file=file0,read-only=on --export type=fuse,id=view0,node-name=disk0,mountpoint=VIEW,writable=off --pidfile PID --daemonize',
-    'losetup --find --show --read-only --offset O --sizelimit S VIEW (x2)', 'mkdir -p P1 P2', 'mount -t ext4 -o ro,noload DEV P (x2)', 'read P1/hello.txt P2/hello.txt'],
+    'losetup --find --show --read-only --offset O --sizelimit S VIEW (x2)', 'mkdir -p P1 P2', 'mount -t ext4 -o ro,noload,nosuid,nodev,noexec DEV P (x2)', 'read P1/hello.txt P2/hello.txt'],
   destroy: ['umount P (x2)', 'rmdir P1 P2 MNT', 'losetup --detach DEV (x2)', 'pkill --pidfile PID --logpidfile', 'wait until PID is gone (poll 10 ms)', 'rm VIEW'],
 };
 
@@ -26,7 +26,7 @@ function bareLifecycle(ws) {
         '--pidfile', barePid, '--daemonize']);
       devs = ws.parts.map((p) => bare(['losetup', '--find', '--show', '--read-only', '--offset', String(p.offset), '--sizelimit', String(p.size), bareView]).stdout.trim());
       bare(['mkdir', '-p', ...where]);
-      where.forEach((w, i) => bare(['mount', '-t', 'ext4', '-o', 'ro,noload', devs[i], w]));
+      where.forEach((w, i) => bare(['mount', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', devs[i], w]));
       readFiles(ws);
     },
     destroy: () => {

@@ -61,7 +61,7 @@ function bareLifecycle(ws) {
     apply: () => {
       devs = ws.parts.map((p) => bare(['losetup', '--find', '--show', '--read-only', '--offset', String(p.offset), '--sizelimit', String(p.size), img]).stdout.trim());
       bare(['mkdir', '-p', ...where]);
-      where.forEach((w, i) => bare(['mount', '-t', 'ext4', '-o', 'ro,noload', devs[i], w]));
+      where.forEach((w, i) => bare(['mount', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', devs[i], w]));
     },
     destroy: () => {
       for (const w of where) bare(['umount', w]);
@@ -102,7 +102,7 @@ export async function rawSection(ws, opts, res) {
     diffPair('raw', 'plan', s.imgplanPlan, s.probes, TARGETS.planExtraMs, 'probes'),
     diffPair('raw', '--version', s.imgplanVersion, s.nodeBare, TARGETS.versionExtraMs, 'node -e 0'),
   );
-  res.baselines.apply = ['losetup --find --show --read-only --offset O --sizelimit S IMG (x2)', 'mkdir -p P1 P2', 'mount -t ext4 -o ro,noload DEV P (x2)'];
+  res.baselines.apply = ['losetup --find --show --read-only --offset O --sizelimit S IMG (x2)', 'mkdir -p P1 P2', 'mount -t ext4 -o ro,noload,nosuid,nodev,noexec DEV P (x2)'];
   res.baselines.destroy = ['umount P (x2)', 'rmdir P1 P2 MNT', 'losetup --detach DEV (x2)'];
   res.baselines.probes = probeArgvs.map((a) => a.join(' '));
   res.baselines.version = ['node -e 0'];

@@ -9,6 +9,13 @@ import { NON_FILESYSTEM_PARTITIONS, chooseDriver, typeAccepted, windowsVerdict }
 import { desiredVgs, lvDevicePath, type DesiredVg, type VgRequest } from './lvm.js';
 import { NOT_MOUNTABLE } from '../probe/blkid.js';
 import { mountOptions } from './mount-options.js';
+
+/** What a manifest gives the guest by undoing one of imgplan's mount defaults (nosuid, nodev, noexec). */
+const TRUSTED_MEANS: Readonly<Record<string, string>> = {
+  suid: 'the guest\'s setuid and setgid programs run with their owners\' rights on this host',
+  dev: 'device nodes in the guest open this host\'s devices',
+  exec: 'programs in the guest can be run on this host',
+};
 import { formatMismatch, qemuDisks, type DesiredExport, type DesiredNbd, type QemuDisk } from '../qemu/backend.js';
 
 /** How an attach exposes the filesystem(s) the manifest needs. */
@@ -384,6 +391,12 @@ export function buildDesired(manifest: Manifest, obs: ObservedState): DesiredRes
     const driver = choice.driver;
     // under an overlay the filesystem is mounted read-only unless the manifest says rw, yet it may replay its journal
     const readOnly = img.access === 'read-only' || (img.access === 'overlay' && !m.options.includes('rw'));
+    for (const [j, o] of m.options.entries()) {
+      const gives = TRUSTED_MEANS[o];
+      if (gives) {
+        diags.push(warning('guest-trusted', `${m.what} is mounted with ${o}: ${gives}`, m.optionsAt[j] ?? m.at, `drop ${o} unless the guest is trusted`));
+      }
+    }
     const key = m.source.kind === 'whole' ? 'whole' : m.source.kind === 'partition' ? `part${m.source.number}` : '';
     const health = fstype === 'ntfs' ? obs.images[img.name]?.ntfs?.[key] : undefined;
     const verdict = health

@@ -21,6 +21,15 @@ export function typeAccepted(found: string, requested: string): boolean {
 const NTFS3G: Driver = { mountType: 'ntfs-3g', chosen: true };
 const NTFS3: Driver = { mountType: 'ntfs3', chosen: true };
 
+/**
+ * Filesystems whose kernel drivers are widely used on guest disks and maintained: mounted as
+ * blkid finds them. Any other type (an old or rare driver, whose parser of crafted bytes is
+ * least tested) needs the manifest's `type:`.
+ */
+const WELL_KNOWN: ReadonlySet<string> = new Set([
+  'ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'vfat', 'exfat', 'ntfs', 'iso9660', 'udf', 'squashfs', 'erofs', 'f2fs',
+]);
+
 function kernelHas(k: KernelFacts, fstype: string): boolean {
   // recordings made before drivers were checked: assume present, as imgplan did then
   return (k.filesystems?.[fstype] ?? 'registered') !== 'absent';
@@ -52,6 +61,16 @@ export function chooseDriver(found: string, requested: string | undefined, k: Ke
         code: 'no-fs-driver',
         message: 'type: ntfs3 asks for the kernel\'s ntfs3 driver, which this kernel does not have (not in /proc/filesystems, no module fs-ntfs3)',
         hint: 'use type: ntfs to let imgplan use ntfs-3g (apt-get install ntfs-3g)',
+      },
+    };
+  }
+  if (requested === undefined && !WELL_KNOWN.has(found)) {
+    return {
+      problem: {
+        code: 'fs-type-not-known',
+        message: `${found} is not one of the filesystem types imgplan mounts without being asked (${[...WELL_KNOWN].join(', ')}):` +
+          ` the host kernel's ${found} driver would parse bytes the guest wrote`,
+        hint: `if you trust this kernel's ${found} driver with this image, say so in the mount: type: ${found}`,
       },
     };
   }

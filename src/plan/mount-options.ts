@@ -21,14 +21,34 @@ function kernelAtLeast(release: string, major: number, minor: number): boolean {
 }
 
 /**
- * Windows filesystems have no Unix owners: the driver makes them up. Root-owned, files 0644 and
- * directories 0755, so nothing from a Windows guest is executable or writable by other users.
+ * Windows filesystems have no Unix owners: the driver makes them up. Root-owned, files 0640 and
+ * directories 0750, so nothing from a Windows guest is executable, writable or readable by
+ * other users of the host.
  */
-const WINDOWS_OWNERSHIP = ['uid=0', 'gid=0', 'fmask=0133', 'dmask=0022'];
+const WINDOWS_OWNERSHIP = ['uid=0', 'gid=0', 'fmask=0137', 'dmask=0027'];
+
+/**
+ * A guest's setuid binaries and device nodes are the guest's: on the host they would be a way
+ * in (a setuid-root shell, a node of the host's disk). Read-only and overlay mounts are for
+ * looking, so nothing in them runs either. Each can be given back per mount, visibly, with the
+ * opposite mount option (suid, dev, exec) in the manifest.
+ */
+const FENCE = ['nosuid', 'nodev'] as const;
+/** The manifest options that give back what FENCE and noexec take, and the default each undoes. */
+export const TRUST: Readonly<Record<string, string>> = { suid: 'nosuid', dev: 'nodev', exec: 'noexec' };
+
+function fenced(ctx: OptionContext): string[] {
+  return [...FENCE, ...(ctx.readOnly || ctx.replay ? ['noexec'] : [])];
+}
 const WINDOWS_TYPES: ReadonlySet<string> = new Set(['vfat', 'exfat', 'ntfs-3g', 'ntfs3']);
 
 /** Options imgplan sets for a `mount -t` type, before the manifest's own options. */
 export function baseMountOptions(fstype: string, ctx: OptionContext): string[] {
+  return [...fsOptions(fstype, ctx), ...fenced(ctx)];
+}
+
+/** The options a filesystem needs to be read without being written (field-notes G5), or to be owned on Linux. */
+function fsOptions(fstype: string, ctx: OptionContext): string[] {
   if (WINDOWS_TYPES.has(fstype)) {
     // vfat: file names as UTF-8 whatever the kernel's default iocharset
     const extra = fstype === 'vfat' ? ['utf8'] : [];
@@ -52,10 +72,14 @@ export function baseMountOptions(fstype: string, ctx: OptionContext): string[] {
 
 const optionKey = (o: string) => o.split('=')[0]!;
 
-/** Base options, then the manifest's, without repeats; a manifest KEY=VALUE replaces imgplan's KEY. */
+/**
+ * Base options, then the manifest's, without repeats; a manifest KEY=VALUE replaces imgplan's
+ * KEY, and suid, dev or exec drop the default that forbids it.
+ */
 export function mountOptions(fstype: string, extra: readonly string[], ctx: OptionContext): string[] {
   const keyed = new Set(extra.filter((o) => o.includes('=')).map(optionKey));
-  const out = baseMountOptions(fstype, ctx).filter((o) => !(o.includes('=') && keyed.has(optionKey(o))));
+  const given = new Set(extra.flatMap((o) => (TRUST[o] ? [TRUST[o]] : [])));
+  const out = baseMountOptions(fstype, ctx).filter((o) => !(o.includes('=') && keyed.has(optionKey(o))) && !given.has(o));
   for (const o of extra) if (!out.includes(o)) out.push(o);
   return out;
 }

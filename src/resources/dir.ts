@@ -34,7 +34,7 @@ export const dirKind: ResourceKind<'dir'> = {
       p.add({
         ...action, action: 'create', reason: 'missing',
         steps: [{
-          argv: ['mkdir', d.path], undo: ['rmdir', d.path],
+          argv: ['mkdir', '--mode=0700', d.path], undo: ['rmdir', d.path],
           journal: { op: 'record', entry: { kind: 'dir', address: d.address, dependsOn: d.dependsOn, path: d.path } },
         }],
       });

@@ -1,7 +1,7 @@
 import { error } from '../diagnostics.js';
 import type { Manifest } from '../manifest/types.js';
 import { dirAddress, type DesiredMount } from '../plan/desired.js';
-import { VISIBLE_FLAGS } from '../plan/mount-options.js';
+import { TRUST, VISIBLE_FLAGS } from '../plan/mount-options.js';
 import type { Arg, EntryBase, Reason, Ref } from '../plan/types.js';
 import type { MountEntry } from '../probe/findmnt.js';
 import type { NtfsHealth } from '../probe/ntfs.js';
@@ -72,7 +72,9 @@ function planMount(d: DesiredMount, p: Planning): void {
     if (sameSource) {
       const wantFlags = d.options.filter((o) => VISIBLE_FLAGS.has(o));
       const roWrong = d.readOnly !== top.options.includes('ro');
-      const missingFlags = wantFlags.filter((f) => !top.options.includes(f));
+      // findmnt shows suid, dev and exec by the absence of nosuid, nodev and noexec
+      const missingFlags = [...wantFlags.filter((f) => !top.options.includes(f)),
+        ...d.options.filter((o) => TRUST[o] !== undefined && top.options.includes(TRUST[o]))];
       if (!roWrong && missingFlags.length === 0) {
         if (mine) p.claim(d.address);
         p.add({ ...action, action: 'noop', replace: false, reason: mine ? 'managed' : 'not-managed', steps: [] });

@@ -34,7 +34,7 @@ describeRoot('behaviour on a real kernel', () => {
     const img = await sb.wholeImage('hand.img', 32, 'ext4', 'hand', { 'f.txt': 'by hand\n' });
     mkdirSync(sb.path('hand'));
     const loop = (await sh(['losetup', '--find', '--show', '--read-only', img])).trim();
-    await sh(['mount', '-t', 'ext4', '-o', 'ro,noload', loop, sb.path('hand')]);
+    await sh(['mount', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', loop, sb.path('hand')]);
     try {
       const m = sb.writeManifest('hand.yaml', `version: 1\nimages:\n  h: { file: hand.img, format: raw }\nmounts:\n  - { what: h, where: ${sb.path('hand')} }\n`);
       const apply = await sb.imgplan(['apply', m, '--auto-approve']);

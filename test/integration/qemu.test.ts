@@ -121,7 +121,7 @@ mounts:
       expect(plan.code, plan.stderr).toBe(0);
       expect(plan.stdout).toContain('Access: read-only; no byte of any image will be written (writes to d go to throw-away overlays)');
       expect(plan.stdout).toMatch(new RegExp(`\\$ qemu-img create -q -f qcow2 -b ${file.replace(/[.]/g, '\\.')} -F ${format} \\S+/d\\.overlay\\.qcow2`));
-      expect(plan.stdout).toMatch(/options +ro\n/);
+      expect(plan.stdout).toMatch(/options +ro,nosuid,nodev,noexec\n/);
       let overlay = '';
       await runProtocol(sb, {
         manifest: m, images: [file], createdDirs: [sb.path('ov')],

@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isRoot, useSandbox, kernelHas, sh } from './harness.js';
 import { read, runProtocol } from './protocol.js';
@@ -34,7 +34,12 @@ mounts:
     options: [nosuid, nodev]
   - what: data
     where: ${sb.path('mnt/data')}
+    options: [exec]
 `);
+    // the opt-out shows in the plan, with what it lets the guest do
+    const plan = await sb.imgplan(['plan', m]);
+    expect(plan.stdout).toContain('warning: data is mounted with exec: programs in the guest can be run on this host');
+    expect(plan.stdout).toContain('options    ro,noload,nosuid,nodev,exec');
     await runProtocol(sb, {
       manifest: m,
       images: [web01, data],
@@ -45,8 +50,13 @@ mounts:
         expect(read(sb.path('mnt/data/backup/db.sql'))).toContain('CREATE TABLE');
         const mounts = await sh(['findmnt', '--json', '--list', '--output', 'TARGET,OPTIONS']);
         const opts = (t: string) => (JSON.parse(mounts) as { filesystems: { target: string; options: string }[] }).filesystems.find((f) => f.target === t)!.options.split(',');
-        expect(opts(sb.path('mnt/web01'))).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev', 'norecovery']));
-        expect(opts(sb.path('mnt/web01/boot'))).toEqual(expect.arrayContaining(['ro']));
+        // a guest's setuid programs and device nodes are inert here, and a read-only guest runs nothing
+        expect(opts(sb.path('mnt/web01'))).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev', 'noexec', 'norecovery']));
+        expect(opts(sb.path('mnt/web01/boot'))).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev', 'noexec']));
+        expect(opts(sb.path('mnt/data'))).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev']));
+        expect(opts(sb.path('mnt/data'))).not.toContain('noexec');
+        // the mountpoint directory imgplan made is its owner's alone
+        expect(statSync(sb.path('mnt')).mode & 0o777).toBe(0o700);
         const loops = JSON.parse(await sh(['losetup', '--list', '--json', '--output', 'NAME,BACK-FILE,RO'])) as { loopdevices: { 'back-file': string; ro: boolean }[] };
         const ours = loops.loopdevices.filter((l) => l['back-file'].startsWith(sb.root));
         expect(ours).toHaveLength(3);

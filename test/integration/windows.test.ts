@@ -39,7 +39,7 @@ describeNtfs('Windows guests on this kernel (ntfs-3g over FUSE on loop devices)'
     expect(plan.stdout).toContain('source     win7/part2: ntfs "Windows"');
     expect(plan.stdout).toContain('driver     ntfs-3g (FUSE; findmnt shows it as fuseblk)');
     expect(plan.stdout).toContain('windows    NTFS 3.1, not hibernated, journal empty');
-    expect(plan.stdout).toContain(`$ mount -t ntfs-3g -o ro,uid=0,gid=0,fmask=0133,dmask=0022 {attach:win7/part2} ${sb.path('mnt/c')}`);
+    expect(plan.stdout).toContain(`$ mount -t ntfs-3g -o ro,uid=0,gid=0,fmask=0137,dmask=0027,nosuid,nodev,noexec {attach:win7/part2} ${sb.path('mnt/c')}`);
     expect(plan.stderr).not.toMatch(/warning/);
     await runProtocol(sb, {
       manifest: m,
@@ -106,7 +106,7 @@ mounts:
     const plan = await sb.imgplan(['plan', m, '--allow-writes']);
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toMatch(/win7\/part2 \("Windows"\) is mounted read-write although Windows is hibernated on it .* This destroys state: \\hiberfil\.sys is deleted: the hibernated Windows session \(open programs, unsaved documents\) is lost for good/);
-    expect(plan.stdout).toContain('-o uid=0,gid=0,fmask=0133,dmask=0022,remove_hiberfile');
+    expect(plan.stdout).toContain('-o uid=0,gid=0,fmask=0137,dmask=0027,nosuid,nodev,remove_hiberfile');
     const apply = await sb.imgplan(['apply', m, '--auto-approve', '--allow-writes']);
     expect(apply.code, apply.stdout + apply.stderr).toBe(0);
     try {

@@ -60,7 +60,7 @@ mounts:
       expect(out).toMatch(/backend +qemu-nbd connects \/dev\/nbd\d+ \(the kernel has nbd; the module is loaded first, with max_part=16\)/);
       expect(out).toContain('$ modprobe nbd max_part=16');
       expect(out).toMatch(new RegExp(`\\$ qemu-nbd --read-only --format=qcow2 --pid-file=\\S+/top\\.pid --connect=/dev/nbd\\d+ ${sb.path('top.qcow2')}\\n`));
-      expect(out).toMatch(/\$ mount -t ext4 -o ro,noload \{nbd:top:p2\} /);
+      expect(out).toMatch(/\$ mount -t ext4 -o ro,noload,nosuid,nodev,noexec \{nbd:top:p2\} /);
       expect(out).toMatch(/\$ losetup --find --show --read-only --partscan \S+\/disk\.raw/);
       // overlay: qemu-nbd writable over the throw-away overlay, and a mount that may replay
       expect(out).toMatch(/\$ qemu-nbd --format=qcow2 --pid-file=\S+ --connect=\/dev\/nbd\d+ \S+\/dirty\.overlay\.qcow2\n/);

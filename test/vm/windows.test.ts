@@ -35,8 +35,8 @@ mounts:
     expect(plan.stdout).toMatch(/warning: win10\/part3 \("Windows"\): it was not shut down cleanly/);
     expect(plan.stdout).toMatch(/warning: win7\/part2 \("Windows"\): Windows is hibernated on it/);
     expect(plan.stdout).toContain('source     win7/part1: ntfs "System Reserved"');
-    expect(plan.stdout).toMatch(/\$ mount -t vfat -o ro,uid=0,gid=0,fmask=0133,dmask=0022,utf8 \{attach:win10:p1\}/);
-    expect(plan.stdout).toMatch(/\$ mount -t ntfs-3g -o ro,uid=0,gid=0,fmask=0133,dmask=0022 \{attach:win10:p3\}/);
+    expect(plan.stdout).toMatch(/\$ mount -t vfat -o ro,uid=0,gid=0,fmask=0137,dmask=0027,utf8,nosuid,nodev,noexec \{attach:win10:p1\}/);
+    expect(plan.stdout).toMatch(/\$ mount -t ntfs-3g -o ro,uid=0,gid=0,fmask=0137,dmask=0027,nosuid,nodev,noexec \{attach:win10:p3\}/);
     await runProtocol(sb, {
       manifest: m, images: [img, img7], createdDirs: [sb.path('c'), sb.path('efi'), sb.path('win7')],
       whileApplied: () => {

@@ -51,9 +51,9 @@ const attachesAndDirs = (): Script => [
       { argv: ['losetup', '--find', '--show', '--read-only', `${G}/data.img`], ...ok('/dev/loop4\n') },
       { argv: ['losetup', '--find', '--show', '--read-only', '--offset', '1048576', '--sizelimit', '16777216', `${G}/web01.img`], ...ok('/dev/loop5\n') },
       { argv: ['losetup', '--find', '--show', '--read-only', '--offset', '26214400', '--sizelimit', '393216000', `${G}/web01.img`], ...ok('/dev/loop6\n') },
-      { argv: ['mkdir', `${G}/mnt`], ...ok() },
-      { argv: ['mkdir', `${G}/mnt/data`], ...ok() },
-      { argv: ['mkdir', `${G}/mnt/web01`], ...ok() },
+      { argv: ['mkdir', '--mode=0700', `${G}/mnt`], ...ok() },
+      { argv: ['mkdir', '--mode=0700', `${G}/mnt/data`], ...ok() },
+      { argv: ['mkdir', '--mode=0700', `${G}/mnt/web01`], ...ok() },
 ];
 
 describe('executor', () => {
@@ -61,9 +61,9 @@ describe('executor', () => {
     const plan = await freshPlan();
     const runner = new ScriptedRunner([
       ...attachesAndDirs(),
-      { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload', '/dev/loop4', `${G}/mnt/data`], ...ok() },
-      { argv: ['mount', '-t', 'xfs', '-o', 'ro,norecovery,nosuid,nodev', '/dev/loop6', `${G}/mnt/web01`], ...ok() },
-      { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload', '/dev/loop5', `${G}/mnt/web01/boot`], ...ok() },
+      { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', '/dev/loop4', `${G}/mnt/data`], ...ok() },
+      { argv: ['mount', '-t', 'xfs', '-o', 'ro,norecovery,nosuid,nodev,noexec', '/dev/loop6', `${G}/mnt/web01`], ...ok() },
+      { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', '/dev/loop5', `${G}/mnt/web01/boot`], ...ok() },
     ]);
     const journalPath = join(dir, 'journal.json');
     const r = await executePlan(plan, { runner, journalPath, onEvent: () => {} });
@@ -78,7 +78,7 @@ describe('executor', () => {
     const plan = await freshPlan();
     const runner = new ScriptedRunner([
       ...attachesAndDirs(),
-      { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload', '/dev/loop4', `${G}/mnt/data`], ...fail('mount: wrong fs type') },
+      { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', '/dev/loop4', `${G}/mnt/data`], ...fail('mount: wrong fs type') },
       { argv: ['rmdir', `${G}/mnt/web01`], ...ok() },
       { argv: ['rmdir', `${G}/mnt/data`], ...ok() },
       { argv: ['rmdir', `${G}/mnt`], ...ok() },

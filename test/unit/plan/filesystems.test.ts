@@ -9,6 +9,20 @@ const kernel = (over: Partial<KernelFacts>): KernelFacts => ({
 });
 const driverOf = (c: ReturnType<typeof chooseDriver>) => ('driver' in c ? c.driver.mountType : c.problem.message);
 
+describe('filesystem types mounted without being asked', () => {
+  const k = kernel({ filesystems: { ext4: 'registered', jfs: 'module', hfsplus: 'module' } });
+  it('a well-known type mounts as blkid finds it', () => {
+    expect(driverOf(chooseDriver('ext4', undefined, k))).toBe('ext4');
+  });
+  it('any other type needs type: in the manifest, and says why', () => {
+    const c = chooseDriver('hfsplus', undefined, k);
+    expect('problem' in c && c.problem.code).toBe('fs-type-not-known');
+    expect(driverOf(c)).toMatch(/^hfsplus is not one of the filesystem types imgplan mounts without being asked \(ext2, .*\): the host kernel's hfsplus driver would parse/);
+    expect('problem' in c && c.problem.hint).toBe('if you trust this kernel\'s hfsplus driver with this image, say so in the mount: type: hfsplus');
+    expect(driverOf(chooseDriver('jfs', 'jfs', k))).toBe('jfs');
+  });
+});
+
 describe('NTFS driver choice', () => {
   const both = kernel({ ntfs3g: true, filesystems: { fuseblk: 'registered', ntfs3: 'module' } });
   it('prefers ntfs-3g where installed, the kernel ntfs3 otherwise', () => {
@@ -82,12 +96,13 @@ describe('what a mount means for the state Windows left', () => {
 
 describe('mount options for Windows filesystems', () => {
   const ctx = { readOnly: true, kernel: '6.1.0', xfsUuidClash: false };
-  it('root-owned, nothing executable, read-only', () => {
-    expect(mountOptions('ntfs-3g', [], ctx)).toEqual(['ro', 'uid=0', 'gid=0', 'fmask=0133', 'dmask=0022']);
-    expect(mountOptions('vfat', [], ctx)).toEqual(['ro', 'uid=0', 'gid=0', 'fmask=0133', 'dmask=0022', 'utf8']);
-    expect(mountOptions('ntfs3', [], { ...ctx, readOnly: false })).toEqual(['uid=0', 'gid=0', 'fmask=0133', 'dmask=0022']);
+  it('root-owned, closed to other users, nothing executable, read-only', () => {
+    expect(mountOptions('ntfs-3g', [], ctx)).toEqual(['ro', 'uid=0', 'gid=0', 'fmask=0137', 'dmask=0027', 'nosuid', 'nodev', 'noexec']);
+    expect(mountOptions('vfat', [], ctx)).toEqual(['ro', 'uid=0', 'gid=0', 'fmask=0137', 'dmask=0027', 'utf8', 'nosuid', 'nodev', 'noexec']);
+    expect(mountOptions('ntfs3', [], { ...ctx, readOnly: false })).toEqual(['uid=0', 'gid=0', 'fmask=0137', 'dmask=0027', 'nosuid', 'nodev']);
   });
   it('a manifest KEY=VALUE replaces imgplan\'s', () => {
-    expect(mountOptions('exfat', ['uid=1000', 'noatime'], ctx)).toEqual(['ro', 'gid=0', 'fmask=0133', 'dmask=0022', 'uid=1000', 'noatime']);
+    expect(mountOptions('exfat', ['uid=1000', 'noatime'], ctx))
+      .toEqual(['ro', 'gid=0', 'fmask=0137', 'dmask=0027', 'nosuid', 'nodev', 'noexec', 'uid=1000', 'noatime']);
   });
 });

@@ -59,9 +59,9 @@ describe('LVM in the plan (recorded PV metadata)', () => {
     const root = pv.vg!.lvs.find((l) => l.name === 'lv_root')!;
     expect(steps).toEqual([
       `losetup --find --show --read-only --partscan ${IMG}`,
-      'mkdir /mnt/root',
+      'mkdir --mode=0700 /mnt/root',
       `lvchange --activate y --devices {attach:web01:p2} --config 'activation{read_only_volume_list=["VolGroup"]}' --select 'lv_uuid=${root.uuid} || lv_active=active'`,
-      'mount -t ext4 -o ro,noload /dev/mapper/VolGroup-lv_root /mnt/root',
+      'mount -t ext4 -o ro,noload,nosuid,nodev,noexec /dev/mapper/VolGroup-lv_root /mnt/root',
     ]);
     expect(r.plan!.actions.find((a) => a.kind === 'vg')!.steps[0]!.undo).toEqual(['vgchange', '--activate', 'n', '--devices', { ref: 'attach:web01', attr: 'p2' }, '--select', `vg_uuid=${pv.vg!.uuid}`]);
   });

@@ -45,7 +45,7 @@ describe('QEMU backend choice', () => {
     const steps = plan.actions.flatMap((a) => a.steps.map((s) => argvText(s.argv)));
     expect(steps).toContain(`qemu-nbd --read-only --format=qcow2 --pid-file=${r.obs.exports!.top!.pidfile} --connect=/dev/nbd1 ${r.manifest.images[0]!.file}`);
     expect(steps.filter((s) => s.startsWith('modprobe'))).toEqual([]);
-    expect(steps.find((s) => s.startsWith('mount') && s.includes('/mnt/top'))).toMatch(/^mount -t ext4 -o ro,noload \{nbd:top:p2\} /);
+    expect(steps.find((s) => s.startsWith('mount') && s.includes('/mnt/top'))).toMatch(/^mount -t ext4 -o ro,noload,nosuid,nodev,noexec \{nbd:top:p2\} /);
   });
 
   it('an administrator\'s read-only connection of the image, as the manifest wants it, is used as it is and left alone', async () => {
@@ -61,7 +61,7 @@ describe('QEMU backend choice', () => {
     const plan = makePlan(r.manifest, r.obs, { mode: 'apply' }).plan!;
     expect(plan.unchanged.map((a) => [a.address, a.reason])).toEqual([['nbd:top', 'not-managed']]);
     expect(plan.actions.map((a) => a.address)).not.toContain('nbd:top');
-    expect(plan.actions.flatMap((a) => a.steps.map((st) => argvText(st.argv))).find((x) => x.startsWith('mount') && x.includes('/mnt/top'))).toMatch(/^mount -t ext4 -o ro,noload \/dev\/nbd5p2 /);
+    expect(plan.actions.flatMap((a) => a.steps.map((st) => argvText(st.argv))).find((x) => x.startsWith('mount') && x.includes('/mnt/top'))).toMatch(/^mount -t ext4 -o ro,noload,nosuid,nodev,noexec \/dev\/nbd5p2 /);
     // destroy never touches it: it is not in the journal
     expect(makePlan(r.manifest, r.obs, { mode: 'destroy' }).plan!.actions).toEqual([]);
   });

@@ -111,6 +111,16 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
     }
   };
 
+  // a mountpoint in a guest's tree, checked right before the mount (its parent was mounted by this run)
+  const symlinkIn = async (paths: readonly string[]): Promise<string | undefined> => {
+    for (const p of paths) {
+      const info = await opts.runner.inspectPath(p);
+      if (info.link !== undefined) return `${p} is a symlink in the guest's filesystem (to ${info.link}): imgplan never mounts through one`;
+      if (info.kind !== 'directory') return `${p} is not a directory in the guest's filesystem: nothing was mounted on it`;
+    }
+    return undefined;
+  };
+
   const done: { action: PlannedAction; step: Step; text: string; undo?: string[] }[] = [];
   const total = plan.actions.length;
   let failure: ExecResult['failure'];
@@ -130,6 +140,11 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
       const text = argv.join(' ');
       opts.onEvent({ type: 'step_start', index: i + 1, total, symbol: sym, address: action.address, argv });
       const started = Date.now();
+      const redirected = await symlinkIn(step.noSymlinks ?? []);
+      if (redirected) {
+        failure = { address: action.address, command: text, argv, message: redirected };
+        break outer;
+      }
       if (step.settleBefore) await settle();
       const r = await runWithRetry(action.address, argv, step.retryBusy ?? false);
       if (r.failure) {

@@ -1,3 +1,5 @@
+import { posix } from 'node:path';
+
 /**
  * Kahn's algorithm with a sorted ready queue: a deterministic order in which every node comes
  * after all it depends on; ties break by name. Dependencies on unknown nodes are ignored.
@@ -39,4 +41,17 @@ export function pathContains(parent: string, child: string): boolean {
   if (parent === child) return false;
   const p = parent.endsWith('/') ? parent : `${parent}/`;
   return child.startsWith(p);
+}
+
+/**
+ * The components of a nested mountpoint below the mountpoint it sits in: ["/mnt/r/a",
+ * "/mnt/r/a/b"] for /mnt/r/a/b among /mnt/r and others; none when no mountpoint contains it.
+ * They are paths in the guest's tree, which the guest's symlinks must never redirect.
+ */
+export function guestComponents(wheres: readonly string[], where: string): string[] {
+  const parent = wheres.filter((w) => pathContains(w, where)).sort((a, b) => b.length - a.length)[0];
+  if (!parent) return [];
+  const out: string[] = [];
+  for (let p = where; p !== parent; p = posix.dirname(p)) out.unshift(p);
+  return out;
 }

@@ -74,6 +74,11 @@ export interface Step {
   readonly settleBefore?: boolean;
   /** a "busy" failure (umount, losetup -d) is retried with back-off */
   readonly retryBusy?: boolean;
+  /**
+   * checked right before the step: each of these paths (a nested mountpoint's components in the
+   * guest's tree) is a real directory, not a symlink, or the step fails without running
+   */
+  readonly noSymlinks?: readonly string[];
   readonly journal: JournalOp;
 }
 

@@ -18,6 +18,7 @@ import { inspectQemuImage, observeExport, observeNbd, withProbeExport } from '..
 import { kindOf } from '../resources/registry.js';
 import { parseQemuImgInfo, qemuImgProbe } from '../qemu/img-info.js';
 import { parseSfdisk, type PartitionTable } from './sfdisk.js';
+import { guestComponents } from '../plan/graph.js';
 
 async function runProbe(runner: Runner, cmd: Command, okCodes: readonly number[] = [0]): Promise<CommandResult> {
   return checked(cmd, await runner.run(cmd), okCodes);
@@ -291,6 +292,10 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     }
   }
   for (const d of journaledDirs) if (!(d in paths)) paths[d] = await runner.inspectPath(d);
+  // a nested mountpoint is a path inside the guest's tree: each component below the parent mount, not just the last
+  for (const m of manifest.mounts) {
+    for (const p of guestComponents(manifest.mounts.map((x) => x.where), m.where)) if (!(p in paths)) paths[p] = await runner.inspectPath(p);
+  }
 
   const mountedXfsUuids: Record<string, string> = {};
   const wantsXfs = Object.values(images).some((i) => Object.values(i.contents).some((c) => c.TYPE === 'xfs'));

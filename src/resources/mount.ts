@@ -1,6 +1,7 @@
 import { error } from '../diagnostics.js';
 import type { Manifest } from '../manifest/types.js';
 import { dirAddress, type DesiredMount } from '../plan/desired.js';
+import { guestComponents } from '../plan/graph.js';
 import { TRUST, VISIBLE_FLAGS } from '../plan/mount-options.js';
 import type { Arg, EntryBase, Reason, Ref } from '../plan/types.js';
 import type { MountEntry } from '../probe/findmnt.js';
@@ -99,6 +100,19 @@ function planMount(d: DesiredMount, p: Planning): void {
       return;
     }
   }
+  // a guest's symlink (boot -> /etc, or -> ../../..) would put the guest's filesystem over a host directory
+  const parentWhere = d.parent?.slice('mount:'.length);
+  const inGuest = parentWhere ? guestComponents([parentWhere], where) : [];
+  const linked = parentChanging ? undefined : (parentWhere ? inGuest : [where]).find((c) => p.obs.paths[c]?.link !== undefined);
+  if (linked) {
+    const to = p.obs.paths[linked]!.link!;
+    p.problem(parentWhere
+      ? error('mountpoint-symlink', `mountpoint ${where} leads through ${linked}, a symlink (to ${to}) in the guest's filesystem at ${parentWhere}`,
+        d.spec.whereAt, 'imgplan never follows a guest\'s symlinks: choose a mountpoint that is a real directory in the guest, or one outside it')
+      : error('mountpoint-symlink', `mountpoint ${where} is a symlink (to ${to})`, d.spec.whereAt,
+        'imgplan mounts on the path it checked, never through a link: write the path it leads to as where'));
+    return;
+  }
   if (!replace) {
     const info = p.obs.paths[where];
     if (d.parent) {
@@ -124,6 +138,8 @@ function planMount(d: DesiredMount, p: Planning): void {
     ...action, action: 'create', replace, reason,
     steps: [{
       argv: ['mount', '-t', d.mountType, '-o', d.options.join(','), arg, where],
+      // the parent is mounted by now: its tree is the guest's, checked again right before the mount
+      ...(inGuest.length ? { noSymlinks: inGuest } : {}),
       undo: ['umount', where],
       journal: { op: 'record', entry: { kind: 'mount', address: d.address, dependsOn, target: where, source: arg, fstype: d.mountType } },
     }],

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open, readFile, readdir, stat } from 'node:fs/promises';
+import { lstat, open, readFile, readdir, readlink, stat } from 'node:fs/promises';
 import { execa } from 'execa';
 import type { Command, CommandResult, PathInfo, Runner } from './runner.js';
 
@@ -55,11 +55,18 @@ export class ExecaRunner implements Runner {
   }
 
   async inspectPath(path: string): Promise<PathInfo> {
+    // a mountpoint inside a guest's tree must not lead elsewhere through a link the guest made
+    let link: { link: string } | Record<string, never> = {};
+    try {
+      if ((await lstat(path)).isSymbolicLink()) link = { link: await readlink(path) };
+    } catch {
+      return { kind: 'missing' };
+    }
     let st;
     try {
       st = await stat(path);
     } catch {
-      return { kind: 'missing' };
+      return { kind: 'missing', ...link };
     }
     const base = { dev: devToMajMin(st.dev), ino: st.ino, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) };
     if (st.isDirectory()) {
@@ -69,9 +76,9 @@ export class ExecaRunner implements Runner {
       } catch {
         empty = false;
       }
-      return { kind: 'directory', ...base, empty };
+      return { kind: 'directory', ...base, empty, ...link };
     }
-    return { kind: st.isFile() ? 'file' : 'other', ...base };
+    return { kind: st.isFile() ? 'file' : 'other', ...base, ...link };
   }
 
   async readBytes(path: string, offset: number, length: number): Promise<Uint8Array | undefined> {

@@ -38,6 +38,8 @@ export interface PathInfo {
   readonly mtimeMs?: number;
   /** directories only: whether it has any entry */
   readonly empty?: boolean;
+  /** the path is itself a symbolic link, to this (the other fields describe what it leads to) */
+  readonly link?: string;
 }
 
 export interface Runner {

@@ -12,7 +12,7 @@ type Script = { argv: string[]; result: Partial<CommandResult> }[];
 /** Replays scripted results and checks the commands arrive in exactly that order. */
 class ScriptedRunner implements Runner {
   readonly seen: string[] = [];
-  constructor(private readonly script: Script) {}
+  constructor(private readonly script: Script, private readonly paths: Readonly<Record<string, PathInfo>> = {}) {}
   async run(cmd: Command): Promise<CommandResult> {
     this.seen.push(cmd.argv.join(' '));
     const next = this.script.shift();
@@ -23,8 +23,8 @@ class ScriptedRunner implements Runner {
   async readText(): Promise<string | undefined> {
     return undefined;
   }
-  async inspectPath(_path: string): Promise<PathInfo> {
-    return { kind: 'missing' };
+  async inspectPath(path: string): Promise<PathInfo> {
+    return this.paths[path] ?? { kind: 'missing' };
   }
   async readBytes(): Promise<Uint8Array | undefined> {
     return undefined;
@@ -64,7 +64,7 @@ describe('executor', () => {
       { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', '/dev/loop4', `${G}/mnt/data`], ...ok() },
       { argv: ['mount', '-t', 'xfs', '-o', 'ro,norecovery,nosuid,nodev,noexec', '/dev/loop6', `${G}/mnt/web01`], ...ok() },
       { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', '/dev/loop5', `${G}/mnt/web01/boot`], ...ok() },
-    ]);
+    ], { [`${G}/mnt/web01/boot`]: { kind: 'directory', empty: true } });
     const journalPath = join(dir, 'journal.json');
     const r = await executePlan(plan, { runner, journalPath, onEvent: () => {} });
     expect(r.ok).toBe(true);
@@ -72,6 +72,32 @@ describe('executor', () => {
     expect(j.entries.map((e) => e.address)).toEqual(plan.actions.map((a) => a.address));
     expect(j.entries.find((e) => e.address === 'attach:web01/part3')!.device).toBe('/dev/loop6');
     expect(j.entries.find((e) => e.address === `mount:${G}/mnt/web01`)!.source).toBe('/dev/loop6');
+  });
+
+  it('a nested mountpoint that the just-mounted guest tree makes a symlink is refused right before the mount, and all is undone', async () => {
+    const plan = await freshPlan();
+    const runner = new ScriptedRunner([
+      ...attachesAndDirs(),
+      { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', '/dev/loop4', `${G}/mnt/data`], ...ok() },
+      { argv: ['mount', '-t', 'xfs', '-o', 'ro,norecovery,nosuid,nodev,noexec', '/dev/loop6', `${G}/mnt/web01`], ...ok() },
+      // no mount of the guest's /boot: the guest's boot leads to the host's /etc
+      { argv: ['umount', `${G}/mnt/web01`], ...ok() },
+      { argv: ['umount', `${G}/mnt/data`], ...ok() },
+      { argv: ['rmdir', `${G}/mnt/web01`], ...ok() },
+      { argv: ['rmdir', `${G}/mnt/data`], ...ok() },
+      { argv: ['rmdir', `${G}/mnt`], ...ok() },
+      { argv: ['losetup', '--detach', '/dev/loop6'], ...ok() },
+      { argv: ['losetup', '--detach', '/dev/loop5'], ...ok() },
+      { argv: ['losetup', '--detach', '/dev/loop4'], ...ok() },
+    ], { [`${G}/mnt/web01/boot`]: { kind: 'directory', empty: false, link: '/etc' } });
+    const r = await executePlan(plan, { runner, journalPath: join(dir, 'journal.json'), onEvent: () => {} });
+    expect(r.ok).toBe(false);
+    expect(r.failure).toMatchObject({
+      address: `mount:${G}/mnt/web01/boot`,
+      message: `${G}/mnt/web01/boot is a symlink in the guest's filesystem (to /etc): imgplan never mounts through one`,
+    });
+    expect(runner.seen.filter((c) => c.includes('/mnt/web01/boot'))).toEqual([]);
+    expect(r.leftBehind).toEqual([]);
   });
 
   it('on a failed step undoes this run in reverse and reports the three lists', async () => {

@@ -90,9 +90,15 @@ export function view(json: boolean, exitCode: (o: Outcome) => ExitCode): (e: Ope
         err('This is a bug; please report it with the output of: imgplan debug capture-state MANIFEST state.json\n');
         return;
       case 'stale_plan':
-        if (json) jsonLine({ type: 'stale_plan', changes: e.changes, diff: e.diff });
-        err(`Saved plan ${e.savedPlan} is stale; nothing was changed. Since it was made:\n${e.changes.map((c) => `  - ${c}\n`).join('')}`);
-        if (e.diff) err(`\nWhat imgplan saw then and sees now:\n${e.diff}`);
+        if (json) jsonLine({ type: 'stale_plan', changes: e.changes, diff: e.diff, ...(e.planDifference ? { plan_difference: e.planDifference } : {}) });
+        if (e.changes.length) {
+          err(`Saved plan ${e.savedPlan} is stale; nothing was changed. Since it was made:\n${e.changes.map((c) => `  - ${c}\n`).join('')}`);
+          if (e.diff) err(`\nWhat imgplan saw then and sees now:\n${e.diff}`);
+          if (e.planDifference) err(`\nThe plan imgplan makes now differs from the saved one, first at:\n  ${e.planDifference}\n`);
+        } else {
+          err(`Saved plan ${e.savedPlan} is not the plan imgplan makes now, though the manifest and the live state are unchanged` +
+            ` (was the file edited?); nothing was changed. First difference:\n  ${e.planDifference ?? 'unknown'}\n`);
+        }
         err('\nMake a new plan: imgplan plan MANIFEST --out FILE, review it, then apply that.\n');
         return;
       default:

@@ -56,8 +56,14 @@ export type OperationEvent =
   | ChangeSummary
   /** every step ran, yet a new plan (or the diagnostics when none can be made) still has changes */
   | { readonly type: 'not_converged'; readonly replan?: Plan; readonly diagnostics: readonly Diagnostic[]; readonly source: string }
-  /** (json) a saved plan that no longer matches: what changed, in words and as a diff of the facts */
-  | { readonly type: 'stale_plan'; readonly savedPlan: string; readonly changes: readonly string[]; readonly diff: string };
+  /**
+   * (json) a saved plan that no longer matches: what changed, in words and as a diff of the facts;
+   * `planDifference`, when the plan made now is not the saved one, its first difference in words
+   */
+  | {
+    readonly type: 'stale_plan'; readonly savedPlan: string; readonly changes: readonly string[]; readonly diff: string;
+    readonly planDifference?: string;
+  };
 
 export type ChangeSummary =
   | {

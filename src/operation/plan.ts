@@ -1,4 +1,7 @@
-import { writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, readlink, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { EXIT, ImgplanError } from '../errors.js';
 import { encodeSavedPlan } from '../plan/codec.js';
 import { planFacts } from '../core/facts.js';
 import { isEmptyPlan, type Plan } from '../plan/types.js';
@@ -21,6 +24,32 @@ export type PlanResult =
   | { readonly outcome: 'no-changes' | 'changes-pending'; readonly plan: Plan }
   | { readonly outcome: 'invalid' };
 
+/**
+ * Writes a saved plan (mode 0600) without following a symbolic link at `file`: one there is
+ * refused (exit 3); otherwise the text goes to a new file beside it, renamed over `file`, so a
+ * link placed there meanwhile is replaced, never written through.
+ */
+async function writeSavedPlan(file: string, text: string): Promise<void> {
+  const st = await lstat(file).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  });
+  if (st?.isSymbolicLink()) {
+    throw new ImgplanError(`refusing to write the plan to ${file}: it is a symbolic link (to ${await readlink(file)}), which imgplan does not follow`,
+      EXIT.invalid, 'remove the link, or save the plan to another path');
+  }
+  if (st && !st.isFile()) throw new ImgplanError(`refusing to write the plan to ${file}: it is not a regular file`, EXIT.invalid);
+  const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  // 'wx': O_CREAT|O_EXCL, which follows no link either
+  await writeFile(temp, text, { mode: 0o600, flag: 'wx' });
+  try {
+    await rename(temp, file);
+  } catch (e) {
+    await rm(temp, { force: true });
+    throw e;
+  }
+}
+
 /** Probes and plans; changes nothing on the system (it writes only `out`). Takes no lock. */
 export async function plan(ctx: OperationContext, input: Input, options: PlanOptions = {}): Promise<PlanResult> {
   const loaded = load(ctx.emit, input, options.allowWrites === true);
@@ -28,8 +57,6 @@ export async function plan(ctx: OperationContext, input: Input, options: PlanOpt
   const planned = await planFor(ctx, loaded, options.mode ?? 'apply', options.target);
   if (!planned) return { outcome: 'invalid' };
   const { plan, observed } = planned;
-  if (options.out) {
-    await writeFile(options.out, encodeSavedPlan(plan, planFacts(loaded.manifest, observed), VERSION, options.target), { mode: 0o600 });
-  }
+  if (options.out) await writeSavedPlan(options.out, encodeSavedPlan(plan, planFacts(loaded.manifest, observed), VERSION, options.target));
   return { outcome: isEmptyPlan(plan) ? 'no-changes' : 'changes-pending', plan };
 }

@@ -1,14 +1,18 @@
 import { EXIT, ImgplanError } from '../errors.js';
 import { decodeSavedPlan, SavedPlanError, type SavedPlan } from '../plan/codec.js';
 import { planFacts } from '../core/facts.js';
+import { makePlan } from '../core/make-plan.js';
+import { comparePlans } from '../plan/compare.js';
 import { compareFacts } from '../plan/stale.js';
+import { targetPlan, UnknownTargetError } from '../plan/target.js';
+import type { ObservedState } from '../probe/observed.js';
 import { isEmptyPlan } from '../plan/types.js';
 import type { ChangeResult } from './change.js';
 import { DEFAULT_LOCK_TIMEOUT_SECONDS } from './change.js';
 import { readInput, type Input, type OperationContext } from './context.js';
 import { execute } from './execute.js';
 import { withLock } from './lock.js';
-import { load } from './manifest.js';
+import { load, type Loaded } from './manifest.js';
 import { observe } from './observe.js';
 
 export interface SavedPlanOptions {
@@ -26,8 +30,32 @@ export function decodeSaved(input: Input): SavedPlan {
 }
 
 /**
+ * Plans again, from the manifest and the live state just probed, for the saved plan's mode and
+ * --target: undefined when that plan is the saved one, field for field; otherwise where they
+ * first differ. A saved plan approves steps; it is never a source of commands.
+ */
+function replanDifference(loaded: Loaded, observed: ObservedState, saved: SavedPlan): string | undefined {
+  const r = makePlan(loaded.manifest, observed, { mode: saved.plan.mode });
+  if (!r.plan) {
+    const e = r.diagnostics.find((d) => d.severity === 'error');
+    return `imgplan can make no plan now${e ? `: ${e.message}` : ''}`;
+  }
+  let now = r.plan;
+  if (saved.target !== undefined) {
+    try {
+      now = targetPlan(now, saved.target);
+    } catch (e) {
+      if (e instanceof UnknownTargetError) return `--target ${saved.target} is not in a plan made now`;
+      throw e;
+    }
+  }
+  return comparePlans(saved.plan, now);
+}
+
+/**
  * `apply FILE` with a saved plan: the plan is the approval, once the manifest and the live
- * facts are shown unchanged since it was made; otherwise it is stale and nothing runs.
+ * facts are shown unchanged since it was made and a plan made now is exactly the saved one;
+ * otherwise it is stale and nothing runs.
  */
 export async function applySavedPlan(ctx: OperationContext, input: Input, options: SavedPlanOptions = {}): Promise<ChangeResult> {
   const saved = decodeSaved(input);
@@ -41,8 +69,10 @@ export async function applySavedPlan(ctx: OperationContext, input: Input, option
     if (loaded.manifest.sha256 !== plan.manifest.sha256) changes.push(`the manifest ${plan.manifest.path} was edited since the plan was made`);
     const staleness = compareFacts(saved.facts, planFacts(loaded.manifest, observed));
     changes.push(...staleness.changes);
-    if (changes.length) {
-      ctx.emit({ type: 'stale_plan', savedPlan: input.path, changes, diff: staleness.diff });
+    // the guarantee: what runs is what a plan made now would run, step for step
+    const planDifference = replanDifference(loaded, observed, saved);
+    if (changes.length || planDifference) {
+      ctx.emit({ type: 'stale_plan', savedPlan: input.path, changes, diff: staleness.diff, ...(planDifference ? { planDifference } : {}) });
       return { outcome: 'stale', plan };
     }
     ctx.emit({ type: 'planned_changes', plan });

@@ -46,5 +46,11 @@ export function decodeSavedPlan(text: string, file: string): SavedPlan {
   if (!v.plan || !Array.isArray(v.facts) || v.facts_sha256 !== factsDigest(v.facts)) throw new SavedPlanError(
     `${file} is damaged (its facts do not match their digest)`,
   );
+  // what apply reads before it plans again (that plan, compared with this one, is the real check)
+  const p = v.plan as Partial<Plan>;
+  if ((p.mode !== 'apply' && p.mode !== 'destroy') || typeof p.manifest?.path !== 'string' || !Array.isArray(p.context?.writableImages) ||
+    !Array.isArray(p.actions) || (v.target !== undefined && typeof v.target !== 'string')) {
+    throw new SavedPlanError(`${file} is damaged (it is not in the shape of a plan imgplan makes)`);
+  }
   return v as SavedPlan;
 }

@@ -1,8 +1,9 @@
-import { copyFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
 import { CLI, isRoot, sh, useSandbox } from './harness.js';
 import { read } from './protocol.js';
 
@@ -81,6 +82,57 @@ describeRoot('saved plans, JSON, exit codes, lock', () => {
     await stale(new RegExp(`${boot.replace('/dev/', '')} detached since the plan was made`));
     expect((await sb.imgplan(['destroy', m, '--auto-approve'])).code).toBe(0);
     expect(existsSync(sb.path('mnt'))).toBe(false);
+  });
+
+  it('a saved plan approves steps, it is never a source of commands: an edited argv is refused (exit 6), nothing runs', async () => {
+    const { img, m } = await twoMounts();
+    expect((await sb.imgplan(['plan', m, '--out', 'p.json'])).code).toBe(0);
+    // an attacker's edit: the first losetup becomes another command; the facts stay, their digest recomputed
+    const marker = sb.path('pwned');
+    type Saved = { plan: { actions: { address: string; steps: { argv: unknown[] }[] }[] }; facts: string[]; facts_sha256: string };
+    const saved = JSON.parse(readFileSync(sb.path('p.json'), 'utf8')) as Saved;
+    const step = saved.plan.actions.flatMap((a) => a.steps.map((st) => ({ a, st }))).find(({ st }) => st.argv[0] === 'losetup')!;
+    const was = (step.st.argv as string[]).join(' ');
+    expect(was).toContain('--read-only');
+    step.st.argv = ['touch', marker];
+    saved.facts_sha256 = createHash('sha256').update(saved.facts.join('\n')).digest('hex');
+    writeFileSync(sb.path('p.json'), JSON.stringify(saved));
+    for (const json of [false, true]) {
+      const r = await sb.imgplan(['apply', 'p.json', ...(json ? ['--json'] : [])]);
+      expect(r.code, r.stdout + r.stderr).toBe(6);
+      expect(r.stderr).toContain('is not the plan imgplan makes now, though the manifest and the live state are unchanged');
+      expect(r.stderr).toContain(`of create ${step.a.address}: saved \`touch ${marker}\` vs now \`losetup --find --show --read-only`);
+      if (json) {
+        const e = JSON.parse(r.stdout.trim()) as { type: string; changes: string[]; plan_difference: string };
+        expect(e).toMatchObject({ type: 'stale_plan', changes: [] });
+        expect(e.plan_difference).toContain(`saved \`touch ${marker}\``);
+      } else expect(r.stdout).not.toContain('[1/');
+      expect(existsSync(marker)).toBe(false);
+      expect(await sh(['losetup', '--list', '--noheadings', '--output', 'BACK-FILE'])).not.toContain(img);
+      expect(existsSync(sb.path('mnt'))).toBe(false);
+    }
+    // the plan as saved still applies
+    expect((await sb.imgplan(['plan', m, '--out', 'p.json'])).code).toBe(0);
+    const apply = await sb.imgplan(['apply', 'p.json']);
+    expect(apply.code, apply.stderr).toBe(0);
+    expect((await sb.imgplan(['destroy', m, '--auto-approve'])).code).toBe(0);
+  });
+
+  it('plan --out never follows a symbolic link: refused (exit 3), its target untouched', async () => {
+    const { m } = await twoMounts();
+    const victim = sb.path('victim.conf');
+    writeFileSync(victim, 'keep me\n');
+    symlinkSync(victim, sb.path('p.json'));
+    const r = await sb.imgplan(['plan', m, '--out', 'p.json']);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`refusing to write the plan to p.json: it is a symbolic link (to ${victim})`);
+    expect(readFileSync(victim, 'utf8')).toBe('keep me\n');
+    expect(lstatSync(sb.path('p.json')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(sb.path('p.json'))).toBe(victim);
+    // a plain file there is replaced, mode 0600
+    writeFileSync(sb.path('q.json'), 'old\n', { mode: 0o644 });
+    expect((await sb.imgplan(['plan', m, '--out', 'q.json'])).code).toBe(0);
+    expect(lstatSync(sb.path('q.json')).mode & 0o777).toBe(0o600);
   });
 
   it('plan --detailed-exitcode: 0 nothing to do, 2 changes pending, 3 invalid', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -6,6 +6,7 @@ import { plan } from '../../../src/operation/index.js';
 import { decodeSavedPlan } from '../../../src/plan/codec.js';
 import { makePlan } from '../../../src/core/make-plan.js';
 import { UnknownTargetError } from '../../../src/plan/target.js';
+import { EXIT, ImgplanError } from '../../../src/errors.js';
 import { manifestFor, observed } from '../golden-support.js';
 import { recordedStates } from './support.js';
 
@@ -65,5 +66,28 @@ describe('operation: plan over recorded states', () => {
     expect(saved.plan).toEqual(r.plan);
     expect(saved.target).toBe('attach:data');
     expect(saved.facts.some((f) => f.startsWith('image data '))).toBe(true);
+  });
+
+  it('out: never follows a symbolic link there (refused, exit 3, its target untouched); a file there is replaced, mode 0600', async () => {
+    const h = at('rescue/fresh');
+    const dir = mkdtempSync(join(tmpdir(), 'imgplan-operation-plan-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const victim = join(dir, 'passwd');
+    writeFileSync(victim, 'root:x:0:0\n', { mode: 0o644 });
+    const link = join(dir, 'rescue.plan');
+    symlinkSync(victim, link);
+    const r = plan(h.ctx, h.manifest(), { out: link });
+    await expect(r).rejects.toBeInstanceOf(ImgplanError);
+    await expect(r).rejects.toMatchObject({ exitCode: EXIT.invalid, message: `refusing to write the plan to ${link}: it is a symbolic link (to ${victim}), which imgplan does not follow` });
+    expect(readFileSync(victim, 'utf8')).toBe('root:x:0:0\n');
+    expect(readlinkSync(link)).toBe(victim);
+    // a regular file there (an older plan, mode 0644) is replaced by a new file of mode 0600
+    const out = join(dir, 'old.plan');
+    writeFileSync(out, 'old\n', { mode: 0o644 });
+    await plan(h.ctx, h.manifest(), { out });
+    expect(lstatSync(out).isFile()).toBe(true);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    expect(decodeSavedPlan(readFileSync(out, 'utf8'), out).plan.mode).toBe('apply');
+    expect(readdirSync(dir).sort()).toEqual(['old.plan', 'passwd', 'rescue.plan']);
   });
 });

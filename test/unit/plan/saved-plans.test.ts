@@ -3,6 +3,7 @@ import { decodeSavedPlan, encodeSavedPlan, looksLikeSavedPlan, SavedPlanError } 
 import { planFacts } from '../../../src/core/facts.js';
 import { makePlan } from '../../../src/core/make-plan.js';
 import { compareFacts } from '../../../src/plan/stale.js';
+import { canonicalJson, comparePlans } from '../../../src/plan/compare.js';
 import { targetPlan, UnknownTargetError } from '../../../src/plan/target.js';
 import { renderDot } from '../../../src/render/plan-dot.js';
 import { manifestFor, observed } from '../golden-support.js';
@@ -118,5 +119,32 @@ describe('graph', () => {
     const { manifest } = manifestFor('rescue/fresh');
     const plan = makePlan(manifest, await observed('rescue/fresh', manifest), { mode: 'apply' }).plan!;
     await expect(renderDot(plan)).toMatchFileSnapshot('../../golden/rescue/fresh/graph.dot');
+  });
+});
+
+describe('a saved plan, read back, is the plan made again on the same state (no refusal for nothing)', () => {
+  const states = ['kpartx/applied', 'kpartx/fresh', 'nbd/applied', 'nbd/fresh', 'partscan/applied', 'partscan/fresh', 'qemu/applied', 'qemu/fresh',
+    'rescue/applied', 'rescue/foreign', 'rescue/fresh', 'rescue/half', 'windows/applied', 'windows/fresh'];
+  it.each(states.flatMap((s) => [[s, 'apply'], [s, 'destroy']] as const))('%s, %s', async (state, mode) => {
+    const { manifest } = manifestFor(state);
+    const obs = await observed(state, manifest);
+    const made = makePlan(manifest, obs, { mode }).plan;
+    // a foreign mount on a mountpoint is a refusal: no plan to save
+    if (!made) return void expect([state, mode]).toEqual(['rescue/foreign', 'apply']);
+    const saved = decodeSavedPlan(encodeSavedPlan(made, planFacts(manifest, obs), '0.1.0'), 'p');
+    expect(comparePlans(saved.plan, makePlan(manifest, obs, { mode }).plan!)).toBeUndefined();
+  });
+
+  it('canonical JSON: key order and undefined members do not matter; everything else does', () => {
+    expect(canonicalJson({ b: 1, a: [{ y: 2, x: undefined, z: 'q' }] })).toBe(canonicalJson({ a: [{ z: 'q', y: 2 }], b: 1 }));
+    expect(canonicalJson({ a: ['x', 'y'] })).not.toBe(canonicalJson({ a: ['y', 'x'] }));
+    expect(canonicalJson({ a: 1 })).not.toBe(canonicalJson({ a: '1' }));
+  });
+
+  it('a saved plan edited into a shape imgplan never makes is told apart, not a crash', async () => {
+    const { manifest } = manifestFor('rescue/fresh');
+    const made = makePlan(manifest, await observed('rescue/fresh', manifest), { mode: 'apply' }).plan!;
+    const broken = { ...made, actions: made.actions.map((a, i) => (i === 0 ? { ...a, steps: [{ argv: 42 }] } : a)) } as never;
+    expect(comparePlans(broken, made)).toBe('the saved plan is not in the shape of a plan imgplan makes');
   });
 });

@@ -1,4 +1,5 @@
 import type { ExecEvent } from '../apply/executor.js';
+import { printable } from '../render/printable.js';
 import type { ChangeSummary, OperationEvent, Outcome } from '../operation/index.js';
 import { renderDiagnostics } from '../render/diagnostics.js';
 import { planToJson } from '../render/plan-json.js';
@@ -14,12 +15,12 @@ const jsonLine = (o: object) => out(`${JSON.stringify(o)}\n`);
 
 function progressText(e: ExecEvent): string {
   switch (e.type) {
-    case 'step_start': return `[${e.index}/${e.total}] ${e.symbol} ${e.address}: ${e.argv.join(' ')}`;
+    case 'step_start': return `[${e.index}/${e.total}] ${e.symbol} ${e.address}: ${printable(e.argv.join(' '))}`;
     case 'step_retry': return `      busy; retrying in ${e.delay_ms} ms`;
     case 'step_complete': return `      done${e.produced ? ` → ${e.produced}` : ''} (${e.elapsed_ms} ms)`;
-    case 'step_errored': return `Step failed: ${e.argv.join(' ')}: ${e.message}`;
+    case 'step_errored': return `Step failed: ${printable(e.argv.join(' '))}: ${printable(e.message)}`;
     case 'rollback_start': return 'Rolling back what this run did, in reverse order…';
-    case 'rollback_step': return `  undo ${e.address}: ${e.argv.join(' ')}${e.ok ? '' : ` (failed: ${e.message ?? ''})`}`;
+    case 'rollback_step': return `  undo ${e.address}: ${printable(e.argv.join(' '))}${e.ok ? '' : ` (failed: ${printable(e.message ?? '')})`}`;
   }
 }
 
@@ -40,7 +41,7 @@ function summaryText(e: ChangeSummary): void {
     return;
   }
   const f = e.failure;
-  err(`\nError: ${f.address}: ${f.command}\n  ${f.message.split('\n').join('\n  ')}\n`);
+  err(`\nError: ${f.address}: ${printable(f.command)}\n  ${f.message.split('\n').map(printable).join('\n  ')}\n`);
   if (f.holders) err(`  Processes using it:\n    ${f.holders.split('\n').join('\n    ')}\n`);
   const list = (title: string, xs: readonly string[]) => err(`\n${title}: ${xs.length ? '' : 'none'}\n${xs.map((x) => `  ${x}\n`).join('')}`);
   list('Done (and kept)', e.doneAndKept);

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, posix, resolve } from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, parseDocument, type Document, type Node } from 'yaml';
 import { error, type Diagnostic, type SourcePos } from '../diagnostics.js';
+import { aliasBomb, decodeManifest, MAX_ALIAS_VALUES } from './limits.js';
+import { checkPath } from './paths.js';
 import { manifestValidator, type SchemaError } from './schema.js';
 import { checkSemantics } from './semantic.js';
 import type { Access, ImageFormat, ImageSpec, Manifest, MountSpec, PartitionMethod, QemuBackend, Source } from './types.js';
@@ -9,7 +11,8 @@ import type { Access, ImageFormat, ImageSpec, Manifest, MountSpec, PartitionMeth
 export interface LoadOptions {
   /** absolute path of the manifest file (positions and relative image paths use it) */
   readonly path: string;
-  readonly text: string;
+  /** the manifest: its bytes as read (refused unless UTF-8), or its text already decoded */
+  readonly text: string | Uint8Array;
   /** the CLI's --allow-writes */
   readonly allowWrites: boolean;
 }
@@ -134,20 +137,41 @@ function parseWhat(what: string): Source {
   return m[2] ? { kind: 'partition', image: m[1]!, number: Number(m[2]) } : { kind: 'whole', image: m[1]! };
 }
 
+/** yaml's own message, reworded where it says little to someone who wrote a manifest */
+function yamlMessage(message: string): string {
+  const first = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/\.$/, '');
+  return /Maximum call stack size exceeded/.test(first) ? 'the YAML nests too deeply to read (the parser ran out of stack)' : first;
+}
+
 export function loadManifest(opts: LoadOptions): LoadResult {
-  const lines = new LineCounter();
-  const doc = parseDocument(opts.text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   const file = opts.path;
+  const decoded = decodeManifest(opts.text, file);
+  if (decoded.text === undefined) return { diagnostics: decoded.diagnostics };
+  const text = decoded.text;
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
   const loc = new Locator(doc, lines, file);
   const diagnostics: Diagnostic[] = [];
   for (const e of doc.errors) {
     const at = e.linePos?.[0] ? { file, line: e.linePos[0].line, col: e.linePos[0].col } : { file, line: 1, col: 1 };
-    diagnostics.push(error('yaml', e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '').replace(/\.$/, ''), at,
-      'check indentation and quoting; YAML uses spaces, not tabs'));
+    diagnostics.push(error('yaml', yamlMessage(e.message), at, 'check indentation and quoting; YAML uses spaces, not tabs'));
   }
   if (diagnostics.length) return { diagnostics };
 
-  const data = doc.toJS() as unknown;
+  const bomb = aliasBomb(doc);
+  if (bomb) {
+    return { diagnostics: [error('yaml-alias-limit',
+      `YAML aliases expand the manifest by more than ${MAX_ALIAS_VALUES} values here (at *${bomb.source}): refused as a possible alias bomb`,
+      bomb.range ? loc.pos(bomb.range[0]) : { file, line: 1, col: 1 },
+      'a manifest needs few aliases: write the values out, or repeat large anchors less')] };
+  }
+  let data: unknown;
+  try {
+    // the alias check above is the limit; yaml's own stays as a backstop
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_VALUES }) as unknown;
+  } catch (e) {
+    return { diagnostics: [error('yaml', yamlMessage((e as Error).message), { file, line: 1, col: 1 }, 'check the anchors (&name) and aliases (*name)')] };
+  }
   if (data === null || data === undefined) {
     return { diagnostics: [error('empty', 'the manifest is empty', { file, line: 1, col: 1 },
       'start with "version: 1" and an "images:" map (see examples/)')] };
@@ -193,6 +217,14 @@ export function loadManifest(opts: LoadOptions): LoadResult {
     volumeGroupsAt: (img.volume_groups ?? []).map((_, j) => loc.value(['images', name, 'volume_groups', j])),
     vgNameClash: img.vg_name_clash ?? 'refuse',
   }));
+  for (const [name, img] of Object.entries(input.images)) {
+    const bad = checkPath(img.file, `images.${name}.file`, loc.value(['images', name, 'file']));
+    if (bad) diagnostics.push(bad);
+  }
+  for (const [i, m] of (input.mounts ?? []).entries()) {
+    const bad = checkPath(m.where, `mounts[${i}].where`, loc.value(['mounts', i, 'where']));
+    if (bad) diagnostics.push(bad);
+  }
   const mounts: MountSpec[] = (input.mounts ?? []).map((m, i) => ({
     source: parseWhat(m.what),
     what: m.what,
@@ -208,7 +240,7 @@ export function loadManifest(opts: LoadOptions): LoadResult {
   }));
   const manifest: Manifest = {
     path: file,
-    sha256: createHash('sha256').update(opts.text).digest('hex'),
+    sha256: createHash('sha256').update(text).digest('hex'),
     images,
     mounts,
   };

@@ -8,6 +8,8 @@ import type { Emit } from './events.js';
 export interface Input {
   readonly path: string;
   readonly text: string;
+  /** the file as read, when it was: the manifest loader refuses it unless it is UTF-8 (text replaces bad bytes with U+FFFD) */
+  readonly bytes?: Uint8Array;
 }
 
 /** What an operation works with; the CLI makes one per run. Nothing below reads process.env. */
@@ -27,7 +29,8 @@ export interface OperationContext {
 export async function readInput(file: string): Promise<Input> {
   try {
     const path = await realpath(resolve(file));
-    return { path, text: await readFile(path, 'utf8') };
+    const bytes = await readFile(path);
+    return { path, text: bytes.toString('utf8'), bytes };
   } catch (e) {
     throw new ImgplanError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
       EXIT.invalid, file === 'imgplan.yaml' ? 'pass the manifest as an argument, or create imgplan.yaml here (see examples/)' : undefined);

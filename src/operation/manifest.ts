@@ -17,7 +17,7 @@ export interface Loaded {
  */
 export function load(emit: Emit, input: Input, allowWrites: boolean, forDestroy = false): Loaded | undefined {
   const { path, text } = input;
-  const r = loadManifest({ path, text, allowWrites });
+  const r = loadManifest({ path, text: input.bytes ?? text, allowWrites });
   if (hasErrors(r.diagnostics) || !r.manifest) {
     if (!forDestroy) {
       emit({ type: 'diagnostics', diagnostics: r.diagnostics, source: text });

@@ -78,6 +78,34 @@ describeRoot('behaviour on a real kernel', () => {
     for (const d of ['x', 'y', 'z', 'w']) expect(existsSync(sb.path(d))).toBe(false);
   });
 
+  it('refuses a hostile manifest (alias bomb, not UTF-8, unnormalised path) with exit 3 and attaches nothing', async () => {
+    await sb.wholeImage('ok.img', 32, 'ext4');
+    const mount = `mounts:\n  - { what: ok, where: ${sb.path('h')} }\n`;
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) =>
+      `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`)];
+    sb.writeManifest('bomb.yaml', `version: 1\nimages:\n  ok: { file: ok.img, format: raw }\n${mount}lol:\n${bomb.map((l) => `  ${l}\n`).join('')}`);
+    writeFileSync(sb.path('latin1.yaml'), Buffer.concat([
+      Buffer.from(`version: 1\nimages:\n  ok: { file: ok.img, format: raw, description: "caf`), Buffer.from([0xe9]), Buffer.from(`" }\n${mount}`)]));
+    sb.writeManifest('dotdot.yaml', `version: 1\nimages:\n  ok: { file: ok.img, format: raw }\nmounts:\n  - what: ok\n    where: ${sb.path('h')}/../h\n`);
+    const cases: [string, RegExp][] = [
+      ['bomb.yaml', /bomb\.yaml:11:10: error: YAML aliases expand the manifest by more than 10000 values here \(at \*d\): refused as a possible alias bomb/],
+      ['latin1.yaml', /latin1\.yaml:3:53: error: the manifest is not valid UTF-8: byte 0xe9 at byte offset 71/],
+      ['dotdot.yaml', /dotdot\.yaml:6:12: error: mounts\[0\]\.where ".*\/h\/\.\.\/h" is not a normalised path: it has a "\.\." component\n(.*\n)*  hint: write it as \/tmp\/.*\/h\n/],
+    ];
+    for (const [file, want] of cases) {
+      for (const cmd of ['validate', 'plan', 'apply']) {
+        const r = await sb.imgplan([cmd, sb.path(file), ...(cmd === 'apply' ? ['--auto-approve'] : [])]);
+        expect(r.code, `${cmd} ${file}: ${r.stderr}`).toBe(3);
+        expect(r.stderr).toMatch(want);
+        expect(r.stderr).toContain('hint:');
+        expect(r.stderr).not.toContain('internal error');
+        expect(r.stdout).toBe('');
+      }
+    }
+    expect(await ourLoops()).toEqual([]);
+    expect(existsSync(sb.path('h'))).toBe(false);
+  });
+
   it('a failed step rolls back everything this run did (exit 1)', async () => {
     // the nested mountpoint does not exist inside the parent filesystem: only apply can find out
     const img = await sb.partitionedImage('nested.img', 64, 'dos', [

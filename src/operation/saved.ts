@@ -19,6 +19,23 @@ export interface SavedPlanOptions {
   readonly lockTimeoutSeconds?: number;
 }
 
+/**
+ * A saved plan is an approval, so it counts only while no one but the one applying it can have
+ * changed it (as ssh's StrictModes asks of a key): owned by this user, writable by no one else.
+ */
+function refuseWritableByOthers(input: Input): void {
+  const me = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  const o = input.owner;
+  if (!o || me === undefined) return;
+  const mode = o.mode.toString(8).padStart(4, '0');
+  const why = o.uid !== me ? `it belongs to uid ${o.uid}`
+    : (o.mode & 0o022) !== 0 ? `it is writable by ${o.mode & 0o020 ? 'its group' : 'others'} (mode ${mode})` : undefined;
+  if (why) {
+    throw new ImgplanError(`refusing the saved plan ${input.path}: ${why}, so someone else could have changed what it approves`, EXIT.invalid,
+      `make it yours alone (chown, chmod go-w), or make a new plan: imgplan plan MANIFEST --out FILE`);
+  }
+}
+
 /** A saved plan's file, decoded; one that is damaged or foreign is a refusal (exit 3). */
 export function decodeSaved(input: Input): SavedPlan {
   try {
@@ -58,6 +75,7 @@ function replanDifference(loaded: Loaded, observed: ObservedState, saved: SavedP
  * otherwise it is stale and nothing runs.
  */
 export async function applySavedPlan(ctx: OperationContext, input: Input, options: SavedPlanOptions = {}): Promise<ChangeResult> {
+  refuseWritableByOthers(input);
   const saved = decodeSaved(input);
   const plan = saved.plan;
   const manifestInput = await (ctx.readInput ?? readInput)(plan.manifest.path);

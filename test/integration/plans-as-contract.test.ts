@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, lstatSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, readFileSync, readlinkSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { execa } from 'execa';
@@ -133,6 +133,20 @@ describeRoot('saved plans, JSON, exit codes, lock', () => {
     writeFileSync(sb.path('q.json'), 'old\n', { mode: 0o644 });
     expect((await sb.imgplan(['plan', m, '--out', 'q.json'])).code).toBe(0);
     expect(lstatSync(sb.path('q.json')).mode & 0o777).toBe(0o600);
+  });
+
+  it('a saved plan that others could have changed approves nothing: refused (exit 3), nothing runs', async () => {
+    const { m } = await twoMounts();
+    expect((await sb.imgplan(['plan', m, '--out', 'p.json'])).code).toBe(0);
+    chmodSync(sb.path('p.json'), 0o620);
+    const r = await sb.imgplan(['apply', 'p.json']);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(`refusing the saved plan ${sb.path('p.json')}: it is writable by its group (mode 0620)`);
+    expect(await sh(['losetup', '--list', '--noheadings', '--output', 'BACK-FILE'])).not.toContain(sb.root);
+    chmodSync(sb.path('p.json'), 0o600);
+    const ok = await sb.imgplan(['apply', 'p.json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await sb.imgplan(['destroy', m, '--auto-approve'])).code).toBe(0);
   });
 
   it('plan --detailed-exitcode: 0 nothing to do, 2 changes pending, 3 invalid', async () => {

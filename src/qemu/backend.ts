@@ -116,6 +116,11 @@ function checkImage(img: ImageSpec, obs: ObservedState, diags: Diagnostic[]): re
     backing ? `restore it; qemu-img info --backing-chain ${img.file} shows the chain the image expects` : undefined));
     return undefined;
   }
+  if (q.problem?.kind === 'backing-not-file') {
+    diags.push(error('backing-not-file', `the backing file ${q.problem.file} of image ${img.name} is ${q.problem.what} (${q.problem.message})`, img.fileAt,
+      'imgplan opens only backing chains of regular files: check the chain with qemu-img info --backing-chain on a copy you trust'));
+    return undefined;
+  }
   if (q.problem) {
     diags.push(error('qemu-open', `QEMU cannot open image ${img.name}: ${q.problem.message}`, img.fileAt, `check it with: qemu-img info ${img.file}`));
     return undefined;

@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import { ProbeError } from '../errors.js';
 import type { ExportPaths } from './paths.js';
 import type { ImageSpec } from '../manifest/types.js';
@@ -6,7 +7,7 @@ import type { CommandResult, Runner } from '../runner/runner.js';
 import type { MountEntry } from '../probe/findmnt.js';
 import * as probes from '../probe/commands.js';
 import type { ExportObservation, NbdDevice, NbdState, QemuObservation } from '../probe/observed.js';
-import { classifyQemuError, parseQemuImgInfo, qemuImgChain, qemuImgProbe, type QemuImageInfo } from './img-info.js';
+import { classifyQemuError, MAX_CHAIN, parseQemuImgInfo, protocolSyntax, qemuImgBacking, qemuImgProbe, type QemuImageInfo } from './img-info.js';
 
 function infoOf(cmd: readonly string[], r: CommandResult): QemuImageInfo[] {
   try {
@@ -38,10 +39,28 @@ export async function inspectQemuImage(runner: Runner, img: ImageSpec, heldByUs:
   const probe = infoOf(cmd.argv, r)[0]!;
   const live = inUse ? { inUse } : {};
   if (probe.format !== img.format || probe.backingFilename === undefined) return { probe, ...live, ...(probe.format === img.format ? { chain: [probe] } : {}) };
-  const chainCmd = qemuImgChain(img.file, img.format, inUse !== undefined || heldByUs);
-  const c = await runner.run(chainCmd);
-  if (c.failure) return { probe, ...live, problem: classifyQemuError(c.stderr) };
-  return { probe, ...live, chain: infoOf(chainCmd.argv, c) };
+  const chain = [probe];
+  const forceShare = inUse !== undefined || heldByUs;
+  // a header names its backing file: each is checked to be a regular file before QEMU opens it
+  for (let cur = probe; cur.backingFilename !== undefined; cur = chain[chain.length - 1]!) {
+    const name = cur.backingFilename;
+    const full = cur.fullBackingFilename ?? posix.resolve(posix.dirname(cur.filename), name);
+    const notFile = (what: string): QemuObservation => ({
+      probe, ...live, problem: { kind: 'backing-not-file', file: full, what, message: `${cur.filename} names ${JSON.stringify(name)} as its backing file` },
+    });
+    if (chain.length > MAX_CHAIN) {
+      return { probe, ...live, problem: { kind: 'other', message: `the backing chain is longer than ${MAX_CHAIN} images` } };
+    }
+    if (protocolSyntax(name) || protocolSyntax(full)) return notFile('QEMU protocol or json: syntax, not a file');
+    const st = await runner.inspectPath(full);
+    if (st.kind === 'missing') return { probe, ...live, problem: { kind: 'missing-file', file: full, message: 'No such file or directory' } };
+    if (st.kind !== 'file') return notFile(st.kind === 'directory' ? 'a directory' : 'not a regular file (a device or a special file)');
+    const cmd = qemuImgBacking(full, cur.backingFormat, forceShare);
+    const r = await runner.run(cmd);
+    if (r.failure) return { probe, ...live, problem: classifyQemuError(r.stderr) };
+    chain.push(infoOf(cmd.argv, r)[0]!);
+  }
+  return { probe, ...live, chain };
 }
 
 /** Whether imgplan's export of an image is serving: its daemon alive (pid file, command line) and the view mounted. */

@@ -27,13 +27,23 @@ export function qemuImgProbe(file: string, forceShare: boolean): Command {
   return { argv: ['qemu-img', 'info', '--output=json', ...(forceShare ? ['--force-share'] : []), file], effect: 'reads' };
 }
 
-/** The whole backing chain, opened with the manifest's format for the top image. */
-export function qemuImgChain(file: string, format: string, forceShare: boolean): Command {
+/**
+ * One backing file of a chain, opened with the format its child's header records (QEMU probes
+ * it when there is none) and without --backing-chain: its own backing file is opened only once
+ * imgplan has checked that path too.
+ */
+export function qemuImgBacking(file: string, format: string | undefined, forceShare: boolean): Command {
   return {
-    argv: ['qemu-img', 'info', '--output=json', '--backing-chain', `--format=${format}`, ...(forceShare ? ['--force-share'] : []), file],
+    argv: ['qemu-img', 'info', '--output=json', ...(format ? [`--format=${format}`] : []), ...(forceShare ? ['--force-share'] : []), file],
     effect: 'reads',
   };
 }
+
+/** A backing file named with QEMU's protocol or json: syntax (nbd:, http:, json:{…}), not as a path. */
+export const protocolSyntax = (name: string) => /^[A-Za-z][A-Za-z0-9+._-]*:/.test(name);
+
+/** How long a backing chain imgplan follows; real ones are a few images deep. */
+export const MAX_CHAIN = 16;
 
 function parseOne(v: unknown): QemuImageInfo {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ShapeError(`qemu-img info: expected an object, got ${JSON.stringify(v)}`);
@@ -68,6 +78,8 @@ export function parseQemuImgInfo(text: string): QemuImageInfo[] {
 export type QemuOpenProblem =
   | { readonly kind: 'in-use'; readonly message: string }
   | { readonly kind: 'missing-file'; readonly file: string; readonly message: string }
+  /** a backing file that is not a regular file: a device, a directory, QEMU protocol or json: syntax */
+  | { readonly kind: 'backing-not-file'; readonly file: string; readonly what: string; readonly message: string }
   | { readonly kind: 'other'; readonly message: string };
 
 /**

@@ -62,4 +62,22 @@ mounts:
     expect(readdirSync(host)).toEqual(['passwd']);
     expect([await sha256(root), await sha256(sb.path('boot.img'))]).toEqual(before);
   });
+
+  it.each([
+    ['a host block device', '/dev/loop0', 'raw', 'not a regular file (a device or a special file)'],
+    ['QEMU nbd protocol syntax', 'nbd://127.0.0.1:9/disk', 'raw', 'QEMU protocol or json: syntax, not a file'],
+    ['json: syntax reaching a host file', 'json:{"file.driver":"file","file.filename":"/etc/shadow"}', 'raw', 'QEMU protocol or json: syntax, not a file'],
+  ])('a qcow2 whose header names %s as its backing file is refused at plan time, before QEMU opens it', async (_what, backing, fmt, what) => {
+    const top = sb.path('top.qcow2');
+    // -u: the header is written without opening the backing file, as a crafted image would have it
+    await sh(['qemu-img', 'create', '-q', '-f', 'qcow2', '-u', '-b', backing, '-F', fmt, top, '16M']);
+    const before = await sha256(top);
+    const m = sb.writeManifest('q.yaml', `version: 1\nimages:\n  q: { file: top.qcow2, format: qcow2 }\nmounts:\n  - { what: q, where: ${sb.path('mnt/q')} }\n`);
+    const plan = await sb.imgplan(['plan', m]);
+    expect(plan.code, plan.stdout + plan.stderr).toBe(3);
+    expect(plan.stderr).toContain(`of image q is ${what} (${top} names ${JSON.stringify(backing)} as its backing file)`);
+    expect(plan.stderr).toContain('imgplan opens only backing chains of regular files');
+    expect(existsSync(sb.path('mnt'))).toBe(false);
+    expect(await sha256(top)).toBe(before);
+  });
 });

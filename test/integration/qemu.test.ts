@@ -38,7 +38,7 @@ mounts:
 `);
     const plan = await sb.imgplan(['plan', m]);
     expect(plan.code, plan.stderr).toBe(0);
-    expect(plan.stdout).toContain(`image      ${sb.path('top.qcow2')} (qcow2, 64.0 MiB virtual) → backing base.qcow2 (qcow2)`);
+    expect(plan.stdout).toContain(`image      ${sb.path('top.qcow2')} (qcow2, 64.0 MiB virtual) → backing ${sb.path('base.qcow2')} (qcow2)`);
     expect(plan.stdout).toMatch(/backend +qemu-storage-daemon serves the disk as a raw file over FUSE, read by loop devices \(no nbd: /);
     expect(plan.stdout).toMatch(/\$ qemu-storage-daemon --blockdev driver=file,node-name=file0,filename=\S+\/top\.qcow2,read-only=on --blockdev driver=qcow2,node-name=disk0,file=file0,read-only=on --export type=fuse,id=view0,node-name=disk0,mountpoint=\S+\/top\.raw,writable=off/);
     expect(plan.stdout).toContain('Plan: 24 to add, 0 to change, 0 to destroy. No image will be written.');

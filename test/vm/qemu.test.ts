@@ -56,7 +56,7 @@ mounts:
       const plan = await sb.imgplan(['plan', m]);
       expect(plan.code, plan.stderr).toBe(0);
       const out = plan.stdout;
-      expect(out).toContain(`image      ${sb.path('top.qcow2')} (qcow2, 64.0 MiB virtual) → backing base.qcow2 (qcow2)`);
+      expect(out).toContain(`image      ${sb.path('top.qcow2')} (qcow2, 64.0 MiB virtual) → backing ${sb.path('base.qcow2')} (qcow2)`);
       expect(out).toMatch(/backend +qemu-nbd connects \/dev\/nbd\d+ \(the kernel has nbd; the module is loaded first, with max_part=16\)/);
       expect(out).toContain('$ modprobe nbd max_part=16');
       expect(out).toMatch(new RegExp(`\\$ qemu-nbd --read-only --format=qcow2 --pid-file=\\S+/top\\.pid --connect=/dev/nbd\\d+ ${sb.path('top.qcow2')}\\n`));

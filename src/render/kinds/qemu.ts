@@ -1,11 +1,9 @@
 import { humanBytes } from '../../plan/format.js';
 import type { BackendChoice, ChainLink, NbdMissing, QemuAccess } from '../../qemu/backend.js';
 
-/** "top.qcow2 (qcow2, 64.0 MiB virtual) → backing base.qcow2 (qcow2)" */
+/** "/vm/top.qcow2 (qcow2, 64.0 MiB virtual) → backing /vm/base.qcow2 (qcow2)": every file a header names, in full */
 export function chainText(chain: readonly ChainLink[]): string {
-  return chain
-    .map((c, i) => `${i === 0 ? c.file : c.file.split('/').pop()} (${c.format}${i === 0 ? `, ${humanBytes(c.virtualSize)} virtual` : ''})`)
-    .join(' → backing ');
+  return chain.map((c, i) => `${c.file} (${c.format}${i === 0 ? `, ${humanBytes(c.virtualSize)} virtual` : ''})`).join(' → backing ');
 }
 
 const NBD_MISSING: Readonly<Record<NbdMissing, string>> = {

@@ -58,6 +58,19 @@ export class ProbeError extends ImgplanError {
   }
 }
 
+/**
+ * Bytes of a guest image that are not the structure they claim to be (a damaged or hostile image):
+ * which image, where in it ("whole", "part2"), what it should have been, and what is wrong.
+ */
+export class ImageContentError extends ImgplanError {
+  constructor(image: string, where: string, what: string, detail: string) {
+    const place = where === 'whole' ? 'the whole disk' : /^part\d+$/.test(where) ? `partition ${where.slice(4)}` : where;
+    super(`image ${image}: ${place} holds a malformed ${what}: ${detail}`, EXIT.invalid,
+      'the image is damaged, or was not written by the software it claims; imgplan will not guess at its contents. ' +
+        'Check a copy of it (pvck, ntfsfix --no-action), or leave this image out of the manifest');
+  }
+}
+
 export function missingToolHint(tool: string): string {
   const pkg = TOOL_PACKAGES[tool];
   return pkg ? `install it: apt-get install ${pkg}` : `install the package that provides ${tool}`;

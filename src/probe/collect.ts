@@ -1,10 +1,11 @@
 import { posix } from 'node:path';
-import { ProbeError, missingToolHint } from '../errors.js';
+import { ImageContentError, ProbeError, missingToolHint } from '../errors.js';
 import { journalPath, parseJournal, type Journal } from '../journal/format.js';
 import { exportPaths, probeExportPaths, type ExportPaths } from '../qemu/paths.js';
 import { needsQemu, type ImageSpec, type Manifest } from '../manifest/types.js';
 import type { Command, CommandResult, PathInfo, Runner } from '../runner/runner.js';
 import { NOT_MOUNTABLE, parseBlkidExport, type BlkidInfo } from './blkid.js';
+import { boundedReader, MalformedImageError, readBudget } from './bytes.js';
 import { joinDm, parseDmInfo, parseDmTable, type DmMap } from './dmsetup.js';
 import * as probes from './commands.js';
 import { parseFindmnt } from './findmnt.js';
@@ -96,7 +97,7 @@ async function collectImage(runner: Runner, img: ImageSpec, wanted: ReadonlySet<
   const stat = await runner.inspectPath(file);
   if (stat.kind !== 'file') return { file, stat, table: null, contents: {} };
   if (!needsQemu(img)) {
-    const o = await readContents(runner, file, stat.size ?? 0, wanted, lvNames);
+    const o = await readContents(runner, img.name, file, stat.size ?? 0, wanted, lvNames);
     // nothing recognisable in a "raw" image: say so if QEMU sees another format (a qcow2 named raw)
     if (o.table || o.contents.whole?.TYPE) return { ...o, file, stat };
     // best effort, for a better error only: no qemu-img (or a recording made without it) is no hint
@@ -109,14 +110,15 @@ async function collectImage(runner: Runner, img: ImageSpec, wanted: ReadonlySet<
   if (!qemu.chain || qemu.problem || (qemu.inUse && !img.allowLive)) return { file, stat, table: null, contents: {}, qemu };
   const size = qemu.chain[0]!.virtualSize;
   // what imgplan already serves is read where it is: the guest's bytes as the mounts see them
-  if (served) return { ...(await readContents(runner, served.path, size, wanted, lvNames)), file, stat, qemu: { ...qemu, readVia: served.via } };
+  if (served) return { ...(await readContents(runner, img.name, served.path, size, wanted, lvNames)), file, stat, qemu: { ...qemu, readVia: served.via } };
   if (!q.canProbe) return { file, stat, table: null, contents: {}, qemu };
-  const o = await withProbeExport(runner, img, q.probePaths(img.name), qemu.inUse !== undefined, (view) => readContents(runner, view, size, wanted, lvNames));
+  const o = await withProbeExport(runner, img, q.probePaths(img.name), qemu.inUse !== undefined,
+    (view) => readContents(runner, img.name, view, size, wanted, lvNames));
   return { ...o, file, stat, qemu: { ...qemu, readVia: 'probe-export' } };
 }
 
 /** Partition table and filesystems of a raw view: the image file itself, or a QEMU export of it. */
-async function readContents(runner: Runner, file: string, size: number, wanted: ReadonlySet<string>,
+async function readContents(runner: Runner, image: string, file: string, size: number, wanted: ReadonlySet<string>,
   lvNames: ReadonlySet<string>): Promise<Omit<ImageObservation, 'file' | 'stat'>> {
   const sf = probes.sfdisk(file);
   const r = await runProbe(runner, sf, [1]);
@@ -126,19 +128,25 @@ async function readContents(runner: Runner, file: string, size: number, wanted: 
   const ntfs: Record<string, NtfsHealth> = {};
   const lvm: Record<string, LvmPv> = {};
   const lvContents: Record<string, BlkidInfo> = {};
+  // the NTFS and LVM readers read at most this much of the image, over all its partitions
+  const budget = readBudget();
   const probeRange = async (key: string, range?: { offset: number; size: number }) => {
     const cmd = probes.blkid(file, range);
     const b = await runProbe(runner, cmd, [2]);
     contents[key] = b.exitCode === 0 ? parseBlkidExport(b.stdout) : {};
     const base = range?.offset ?? 0;
     const end = range ? base + range.size : size;
-    const reader = async (offset: number, length: number) => {
+    const reader = boundedReader(async (offset: number, length: number) => {
       const len = Math.max(0, Math.min(length, end - base - offset));
       return (await runner.readBytes(file, base + offset, len)) ?? new Uint8Array();
-    };
-    if (contents[key].TYPE === 'ntfs') ntfs[key] = await inspectNtfs(reader);
+    }, budget);
+    // bytes of the image that are not the structure they claim to be (damaged or hostile): refuse, naming where
+    const inspect = async <T>(what: string, f: () => Promise<T>): Promise<T> => f().catch((e: unknown) => {
+      throw e instanceof MalformedImageError ? new ImageContentError(image, key, what, e.message) : e;
+    });
+    if (contents[key].TYPE === 'ntfs') ntfs[key] = await inspect('NTFS volume', () => inspectNtfs(reader));
     if (contents[key].TYPE === 'LVM2_member') {
-      const pv = await inspectLvmPv(reader);
+      const pv = await inspect('LVM physical volume', () => inspectLvmPv(reader));
       lvm[key] = pv;
       // what filesystem each named LV holds: blkid of its first segment, where that lies on this PV
       for (const lv of pv.vg?.lvs ?? []) {

@@ -11,7 +11,7 @@
  * "unknown" with the reason, never a guess.
  */
 
-import { ascii, DiskFormatError, i8, u16, u32, u64, type ByteReader } from './bytes.js';
+import { ascii, bounded, boundedReader, i8, MalformedImageError, u16, u32, u64, type ByteReader } from './bytes.js';
 
 export type { ByteReader };
 
@@ -69,8 +69,26 @@ const HIBERFILE_HEADER = 4096;
 /** bounds so that a corrupt volume cannot make the probe read without end */
 const MAX_INDEX_BLOCKS = 256;
 const MAX_ATTRIBUTES = 64;
+/** Windows' largest cluster (format /A:2M) */
+const MAX_CLUSTER = 2 * 1024 * 1024;
+/** MFT records, index blocks and $LogFile pages: powers of two in this range (ntfs-3g accepts no other) */
+const MIN_BLOCK = 512;
+const MAX_BLOCK = 64 * 1024;
+/** cluster numbers and counts of a runlist: NTFS uses 64 bits, no real volume comes near 2^48 clusters */
+const MAX_CLUSTERS = 2 ** 48;
 
-class NtfsFormatError extends DiskFormatError {}
+class NtfsFormatError extends MalformedImageError {}
+
+const isPow2 = (n: number) => Number.isSafeInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
+
+/** A record, index block or log page size: a power of two from 512 bytes to 64 KiB. */
+function blockSize(n: number, what: string, offset?: number): number {
+  if (!isPow2(n) || n < MIN_BLOCK || n > MAX_BLOCK) {
+    const shown = n > 2 ** 32 && Number.isInteger(Math.log2(n)) ? `2^${Math.log2(n)}` : String(n);
+    throw new NtfsFormatError(`implausible ${what} of ${shown} bytes`, offset);
+  }
+  return n;
+}
 
 interface Geometry {
   readonly clusterSize: number;
@@ -111,16 +129,21 @@ function geometry(boot: Uint8Array): Geometry {
   // values above 0x80 encode a power of two (clusters larger than 64 KiB)
   const sectorsPerCluster = spc > 0x80 ? 2 ** (256 - spc) : spc;
   const clusterSize = bytesPerSector * sectorsPerCluster;
-  if (!clusterSize || bytesPerSector < 256 || bytesPerSector > 4096) throw new NtfsFormatError(
-    `implausible geometry: ${bytesPerSector} bytes per sector, ${spc} sectors per cluster`,
-  );
+  if (!isPow2(bytesPerSector) || bytesPerSector < 256 || bytesPerSector > 4096 || !isPow2(sectorsPerCluster) || clusterSize > MAX_CLUSTER) {
+    throw new NtfsFormatError(`implausible geometry: ${bytesPerSector} bytes per sector, ${spc} sectors per cluster`, 0x0b);
+  }
   // negative: 2^-n bytes, positive: n clusters
-  const size = (v: number) => (v < 0 ? 2 ** -v : v * clusterSize);
+  const size = (o: number, what: string) => {
+    const v = i8(boot, o);
+    return blockSize(v < 0 ? 2 ** -v : v * clusterSize, what, o);
+  };
+  const mftOffset = u64(boot, 0x30) * clusterSize;
+  if (!Number.isSafeInteger(mftOffset)) throw new NtfsFormatError(`$MFT cluster ${u64(boot, 0x30)} is beyond any volume`, 0x30);
   return {
     clusterSize,
-    recordSize: size(i8(boot, 0x40)),
-    indexBlockSize: size(i8(boot, 0x44)),
-    mftOffset: u64(boot, 0x30) * clusterSize,
+    recordSize: size(0x40, 'MFT record size'),
+    indexBlockSize: size(0x44, 'index block size'),
+    mftOffset,
   };
 }
 
@@ -152,9 +175,10 @@ function decodeRunlist(b: Uint8Array, start: number, end: number): Run[] {
     const header = b[pos]!;
     const lenSize = header & 0x0f;
     const ofsSize = header >> 4;
-    if (!lenSize || lenSize > 8 || ofsSize > 8 || pos + 1 + lenSize + ofsSize > end) throw new NtfsFormatError('corrupt runlist');
+    if (!lenSize || lenSize > 8 || ofsSize > 8 || pos + 1 + lenSize + ofsSize > end) throw new NtfsFormatError('corrupt runlist', pos);
     let length = 0;
     for (let i = lenSize - 1; i >= 0; i--) length = length * 256 + b[pos + 1 + i]!;
+    if (!length || length > MAX_CLUSTERS || vcn + length > MAX_CLUSTERS) throw new NtfsFormatError(`runlist has a run of ${length} clusters`, pos);
     if (ofsSize === 0) {
       runs.push({ vcn, lcn: null, length });
     } else {
@@ -163,6 +187,7 @@ function decodeRunlist(b: Uint8Array, start: number, end: number): Run[] {
       // sign-extend the little-endian delta
       if (b[pos + lenSize + ofsSize]! & 0x80) delta -= 2 ** (8 * ofsSize);
       lcn += delta;
+      if (lcn < 0 || lcn + length > MAX_CLUSTERS) throw new NtfsFormatError(`runlist points to cluster ${lcn}, outside any volume`, pos);
       runs.push({ vcn, lcn, length });
     }
     vcn += length;
@@ -179,18 +204,24 @@ function attributes(rec: Uint8Array): Attribute[] {
     const type = u32(rec, pos);
     if (type === ATTR.end) return out;
     const length = u32(rec, pos + 4);
-    if (length < 16 || pos + length > used) throw new NtfsFormatError(`corrupt attribute at ${pos}`);
+    const resident = rec[pos + 8] === 0;
+    // the header reaches 0x18 bytes into a resident attribute, 0x40 into a non-resident one
+    if (length < (resident ? 0x18 : 0x40) || pos + length > used) throw new NtfsFormatError(`corrupt attribute at ${pos}`, pos);
     const nameLength = rec[pos + 9]!;
-    const name = utf16(rec, pos + u16(rec, pos + 10), nameLength);
-    if (rec[pos + 8] === 0) {
+    const nameOffset = u16(rec, pos + 10);
+    if (nameLength && nameOffset + 2 * nameLength > length) throw new NtfsFormatError(`attribute name outside its attribute at ${pos}`, pos);
+    const name = utf16(rec, pos + nameOffset, nameLength);
+    if (resident) {
       const valueLength = u32(rec, pos + 0x10);
       const valueOffset = u16(rec, pos + 0x14);
-      if (valueOffset + valueLength > length) throw new NtfsFormatError(`corrupt resident attribute at ${pos}`);
+      if (valueOffset + valueLength > length) throw new NtfsFormatError(`corrupt resident attribute at ${pos}`, pos);
       const value = rec.subarray(pos + valueOffset, pos + valueOffset + valueLength);
       out.push({ type, name, resident: true, value, dataSize: valueLength, initializedSize: valueLength });
     } else {
+      const runsOffset = u16(rec, pos + 0x20);
+      if (runsOffset < 0x40 || runsOffset > length) throw new NtfsFormatError(`runlist outside its attribute at ${pos}`, pos);
       // only the first extent (lowest VCN 0) is read: imgplan never needs a fragmented attribute list
-      const runs = u64(rec, pos + 0x10) === 0 ? decodeRunlist(rec, pos + u16(rec, pos + 0x20), pos + length) : [];
+      const runs = u64(rec, pos + 0x10) === 0 ? decodeRunlist(rec, pos + runsOffset, pos + length) : [];
       out.push({ type, name, resident: false, runs, dataSize: u64(rec, pos + 0x30), initializedSize: u64(rec, pos + 0x38) });
     }
     pos += length;
@@ -212,6 +243,9 @@ class Volume {
 
   /** Reads `length` bytes of a non-resident attribute's data from `start`, following its runs. */
   async stream(attr: Attribute, start: number, length: number): Promise<Uint8Array> {
+    // callers ask for one record, block or page; `start` comes from the image
+    bounded(length, MAX_BLOCK, 'read length');
+    bounded(start, Number.MAX_SAFE_INTEGER - MAX_BLOCK, `offset into attribute 0x${attr.type.toString(16)}`);
     if (attr.resident) return attr.value!.subarray(start, start + length);
     const out = new Uint8Array(length);
     const cs = this.geo.clusterSize;
@@ -221,6 +255,9 @@ class Volume {
       const run = attr.runs!.find((r) => vcn >= r.vcn && vcn < r.vcn + r.length);
       if (!run) throw new NtfsFormatError(`byte ${pos} of attribute 0x${attr.type.toString(16)} is outside its first extent`);
       const inRun = (run.vcn + run.length) * cs - pos;
+      if (!Number.isSafeInteger(inRun) || inRun <= 0 || !Number.isSafeInteger((run.lcn ?? 0) * cs + inRun)) {
+        throw new NtfsFormatError(`a run of attribute 0x${attr.type.toString(16)} lies beyond any volume`);
+      }
       const n = Math.min(length - done, inRun);
       if (run.lcn !== null && pos < attr.initializedSize) out.set(await this.bytes(run.lcn * cs + (pos - run.vcn * cs), n), done);
       done += n;
@@ -231,6 +268,7 @@ class Volume {
   async record(n: number): Promise<Uint8Array> {
     const size = this.geo.recordSize;
     // records 0-15 sit in the MFT's first clusters, which is how $MFT itself is found
+    bounded(n, 2 ** 32, 'MFT record number');
     if (n < 16) return fixup(await this.bytes(this.geo.mftOffset + n * size, size), 'FILE');
     if (!this.mftRuns) {
       const data = attributes(await this.record(MFT_RECORD.mft)).find((a) => a.type === ATTR.data && a.name === '');
@@ -269,7 +307,7 @@ function restartPage(page: Uint8Array): RestartPage | 'empty' {
   const raOfs = u16(p, 0x18);
   const minor = u16(p, 0x1a);
   const major = u16(p, 0x1c);
-  if (raOfs + 16 > p.length) throw new NtfsFormatError('restart area outside the restart page');
+  if (raOfs + 16 > p.length) throw new NtfsFormatError('restart area outside the restart page', 0x18);
   const inUse = u16(p, raOfs + 0x0c);
   const flags = u16(p, raOfs + 0x0e);
   const clean = inUse === LOGFILE_NO_CLIENT || (flags & RESTART_VOLUME_IS_CLEAN) !== 0;
@@ -285,12 +323,13 @@ async function logFileState(vol: Volume): Promise<LogFileState> {
   const firstPage = restartPage(first);
   if (firstPage === 'empty') return 'empty';
   // the two restart pages are written alternately; the one with the higher LSN is current
-  const pageSize = first[0] === 0x52 /* R */ ? u32(first, 0x10) : 4096;
+  const pageSize = first[0] === 0x52 /* R */ ? blockSize(u32(first, 0x10), '$LogFile page size', 0x10) : 4096;
   let second: RestartPage | 'empty' = 'empty';
   try {
     second = restartPage(await vol.stream(data, pageSize, pageSize));
-  } catch {
+  } catch (e) {
     // a torn second copy: the first one stands
+    if (!(e instanceof MalformedImageError)) throw e;
   }
   return second !== 'empty' && second.currentLsn > firstPage.currentLsn ? second.state : firstPage.state;
 }
@@ -310,10 +349,13 @@ function indexEntries(b: Uint8Array, at: number): IndexEntry[] {
     const length = u16(b, pos + 8);
     const keyLength = u16(b, pos + 10);
     const flags = u16(b, pos + 12);
-    if (length < 16 || pos + length > end) throw new NtfsFormatError('corrupt index entry');
+    if (length < 16 || pos + length > end) throw new NtfsFormatError('corrupt index entry', pos);
     const child = flags & 0x01 ? u64(b, pos + length - 8) : undefined;
     const last = (flags & 0x02) !== 0;
-    const name = !last && keyLength >= 0x42 ? utf16(b, pos + 0x10 + 0x42, b[pos + 0x10 + 0x40]!) : undefined;
+    const named = !last && keyLength >= 0x42;
+    const nameLength = named ? b[pos + 0x10 + 0x40]! : 0;
+    if (named && 0x10 + 0x42 + 2 * nameLength > length) throw new NtfsFormatError('index entry name outside its entry', pos);
+    const name = named ? utf16(b, pos + 0x10 + 0x42, nameLength) : undefined;
     out.push({ ref: last ? 0 : u32(b, pos) + u16(b, pos + 4) * 0x100000000, ...(name !== undefined ? { name } : {}),
       ...(child !== undefined ? { child } : {}) });
     if (last) break;
@@ -328,7 +370,7 @@ async function findInRoot(vol: Volume, wanted: string): Promise<number | undefin
   const root = attrs.find((a) => a.type === ATTR.indexRoot && a.name === '$I30');
   if (!root?.value) throw new NtfsFormatError('root directory has no $I30 index');
   const alloc = attrs.find((a) => a.type === ATTR.indexAllocation && a.name === '$I30');
-  const blockSize = u32(root.value, 8) || vol.geo.indexBlockSize;
+  const indexBlock = blockSize(u32(root.value, 8) || vol.geo.indexBlockSize, 'index block size', 8);
   const target = wanted.toUpperCase();
   const pending: IndexEntry[][] = [indexEntries(root.value, 0x10)];
   for (let visited = 0; pending.length;) {
@@ -337,8 +379,8 @@ async function findInRoot(vol: Volume, wanted: string): Promise<number | undefin
       if (e.child !== undefined) {
         if (!alloc || ++visited > MAX_INDEX_BLOCKS) throw new NtfsFormatError('root directory index is larger than expected');
         // child VCNs count in clusters when the block is at least a cluster, else in 512-byte units
-        const unit = blockSize >= vol.geo.clusterSize ? vol.geo.clusterSize : 512;
-        const block = fixup(await vol.stream(alloc, e.child * unit, blockSize), 'INDX');
+        const unit = indexBlock >= vol.geo.clusterSize ? vol.geo.clusterSize : 512;
+        const block = fixup(await vol.stream(alloc, e.child * unit, indexBlock), 'INDX');
         pending.push(indexEntries(block, 0x18));
       }
     }
@@ -362,19 +404,21 @@ async function hibernation(vol: Volume): Promise<{ state: HibernationState; size
 }
 
 /** Inspects an NTFS volume through `read`. Each part that cannot be read is "unknown", with the reason in problems. */
-export async function inspectNtfs(read: ByteReader): Promise<NtfsHealth> {
+export async function inspectNtfs(rawRead: ByteReader): Promise<NtfsHealth> {
+  const read = boundedReader(rawRead);
   const problems: string[] = [];
   let vol: Volume;
   try {
     vol = new Volume(read, geometry(await read(0, 512)));
   } catch (e) {
+    if (!(e instanceof MalformedImageError)) throw e;
     return { dirty: 'unknown', logFile: 'unknown', hibernation: 'unknown', problems: [`boot sector: ${(e as Error).message}`] };
   }
   const attempt = async <T>(what: string, f: () => Promise<T>): Promise<T | undefined> => {
     try {
       return await f();
     } catch (e) {
-      if (!(e instanceof DiskFormatError)) throw e;
+      if (!(e instanceof MalformedImageError)) throw e;
       problems.push(`${what}: ${e.message}`);
       return undefined;
     }

@@ -1,4 +1,4 @@
-import { asArray, asBool, asNumber, asOptString, asRecord, asString, parseJsonObject } from './coerce.js';
+import { asArray, asBool, asNumber, asOptString, asRecord, asString, parseJsonObject, ShapeError } from './coerce.js';
 
 export interface Partition {
   /** as fdisk/sfdisk number it: MBR primaries 1–4, logicals from 5; GPT entries 1… */
@@ -21,6 +21,19 @@ export interface PartitionTable {
 export const MBR_EXTENDED_TYPES: ReadonlySet<string> = new Set(['5', 'f', '85']);
 
 /**
+ * The partition table is read from the image, so it is bounded: GPT's default is 128 entries and
+ * sfdisk reads more only from a table that asks for it; no guest disk has this many.
+ */
+export const MAX_PARTITIONS = 1024;
+
+/** A sector count or number from the table: a safe non-negative integer. */
+function sectors(v: unknown, what: string): number {
+  const n = asNumber(v, what);
+  if (!Number.isSafeInteger(n) || n < 0) throw new ShapeError(`${what}: ${n} is not a sector count`);
+  return n;
+}
+
+/**
  * Parses `sfdisk --json FILE`. sfdisk names partitions after the device ("web01.img3", or
  * "disk0p3" when the name ends in a digit); the number is what follows that prefix.
  */
@@ -29,19 +42,26 @@ export function parseSfdisk(text: string): PartitionTable {
   const t = asRecord(root.partitiontable, 'sfdisk partitiontable');
   const device = asString(t.device, 'sfdisk device');
   const unit = asOptString(t.unit) ?? 'sectors';
-  if (unit !== 'sectors') throw new Error(`sfdisk: unexpected unit ${unit}`);
+  if (unit !== 'sectors') throw new ShapeError(`sfdisk: unexpected unit ${unit}`);
   const sectorSize = t.sectorsize === undefined ? 512 : asNumber(t.sectorsize, 'sfdisk sectorsize');
-  const partitions = asArray(t.partitions, 'sfdisk partitions').map((raw) => {
+  if (![512, 1024, 2048, 4096].includes(sectorSize)) throw new ShapeError(`sfdisk: unexpected sector size ${sectorSize}`);
+  const list = asArray(t.partitions, 'sfdisk partitions');
+  if (list.length > MAX_PARTITIONS) throw new ShapeError(`sfdisk: ${list.length} partitions, more than ${MAX_PARTITIONS}`);
+  const partitions = list.map((raw) => {
     const p = asRecord(raw, 'sfdisk partition');
     const node = asString(p.node, 'sfdisk node');
     const rest = node.startsWith(device) ? node.slice(device.length) : node;
     const m = /p?(\d+)$/.exec(rest);
-    if (!m) throw new Error(`sfdisk: cannot number partition ${node}`);
+    if (!m) throw new ShapeError(`sfdisk: cannot number partition ${node}`);
     const name = asOptString(p.name);
+    const start = sectors(p.start, 'sfdisk start');
+    const size = sectors(p.size, 'sfdisk size');
+    // collect computes byte offsets from these
+    if (!Number.isSafeInteger((start + size) * sectorSize)) throw new ShapeError(`sfdisk: partition ${node} ends beyond any disk`);
     return {
-      number: Number(m[1]),
-      start: asNumber(p.start, 'sfdisk start'),
-      size: asNumber(p.size, 'sfdisk size'),
+      number: sectors(Number(m[1]), 'sfdisk partition number'),
+      start,
+      size,
       type: asString(p.type, 'sfdisk type').toLowerCase(),
       ...(name ? { name } : {}),
       bootable: asBool(p.bootable),

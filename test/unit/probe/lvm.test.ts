@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordedReader } from '../recorded-bytes.js';
+import { MalformedImageError } from '../../../src/probe/bytes.js';
 import { describe, expect, it } from 'vitest';
 import { formatLvmUuid, inspectLvmPv, parseLvmText, type LvmLv } from '../../../src/probe/lvm-metadata.js';
 import { parseVgsReport } from '../../../src/probe/lvm-report.js';
@@ -36,14 +37,14 @@ describe('LVM physical volumes read from image bytes', () => {
     expect(lvTable(a.vg!, lv, (k) => `<${k}>`).join('')).toBe('0 40960 linear <pv0> 2048,40960 24576 linear <pv1> 2048');
   });
 
-  it('not a PV, or a damaged metadata area: problems, no guess', async () => {
+  it('not a PV: problems; a damaged metadata area (its only copy): a MalformedImageError, no guess', async () => {
     expect(await inspectLvmPv(async (_o, n) => new Uint8Array(n))).toEqual({ pvUuid: '', problems: ['no LVM2 label in the first four sectors'] });
-    const pv = await inspectLvmPv(recorded('centos-pv', (reads) => {
+    const e = await inspectLvmPv(recorded('centos-pv', (reads) => {
       // the metadata area header sits at 4 KiB: break its magic
       reads['4096+512']![5] = 0x21;
-    }));
-    expect(pv.vg).toBeUndefined();
-    expect(pv.problems).toEqual(['metadata area at 4096: no metadata area header']);
+    })).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(MalformedImageError);
+    expect((e as Error).message).toBe('PV Dp3iYH-3oLE-nheg-TIQ8-I5y4-JfTr-mn3Sut: metadata area at 4096: no metadata area header (at byte 4096)');
   });
 
   it('parses the text format: sections, lists, strings with escapes, comments', () => {

@@ -50,9 +50,9 @@ describeNtfs('Windows guests on this kernel (ntfs-3g over FUSE on loop devices)'
         expect(existsSync(sb.path('mnt/c/Windows/System32/config/SYSTEM'))).toBe(true);
         expect(existsSync(sb.path('mnt/c/Program Files/Common Files'))).toBe(true);
         expect(statSync(sb.path('mnt/c/pagefile.sys')).size).toBe(1048576);
-        // root-owned, not executable
+        // root-owned, not executable, closed to other users
         const st = statSync(sb.path('mnt/c/Users/Public/Documents/notes.txt'));
-        expect([st.uid, st.mode & 0o777]).toEqual([0, 0o644]);
+        expect([st.uid, st.mode & 0o777]).toEqual([0, 0o640]);
         const mounts = await fuseblkMounts();
         expect(mounts.map((x) => x.target).sort()).toEqual([sb.path('mnt/c'), sb.path('mnt/reserved')]);
         for (const x of mounts) expect(x.options.split(',')[0]).toBe('ro');

@@ -64,7 +64,7 @@ mounts:
       expect(out).toMatch(/\$ losetup --find --show --read-only --partscan \S+\/disk\.raw/);
       // overlay: qemu-nbd writable over the throw-away overlay, and a mount that may replay
       expect(out).toMatch(/\$ qemu-nbd --format=qcow2 --pid-file=\S+ --connect=\/dev\/nbd\d+ \S+\/dirty\.overlay\.qcow2\n/);
-      expect(out).toMatch(/\$ mount -t ext4 -o ro \{nbd:dirty\} /);
+      expect(out).toMatch(/\$ mount -t ext4 -o ro,nosuid,nodev,noexec \{nbd:dirty\} /);
       // in use: shared locking, which qemu-nbd only takes as --image-opts
       expect(out).toMatch(/warning: image live is in use by another process/);
       expect(out).toMatch(new RegExp(`\\$ qemu-nbd --read-only --image-opts --pid-file=\\S+ --connect=/dev/nbd\\d+ driver=qcow2,file\\.driver=file,file\\.filename=${sb.path('live.qcow2').replace(/[.]/g, '\\.')},force-share=on\\n`));

@@ -9,7 +9,7 @@ REPO=$PWD
 DEMO=$REPO/.demo                 # owned by this script; ignored by git
 IMG=$DEMO/demo.img               # examples/demo.yaml names it as ../.demo/demo.img
 MANIFEST=examples/demo.yaml
-MNT=/mnt/imgplan-demo            # the mountpoint examples/demo.yaml uses
+MNT=/mnt/imgplan-demo/guest      # the mountpoint examples/demo.yaml uses (imgplan makes /mnt/imgplan-demo 0700)
 
 step() { printf '\n==> %s\n' "$*"; }
 imgplan() { node "$REPO/dist/cli/main.js" "$@"; }
@@ -102,6 +102,7 @@ LEFT=$(losetup --associated "$IMG")
 [ -z "$LEFT" ] || { echo "loop devices still attached to the image:" >&2; echo "$LEFT" >&2; exit 1; }
 echo "no loop device attached to the image (losetup -j prints nothing)"
 ! findmnt --noheadings "$MNT" >/dev/null || { echo "$MNT is still mounted" >&2; exit 1; }
-echo "nothing mounted at $MNT"
+[ ! -e /mnt/imgplan-demo ] || { echo "/mnt/imgplan-demo is still there" >&2; exit 1; }
+echo "nothing mounted at $MNT, and the directories imgplan made are gone"
 
 printf '\nDemo OK\n'

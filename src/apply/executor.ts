@@ -66,13 +66,14 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
   const resolveEntry = (e: Extract<Step['journal'], { op: 'record' }>): JournalEntry =>
     Object.fromEntries(Object.entries(e.entry).map(([k, v]) => [k, resolveValue(v)])) as unknown as JournalEntry;
 
-  const runWithRetry = async (address: string, argv: readonly string[], retryBusy: boolean): Promise<CommandResult> => {
+  const runWithRetry = async (address: string, argv: readonly string[], retryBusy: boolean, dirFd3?: Step['dirFd3']): Promise<CommandResult> => {
     const delays = opts.busyDelaysMs ?? DEFAULT_BUSY_DELAYS;
-    let r = await opts.runner.run({ argv: argv as [string, ...string[]], effect: 'changes' });
+    const cmd = { argv: argv as [string, ...string[]], effect: 'changes' as const, ...(dirFd3 ? { dirFd3 } : {}) };
+    let r = await opts.runner.run(cmd);
     for (let i = 0; retryBusy && r.failure === 'exit-code' && BUSY.test(r.stderr) && i < delays.length; i++) {
       opts.onEvent({ type: 'step_retry', address, argv, delay_ms: delays[i]!, reason: r.stderr.trim() });
       await sleep(delays[i]!);
-      r = await opts.runner.run({ argv: argv as [string, ...string[]], effect: 'changes' });
+      r = await opts.runner.run(cmd);
     }
     return r;
   };
@@ -146,7 +147,7 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
         break outer;
       }
       if (step.settleBefore) await settle();
-      const r = await runWithRetry(action.address, argv, step.retryBusy ?? false);
+      const r = await runWithRetry(action.address, argv, step.retryBusy ?? false, step.dirFd3);
       if (r.failure) {
         const message = r.failure === 'not-found'
           ? `${argv[0]} is not installed; ${missingToolHint(argv[0]!)}`

@@ -1,5 +1,5 @@
 import type { ExecEvent } from '../apply/executor.js';
-import { printable } from '../render/printable.js';
+import { printable } from '../printable.js';
 import type { ChangeSummary, OperationEvent, Outcome } from '../operation/index.js';
 import { renderDiagnostics } from '../render/diagnostics.js';
 import { planToJson } from '../render/plan-json.js';

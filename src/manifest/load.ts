@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, posix, resolve } from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, parseDocument, type Document, type Node } from 'yaml';
 import { error, type Diagnostic, type SourcePos } from '../diagnostics.js';
+import { printable } from '../printable.js';
 import { aliasBomb, decodeManifest, MAX_ALIAS_VALUES } from './limits.js';
 import { checkPath } from './paths.js';
 import { manifestValidator, type SchemaError } from './schema.js';
@@ -76,7 +77,7 @@ function pointerToPath(pointer: string): PathSeg[] {
 
 function describe(path: readonly PathSeg[]): string {
   if (path.length === 0) return 'the manifest';
-  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+  return printable(path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join(''));
 }
 
 const WHAT_HINT = 'use IMAGE for a whole-image filesystem or IMAGE/partN for partition N (e.g. web01/part1)';
@@ -92,11 +93,11 @@ function schemaDiagnostic(e: SchemaError, loc: Locator): Diagnostic {
     case 'additionalProperties': {
       const extra = String(p.additionalProperty);
       const known = Object.keys(((e.parentSchema as { properties?: object } | undefined)?.properties) ?? {});
-      return error('unknown-field', `unknown field "${extra}" in ${where}`, loc.key(path, extra),
+      return error('unknown-field', `unknown field "${printable(extra)}" in ${where}`, loc.key(path, extra),
         known.length ? `known fields here: ${known.join(', ')}` : undefined);
     }
     case 'propertyNames':
-      return error('bad-image-name', `image name "${String(p.propertyName)}" is not allowed`,
+      return error('bad-image-name', `image name "${printable(String(p.propertyName))}" is not allowed`,
         loc.key(path, String(p.propertyName)), 'image names match [a-z][a-z0-9_-]* (lower case, digits, _ and -)');
     case 'enum':
       return error('bad-value', `${where} must be one of: ${(p.allowedValues as unknown[]).join(', ')}`, loc.value(path),
@@ -112,9 +113,9 @@ function schemaDiagnostic(e: SchemaError, loc: Locator): Diagnostic {
     case 'uniqueItems':
       return error('duplicate', `${where} lists the same option twice`, loc.value(path));
     case 'pattern': {
-      if (last === 'what') return error('bad-what', `${where} "${String(loc.raw(path))}" is not a valid source`, loc.value(path), WHAT_HINT);
+      if (last === 'what') return error('bad-what', `${where} "${printable(String(loc.raw(path)))}" is not a valid source`, loc.value(path), WHAT_HINT);
       if (last === 'where') return error('bad-where', `${where} must be an absolute path`, loc.value(path));
-      if (path[path.length - 2] === 'options') return error('bad-option', `${where} must be one option without commas or spaces`,
+      if (path[path.length - 2] === 'options') return error('bad-option', `${where} must be one option without commas, spaces or control characters`,
         loc.value(path), 'write options as a YAML list: options: [nosuid, nodev]');
       return error('bad-value', `${where} has an invalid value`, loc.value(path));
     }
@@ -194,7 +195,8 @@ export function loadManifest(opts: LoadOptions): LoadResult {
 
   const input = data as {
     images: Record<string, { file: string; format: ImageFormat; access?: Access; partitions?: PartitionMethod; volume_groups?: string[];
-      vg_name_clash?: 'refuse' | 'map'; allow_live?: boolean; qemu_backend?: QemuBackend }>;
+      vg_name_clash?: 'refuse' | 'map'; allow_live?: boolean; allow_backing?: string[];
+      qemu_backend?: QemuBackend }>;
     mounts?: { what: string; where: string; type?: string; options?: string[]; discard_windows_state?: boolean }[];
   };
   const base = dirname(file);
@@ -206,6 +208,8 @@ export function loadManifest(opts: LoadOptions): LoadResult {
     access: img.access ?? 'read-only',
     allowLive: img.allow_live === true,
     ...(img.allow_live !== undefined ? { allowLiveAt: loc.value(['images', name, 'allow_live']) } : {}),
+    allowBacking: img.allow_backing ?? [],
+    ...(img.allow_backing !== undefined ? { allowBackingAt: loc.value(['images', name, 'allow_backing']) } : {}),
     qemuBackend: img.qemu_backend ?? 'auto',
     ...(img.qemu_backend !== undefined ? { qemuBackendAt: loc.value(['images', name, 'qemu_backend']) } : {}),
     at: loc.key(['images'], name),

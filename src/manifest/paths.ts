@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { error, type Diagnostic, type SourcePos } from '../diagnostics.js';
+import { printable } from '../printable.js';
 
 /** C0 controls, DEL and C1 controls: never in a path imgplan writes into a unit, a command line or a message. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/gu;
@@ -8,11 +9,6 @@ const CONTROL_NAMES: Readonly<Record<string, string>> = { '\n': 'a newline', '\r
 
 function codePoint(c: string): string {
   return `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
-}
-
-/** The path with its control characters written as escapes, for quoting it in a message. */
-function escapeControls(s: string): string {
-  return s.replace(CONTROL, (c) => ({ '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c] ?? `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
 }
 
 /** The normal form of `p`: what the hint suggests (for a relative path, leading ".." parts stay). */
@@ -31,7 +27,7 @@ export function checkPath(value: string, field: string, at: SourcePos): Diagnost
   if (control) {
     const c = control[0];
     return error('path-control-char',
-      `${field} "${escapeControls(value)}" contains ${CONTROL_NAMES[c] ?? 'a control character'} (${codePoint(c)}) at character ${control.index + 1}`,
+      `${field} "${printable(value)}" contains ${CONTROL_NAMES[c] ?? 'a control character'} (${codePoint(c)}) at character ${control.index + 1}`,
       at, 'paths must not contain control characters (U+0000-U+001F, U+007F-U+009F): look for a stray line break, tab or escape sequence in the quoted string');
   }
   const absolute = value.startsWith('/');

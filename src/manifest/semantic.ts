@@ -26,6 +26,10 @@ export function checkSemantics(m: Manifest, opts: { allowWrites: boolean }): Dia
       out.push(warning('backend-unused', `qemu_backend has no effect: image ${img.name} is raw and opened without QEMU (loop devices read the file itself)`,
         img.qemuBackendAt, 'remove it; it applies to QEMU formats (qcow2, vmdk, …) and to access: overlay'));
     }
+    if (img.allowBackingAt && img.format === 'raw') {
+      out.push(warning('backing-unused', `allow_backing has no effect: image ${img.name} is raw, which has no backing file`, img.allowBackingAt,
+        'remove it; it applies to QEMU images whose header names a backing file (qcow2, qed, vmdk)'));
+    }
   }
 
   const byWhere = new Map<string, (typeof m.mounts)[number]>();

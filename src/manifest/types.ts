@@ -25,6 +25,9 @@ export interface ImageSpec {
   /** open an image a running VM holds locked, read-only with shared locking (reads may be inconsistent) */
   readonly allowLive: boolean;
   readonly allowLiveAt?: SourcePos;
+  /** backing files (exact paths or QEMU file names) the manifest allows to be other than regular files: a block device, a protocol */
+  readonly allowBacking: readonly string[];
+  readonly allowBackingAt?: SourcePos;
   /** QEMU images: which backend; auto picks nbd where the kernel has it, else qemu-storage-daemon */
   readonly qemuBackend: QemuBackend;
   readonly qemuBackendAt?: SourcePos;

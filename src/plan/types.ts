@@ -79,6 +79,12 @@ export interface Step {
    * guest's tree) is a real directory, not a symlink, or the step fails without running
    */
   readonly noSymlinks?: readonly string[];
+  /**
+   * the command names this directory as /proc/self/fd/3: apply opens `path` below `base` one
+   * component at a time without following a symlink and hands it over (a nested mountpoint in a
+   * guest's tree, which could be swapped for a link between the check and the mount)
+   */
+  readonly dirFd3?: { readonly base: string; readonly path: string };
   readonly journal: JournalOp;
 }
 

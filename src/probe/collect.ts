@@ -292,11 +292,12 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
 
   const journaledDirs = new Set((journal?.entries ?? []).flatMap((e) => (e.kind === 'dir' ? [e.path] : [])));
   const paths: Record<string, PathInfo> = {};
+  // every directory up to /: which ones imgplan must make or made (walking past the ones it made,
+  // so destroy and re-plans still see them as ours), and whether host users can reach the mount
   for (const m of manifest.mounts) {
     for (let p = m.where; ; p = posix.dirname(p)) {
       if (!(p in paths)) paths[p] = await runner.inspectPath(p);
-      // walk up past directories imgplan made, so destroy and re-plans still see them as ours
-      if ((paths[p]!.kind !== 'missing' && !journaledDirs.has(p)) || p === '/') break;
+      if (p === '/') break;
     }
   }
   for (const d of journaledDirs) if (!(d in paths)) paths[d] = await runner.inspectPath(d);

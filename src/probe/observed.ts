@@ -18,6 +18,8 @@ export interface QemuObservation {
   readonly probe?: QemuImageInfo;
   /** the backing chain, top image first, opened with the manifest's format */
   readonly chain?: readonly QemuImageInfo[];
+  /** backing files of the chain that are not regular files, opened because allow_backing names them */
+  readonly allowedBacking?: readonly { readonly file: string; readonly what: string }[];
   /** another process holds the image locked (QEMU's message); only probed further with allow_live */
   readonly inUse?: string;
   /** why QEMU could not open it */

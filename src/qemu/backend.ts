@@ -118,7 +118,8 @@ function checkImage(img: ImageSpec, obs: ObservedState, diags: Diagnostic[]): re
   }
   if (q.problem?.kind === 'backing-not-file') {
     diags.push(error('backing-not-file', `the backing file ${q.problem.file} of image ${img.name} is ${q.problem.what} (${q.problem.message})`, img.fileAt,
-      'imgplan opens only backing chains of regular files: check the chain with qemu-img info --backing-chain on a copy you trust'));
+      'imgplan opens only backing chains of regular files: check the chain with qemu-img info --backing-chain on a copy you trust; ' +
+        `if you trust this backing file, name it in allow_backing on image ${img.name}`));
     return undefined;
   }
   if (q.problem) {
@@ -130,6 +131,10 @@ function checkImage(img: ImageSpec, obs: ObservedState, diags: Diagnostic[]): re
   if (chain.some((c) => c.encrypted)) {
     diags.push(error('image-encrypted', `image ${img.name} is encrypted, which imgplan does not open`, img.fileAt, 'decrypt a copy with qemu-img convert'));
     return undefined;
+  }
+  for (const b of q.allowedBacking ?? []) {
+    const message = `the backing file ${b.file} of image ${img.name} is ${b.what}; QEMU opens it read-only because allow_backing names it`;
+    diags.push(warning('backing-allowed', message, img.allowBackingAt ?? img.fileAt));
   }
   for (const c of chain.slice(0, -1)) {
     if (c.backingFormat === undefined) {

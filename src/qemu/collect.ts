@@ -40,6 +40,7 @@ export async function inspectQemuImage(runner: Runner, img: ImageSpec, heldByUs:
   const live = inUse ? { inUse } : {};
   if (probe.format !== img.format || probe.backingFilename === undefined) return { probe, ...live, ...(probe.format === img.format ? { chain: [probe] } : {}) };
   const chain = [probe];
+  const allowed: { file: string; what: string }[] = [];
   const forceShare = inUse !== undefined || heldByUs;
   // a header names its backing file: each is checked to be a regular file before QEMU opens it
   for (let cur = probe; cur.backingFilename !== undefined; cur = chain[chain.length - 1]!) {
@@ -51,16 +52,24 @@ export async function inspectQemuImage(runner: Runner, img: ImageSpec, heldByUs:
     if (chain.length > MAX_CHAIN) {
       return { probe, ...live, problem: { kind: 'other', message: `the backing chain is longer than ${MAX_CHAIN} images` } };
     }
-    if (protocolSyntax(name) || protocolSyntax(full)) return notFile('QEMU protocol or json: syntax, not a file');
-    const st = await runner.inspectPath(full);
-    if (st.kind === 'missing') return { probe, ...live, problem: { kind: 'missing-file', file: full, message: 'No such file or directory' } };
-    if (st.kind !== 'file') return notFile(st.kind === 'directory' ? 'a directory' : 'not a regular file (a device or a special file)');
-    const cmd = qemuImgBacking(full, cur.backingFormat, forceShare);
+    const named = img.allowBacking.includes(name) || img.allowBacking.includes(full);
+    const protocol = protocolSyntax(name) || protocolSyntax(full);
+    if (protocol && !named) return notFile('QEMU protocol or json: syntax, not a file');
+    if (!protocol) {
+      const st = await runner.inspectPath(full);
+      if (st.kind === 'missing') return { probe, ...live, problem: { kind: 'missing-file', file: full, message: 'No such file or directory' } };
+      if (st.kind === 'directory') return notFile('a directory');
+      if (st.kind !== 'file' && !named) return notFile('not a regular file (a device or a special file)');
+      if (st.kind !== 'file') allowed.push({ file: full, what: 'not a regular file (a device or a special file)' });
+    } else {
+      allowed.push({ file: name, what: 'QEMU protocol or json: syntax' });
+    }
+    const cmd = qemuImgBacking(protocol ? name : full, cur.backingFormat, forceShare);
     const r = await runner.run(cmd);
     if (r.failure) return { probe, ...live, problem: classifyQemuError(r.stderr) };
     chain.push(infoOf(cmd.argv, r)[0]!);
   }
-  return { probe, ...live, chain };
+  return { probe, ...live, chain, ...(allowed.length ? { allowedBacking: allowed } : {}) };
 }
 
 /** Whether imgplan's export of an image is serving: its daemon alive (pid file, command line) and the view mounted. */

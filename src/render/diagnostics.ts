@@ -1,5 +1,5 @@
 import type { Diagnostic } from '../diagnostics.js';
-import { printable } from './printable.js';
+import { printable } from '../printable.js';
 import type { Style } from './style.js';
 
 /**

@@ -45,6 +45,7 @@ export function planToJson(plan: Plan): object {
     }),
     steps: plan.actions.flatMap((a) => a.steps.map((s) => ({
       address: a.address, phase: a.action, argv: s.argv.map(arg), ...(s.undo ? { undo: s.undo.map(arg) } : {}),
+      ...(s.dirFd3 ? { fd3: s.dirFd3 } : {}),
     }))).map((s, i) => ({ order: i + 1, ...s })),
     unchanged: plan.unchanged.map((a) => ({ address: a.address, kind: a.kind, actions: ['no-op'], reason: a.reason, attributes: a.details })),
     warnings: plan.warnings.map((w) => ({

@@ -1,7 +1,7 @@
 import { argvText } from '../plan/argv-text.js';
 import { isRef, type Plan, type PlannedAction } from '../plan/types.js';
 import { reasonText, rowsOf, verbOf } from './kinds/index.js';
-import { printable } from './printable.js';
+import { printable } from '../printable.js';
 import { renderDiagnostic } from './diagnostics.js';
 import type { Style } from './style.js';
 
@@ -26,7 +26,13 @@ function block(a: PlannedAction, n: number, numberOf: ReadonlyMap<string, number
   for (const at of rowsOf(a)) {
     lines.push(`            ${at.label.padEnd(10)} ${isRef(at.value) ? KNOWN_AFTER_APPLY : printable(at.value)}`);
   }
-  for (const s of a.steps) lines.push(`            $ ${argvText(s.argv)}`);
+  for (const s of a.steps) {
+    lines.push(`            $ ${argvText(s.argv)}`);
+    if (s.dirFd3) {
+      const { path, base } = s.dirFd3;
+      lines.push(`              (fd 3: ${printable(path)}, opened below ${printable(base)} one directory at a time, never through a symlink)`);
+    }
+  }
   return lines;
 }
 

@@ -1,8 +1,9 @@
-import { error } from '../diagnostics.js';
+import { error, warning } from '../diagnostics.js';
 import type { Manifest } from '../manifest/types.js';
 import { dirAddress, type DesiredMount } from '../plan/desired.js';
 import { guestComponents } from '../plan/graph.js';
 import { TRUST, VISIBLE_FLAGS } from '../plan/mount-options.js';
+import { masksOthers, openToEveryone } from '../plan/reachable.js';
 import type { Arg, EntryBase, Reason, Ref } from '../plan/types.js';
 import type { MountEntry } from '../probe/findmnt.js';
 import type { NtfsHealth } from '../probe/ntfs.js';
@@ -53,6 +54,17 @@ function planMount(d: DesiredMount, p: Planning): void {
   };
   const dependsOn = [...d.dependsOn, ...(p.planned(dirAddress(where)) ? [dirAddress(where)] : [])];
   const action = { address: d.address, kind: 'mount' as const, dependsOn, details };
+
+  const open = d.parent === undefined && !masksOthers(d.options) ? openToEveryone(where, p.obs.paths) : undefined;
+  if (open) {
+    const closest = open[open.length - 1]!;
+    p.problem(warning('guest-tree-reachable',
+      `the guest's files at ${where} will be open to every host user: ${open.join(', ')} ${open.length > 1 ? 'are' : 'is'} searchable by ` +
+        'all, so only the modes and owners inside the guest decide who reads them', d.spec.whereAt,
+      closest === '/'
+        ? 'put where under a directory only root can enter (one imgplan creates is made 0700)'
+        : `fence it: chmod 0700 ${closest}, or put where under a directory imgplan creates (it makes them 0700)`));
+  }
 
   let replace = false;
   let reason: Reason = 'missing';
@@ -134,12 +146,19 @@ function planMount(d: DesiredMount, p: Planning): void {
   }
   if (replace && mine) p.replaceOld(mine, reason);
   const arg: Arg = sourceArg;
+  // inside a guest's tree the kernel mounts on the directory apply opened without following links
+  // (-c: mount(8) must not resolve /proc/self/fd/3 back to a path; -i: no helper program gets it);
+  // ntfs-3g is such a helper (FUSE), so its nested mounts rely on the check right before the mount
+  const pinned = parentWhere !== undefined && d.mountType !== 'ntfs-3g';
   p.add({
     ...action, action: 'create', replace, reason,
     steps: [{
-      argv: ['mount', '-t', d.mountType, '-o', d.options.join(','), arg, where],
+      argv: pinned
+        ? ['mount', '-c', '-i', '-t', d.mountType, '-o', d.options.join(','), arg, '/proc/self/fd/3']
+        : ['mount', '-t', d.mountType, '-o', d.options.join(','), arg, where],
       // the parent is mounted by now: its tree is the guest's, checked again right before the mount
       ...(inGuest.length ? { noSymlinks: inGuest } : {}),
+      ...(pinned ? { dirFd3: { base: parentWhere, path: where } } : {}),
       undo: ['umount', where],
       journal: { op: 'record', entry: { kind: 'mount', address: d.address, dependsOn, target: where, source: arg, fstype: d.mountType } },
     }],

@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
-import { lstat, open, readFile, readdir, readlink, stat } from 'node:fs/promises';
+import { lstat, open, readFile, readdir, readlink, stat, type FileHandle } from 'node:fs/promises';
+import { posix } from 'node:path';
 import { execa } from 'execa';
 import type { Command, CommandResult, PathInfo, Runner } from './runner.js';
 
@@ -13,6 +14,41 @@ export function devToMajMin(dev: number): string {
 
 const DEFAULT_TIMEOUT_MS = 120_000;
 
+class NotOpened extends Error {}
+
+/**
+ * `path` below `base`, opened one component at a time, each with O_NOFOLLOW from the directory
+ * opened before it (through /proc/self/fd, Node's stand-in for openat): no symlink is followed,
+ * whatever changes in the tree meanwhile.
+ */
+async function openBelow(base: string, path: string): Promise<FileHandle> {
+  const flags = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+  const rel = posix.relative(base, path);
+  const parts = rel === '' ? [] : rel.split('/');
+  if (parts.some((c) => c === '..' || c === '.' || c === '')) throw new NotOpened(`${path} is not below ${base}`);
+  let dir = await open(base, flags).catch((e: NodeJS.ErrnoException) => {
+    throw new NotOpened(`${base} could not be opened as a directory without following a symlink (${e.code ?? e.message})`);
+  });
+  let at = base;
+  for (const c of parts) {
+    at = posix.join(at, c);
+    let next: FileHandle;
+    try {
+      next = await open(`/proc/self/fd/${dir.fd}/${c}`, flags);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR, not ELOOP
+      const link = (code === 'ELOOP' || code === 'ENOTDIR') && (await lstat(`/proc/self/fd/${dir.fd}/${c}`).catch(() => undefined))?.isSymbolicLink();
+      throw new NotOpened(link ? `${at} is a symlink: imgplan never mounts through one`
+        : code === 'ENOTDIR' ? `${at} is not a directory` : `${at} could not be opened (${code ?? (e as Error).message})`);
+    } finally {
+      await dir.close();
+    }
+    dir = next;
+  }
+  return dir;
+}
+
 export class ExecaRunner implements Runner {
   private readonly env: Record<string, string>;
 
@@ -25,14 +61,25 @@ export class ExecaRunner implements Runner {
   async run(cmd: Command): Promise<CommandResult> {
     const [file, ...args] = cmd.argv;
     const started = Date.now();
+    let dir: FileHandle | undefined;
+    if (cmd.dirFd3) {
+      try {
+        dir = await openBelow(cmd.dirFd3.base, cmd.dirFd3.path);
+      } catch (e) {
+        if (!(e instanceof NotOpened)) throw e;
+        this.log?.(`$ ${cmd.argv.join(' ')}  → not run: ${e.message}`);
+        return { argv: cmd.argv, exitCode: undefined, stdout: '', stderr: `${e.message}; nothing was run`, failure: 'exit-code' };
+      }
+    }
     const r = await execa(file, args, {
       reject: false,
-      stdin: 'ignore',
+      // execa passes a descriptor number through as the child's fd 3; its types only list 3…9 there
+      stdio: (dir ? ['ignore', 'pipe', 'pipe', dir.fd] : ['ignore', 'pipe', 'pipe']) as ['ignore', 'pipe', 'pipe'],
       env: this.env,
       extendEnv: true,
       timeout: cmd.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       stripFinalNewline: false,
-    });
+    }).finally(() => dir?.close());
     const stdout = typeof r.stdout === 'string' ? r.stdout : '';
     const stderr = typeof r.stderr === 'string' ? r.stderr : '';
     let failure: CommandResult['failure'];
@@ -68,7 +115,7 @@ export class ExecaRunner implements Runner {
     } catch {
       return { kind: 'missing', ...link };
     }
-    const base = { dev: devToMajMin(st.dev), ino: st.ino, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) };
+    const base = { dev: devToMajMin(st.dev), ino: st.ino, size: st.size, mtimeMs: Math.trunc(st.mtimeMs), mode: st.mode & 0o7777 };
     if (st.isDirectory()) {
       let empty = true;
       try {

@@ -15,6 +15,12 @@ export interface Command {
    */
   readonly effect: 'reads' | 'scratch' | 'changes';
   readonly timeoutMs?: number;
+  /**
+   * a directory the command gets as its fd 3 (and names as /proc/self/fd/3): opened from `base`
+   * one component of `path` at a time, never through a symlink, so a guest that swaps a directory
+   * for a link after the check cannot redirect the command; if that open fails, the command is not run
+   */
+  readonly dirFd3?: { readonly base: string; readonly path: string };
 }
 
 export type Failure = 'not-found' | 'timed-out' | 'killed' | 'exit-code';
@@ -40,6 +46,8 @@ export interface PathInfo {
   readonly empty?: boolean;
   /** the path is itself a symbolic link, to this (the other fields describe what it leads to) */
   readonly link?: string;
+  /** permission bits (st_mode & 07777); absent in recordings made before imgplan read them */
+  readonly mode?: number;
 }
 
 export interface Runner {

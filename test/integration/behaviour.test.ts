@@ -116,7 +116,7 @@ describeRoot('behaviour on a real kernel', () => {
     const before = await sha256(img);
     const r = await sb.imgplan(['apply', m, '--auto-approve']);
     expect(r.code, r.stdout + r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/Error: mount:.*root\/boot: mount -t ext4/);
+    expect(r.stderr).toMatch(/Error: mount:.*root\/boot: mount -c -i -t ext4/);
     expect(r.stderr).toMatch(/Rolled back: \n(  .*\n){4}/);
     expect(r.stderr).toContain('Left behind: none');
     expect(r.stderr).toContain('Everything this run did was undone.');

@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { ExecaRunner } from '../../src/runner/execa-runner.js';
 import { isRoot, sh, sha256, useSandbox } from './harness.js';
 
 const describeRoot = isRoot ? describe : describe.skip;
@@ -79,5 +80,93 @@ mounts:
     expect(plan.stderr).toContain('imgplan opens only backing chains of regular files');
     expect(existsSync(sb.path('mnt'))).toBe(false);
     expect(await sha256(top)).toBe(before);
+  });
+});
+
+describeRoot('hostile images: who on the host can reach a guest tree', () => {
+  it('warns when every directory above the mountpoint is searchable by all host users, and not once one of them is fenced', async () => {
+    await sb.wholeImage('g.img', 16, 'ext4', 'g', { 'etc/hostname': 'web01\n' });
+    mkdirSync(sb.path('open'), { mode: 0o755 });
+    const m = sb.writeManifest('g.yaml', `version: 1\nimages:\n  g: { file: g.img, format: raw }\nmounts:\n  - { what: g, where: ${sb.path('open/g')} }\n`);
+    chmodSync(sb.root, 0o755);
+    try {
+      const open = await sb.imgplan(['plan', m]);
+      expect(open.code, open.stdout + open.stderr).toBe(0);
+      expect(open.stdout + open.stderr).toContain(`the guest's files at ${sb.path('open/g')} will be open to every host user`);
+      expect(open.stdout + open.stderr).toContain(`fence it: chmod 0700 ${sb.path('open')}`);
+    } finally {
+      chmodSync(sb.root, 0o700);
+    }
+    const fenced = await sb.imgplan(['plan', m]);
+    expect(fenced.code).toBe(0);
+    expect(fenced.stdout + fenced.stderr).not.toContain('open to every host user');
+  });
+});
+
+describeRoot('hostile images: a nested mount lands on the directory that was checked', () => {
+  it('mounts on the directory opened without following links (fd 3)', async () => {
+    await sb.wholeImage('root.img', 32, 'ext4', 'root', { 'boot/': '' });
+    await sb.wholeImage('boot.img', 16, 'ext4', 'boot', { 'vmlinuz': 'kernel\n' });
+    const m = sb.writeManifest('n.yaml', `version: 1
+images:
+  r: { file: root.img, format: raw, access: overlay }
+  b: { file: boot.img, format: raw }
+mounts:
+  - { what: r, where: ${sb.path('mnt/r')}, options: [rw] }
+  - { what: b, where: ${sb.path('mnt/r/boot')} }
+`);
+    const plan = await sb.imgplan(['plan', m]);
+    expect(plan.stdout).toContain(`/proc/self/fd/3`);
+    expect(plan.stdout).toContain(`(fd 3: ${sb.path('mnt/r/boot')}, opened below ${sb.path('mnt/r')} one directory at a time, never through a symlink)`);
+    const apply = await sb.imgplan(['apply', m, '--auto-approve']);
+    try {
+      expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+      expect((await sh(['findmnt', '-n', '-o', 'TARGET', '--mountpoint', sb.path('mnt/r/boot')])).trim()).toBe(sb.path('mnt/r/boot'));
+      expect(readFileSync(sb.path('mnt/r/boot/vmlinuz'), 'utf8')).toBe('kernel\n');
+    } finally {
+      expect((await sb.imgplan(['destroy', m, '--auto-approve'])).code).toBe(0);
+    }
+  });
+});
+
+describeRoot('hostile images: the directory a command gets as fd 3', () => {
+  it('is the real directory, opened one component at a time; through a symlink anywhere on the way nothing runs', async () => {
+    const runner = new ExecaRunner();
+    mkdirSync(sb.path('g/real/deep'), { recursive: true });
+    mkdirSync(sb.path('hostdir'));
+    symlinkSync(sb.path('hostdir'), sb.path('g/link'));
+    const ok = await runner.run({ argv: ['stat', '-L', '-c', '%i', '/proc/self/fd/3'], effect: 'reads', dirFd3: { base: sb.path('g'), path: sb.path('g/real/deep') } });
+    expect(ok.failure).toBeUndefined();
+    expect(Number(ok.stdout.trim())).toBe(statSync(sb.path('g/real/deep')).ino);
+    for (const via of ['g/link', 'g/link/x']) {
+      const marker = sb.path('ran');
+      const r = await runner.run({ argv: ['touch', marker], effect: 'changes', dirFd3: { base: sb.path('g'), path: sb.path(via) } });
+      expect(r.failure).toBe('exit-code');
+      expect(r.stderr).toContain(`${sb.path('g/link')} is a symlink: imgplan never mounts through one; nothing was run`);
+      expect(existsSync(marker)).toBe(false);
+    }
+    expect(readdirSync(sb.path('hostdir'))).toEqual([]);
+  });
+});
+
+describeRoot('hostile images: backing files the manifest allows', () => {
+  it('a qcow2 over a block device opens when allow_backing names that device, with a warning; the device and the image are unchanged', async () => {
+    const base = await sb.wholeImage('base.img', 16, 'ext4', 'base', { 'etc/hostname': 'base\n' });
+    const loop = (await sh(['losetup', '--find', '--show', '--read-only', base])).trim();
+    try {
+      const top = sb.path('top.qcow2');
+      await sh(['qemu-img', 'create', '-q', '-f', 'qcow2', '-u', '-b', loop, '-F', 'raw', top, '16M']);
+      const before = [await sha256(top), await sha256(base)];
+      const m = sb.writeManifest('a.yaml',
+        `version: 1\nimages:\n  q: { file: top.qcow2, format: qcow2, allow_backing: [${loop}] }\nmounts:\n  - { what: q, where: ${sb.path('mnt/q')} }\n`);
+      const plan = await sb.imgplan(['plan', m]);
+      expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+      expect(plan.stdout + plan.stderr).toContain(`the backing file ${loop} of image q is not a regular file (a device or a special file); ` +
+        'QEMU opens it read-only because allow_backing names it');
+      expect(plan.stdout).toContain(`backing ${loop} (raw)`);
+      expect([await sha256(top), await sha256(base)]).toEqual(before);
+    } finally {
+      await sh(['losetup', '--detach', loop]);
+    }
   });
 });

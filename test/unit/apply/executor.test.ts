@@ -12,9 +12,11 @@ type Script = { argv: string[]; result: Partial<CommandResult> }[];
 /** Replays scripted results and checks the commands arrive in exactly that order. */
 class ScriptedRunner implements Runner {
   readonly seen: string[] = [];
+  readonly fd3: Command['dirFd3'][] = [];
   constructor(private readonly script: Script, private readonly paths: Readonly<Record<string, PathInfo>> = {}) {}
   async run(cmd: Command): Promise<CommandResult> {
     this.seen.push(cmd.argv.join(' '));
+    if (cmd.dirFd3) this.fd3.push(cmd.dirFd3);
     const next = this.script.shift();
     if (!next) throw new Error(`unexpected command: ${cmd.argv.join(' ')}`);
     expect(cmd.argv.join(' ')).toBe(next.argv.join(' '));
@@ -63,11 +65,13 @@ describe('executor', () => {
       ...attachesAndDirs(),
       { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', '/dev/loop4', `${G}/mnt/data`], ...ok() },
       { argv: ['mount', '-t', 'xfs', '-o', 'ro,norecovery,nosuid,nodev,noexec', '/dev/loop6', `${G}/mnt/web01`], ...ok() },
-      { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', '/dev/loop5', `${G}/mnt/web01/boot`], ...ok() },
+      { argv: ['mount', '-c', '-i', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', '/dev/loop5', '/proc/self/fd/3'], ...ok() },
     ], { [`${G}/mnt/web01/boot`]: { kind: 'directory', empty: true } });
     const journalPath = join(dir, 'journal.json');
     const r = await executePlan(plan, { runner, journalPath, onEvent: () => {} });
     expect(r.ok).toBe(true);
+    // the nested mount gets the directory opened inside the guest's tree, not a path to resolve again
+    expect(runner.fd3).toEqual([{ base: `${G}/mnt/web01`, path: `${G}/mnt/web01/boot` }]);
     const j = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { address: string; device?: string; source?: string }[] };
     expect(j.entries.map((e) => e.address)).toEqual(plan.actions.map((a) => a.address));
     expect(j.entries.find((e) => e.address === 'attach:web01/part3')!.device).toBe('/dev/loop6');

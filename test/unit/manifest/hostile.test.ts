@@ -58,12 +58,12 @@ describe('paths in the manifest must be normalised', () => {
     expect(diags(withWhere('"/mnt/web01\\tboot"'))).toEqual([['path-control-char', '6:12',
       'mounts[0].where "/mnt/web01\\tboot" contains a tab (U+0009) at character 11', hint]]);
     expect(diags(withWhere('"/mnt/\\e[31mred"'))).toEqual([['path-control-char', '6:12',
-      'mounts[0].where "/mnt/\\u001b[31mred" contains an escape character (U+001B) at character 6', hint]]);
+      'mounts[0].where "/mnt/\\e[31mred" contains an escape character (U+001B) at character 6', hint]]);
     // C1 controls and DEL too (a raw U+0085 in the text, and an escaped DEL)
     expect(diags(withWhere('/mnt/a\u0085b'))[0]!.slice(0, 3)).toEqual(['path-control-char', '6:12',
-      'mounts[0].where "/mnt/a\\u0085b" contains a control character (U+0085) at character 7']);
+      'mounts[0].where "/mnt/a\\x85b" contains a control character (U+0085) at character 7']);
     expect(diags(withWhere('"/mnt/a\\x7fb"'))[0]!.slice(0, 3)).toEqual(['path-control-char', '6:12',
-      'mounts[0].where "/mnt/a\\u007fb" contains a control character (U+007F) at character 7']);
+      'mounts[0].where "/mnt/a\\x7fb" contains a control character (U+007F) at character 7']);
   });
 
   it('checks image files too; a relative one may start with ".."', () => {
@@ -161,5 +161,30 @@ describe('manifest encoding', () => {
     expect(at(0x61, 0x62, 0xe2, 0x82)).toBe(2); // cut short
     expect(at(0x80)).toBe(0); // a continuation byte alone
     expect(at(0xff)).toBe(0);
+  });
+});
+
+describe('other manifest text that reaches a message or a command', () => {
+  it('refuses a mount option with a control character (an escape sequence, a DEL)', () => {
+    const m = (opt: string) => `version: 1\nimages:\n  web01: { file: /srv/web01.img, format: raw }\nmounts:\n  - { what: web01, where: /mnt/w, options: [${opt}] }\n`;
+    for (const opt of ['"noatime\\e[2J"', '"noatime\\x7f"']) {
+      expect(diags(m(opt)).map((d) => d.slice(0, 3))).toEqual([['bad-option', '5:45',
+        'mounts[0].options[0] must be one option without commas, spaces or control characters']]);
+    }
+    expect(diags(m('noatime'))).toEqual([]);
+  });
+
+  it('shows an unknown field name with its control characters escaped', () => {
+    const text = 'version: 1\nimages:\n  web01: { file: /srv/web01.img, format: raw, "acc\\e]0;pwned\\aess": read-only }\n';
+    const [d] = diags(text);
+    expect(d!.slice(0, 2)).toEqual(['unknown-field', '3:47']);
+    expect(d![2]).toBe('unknown field "acc\\e]0;pwned\\x07ess" in images.web01');
+  });
+
+  it('allow_backing takes a short list of distinct paths', () => {
+    const m = (v: string) => `version: 1\nimages:\n  q: { file: /srv/q.qcow2, format: qcow2, allow_backing: ${v} }\n`;
+    expect(load(m('[/dev/vg/base]')).manifest!.images[0]!.allowBacking).toEqual(['/dev/vg/base']);
+    expect(diags(m('[/dev/a, /dev/a]'))[0]![0]).toBe('duplicate');
+    expect(diags(m('/dev/a'))[0]![0]).toBe('bad-type');
   });
 });

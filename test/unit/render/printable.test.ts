@@ -4,7 +4,7 @@ import { argvText } from '../../../src/plan/argv-text.js';
 import type { ObservedState } from '../../../src/probe/observed.js';
 import { planToJson } from '../../../src/render/plan-json.js';
 import { renderPlan } from '../../../src/render/plan-text.js';
-import { printable } from '../../../src/render/printable.js';
+import { printable } from '../../../src/printable.js';
 import { PLAIN } from '../../../src/render/style.js';
 import { manifestFor, observed } from '../golden-support.js';
 

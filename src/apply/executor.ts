@@ -1,7 +1,9 @@
 import { JournalStore } from '../journal/store.js';
 import { argvText } from '../plan/argv-text.js';
 import { resolveRef } from '../plan/refs.js';
-import { isConcat, isRef, type Arg, type JournalEntry, type Plan, type PlannedAction, type Step } from '../plan/types.js';
+import {
+  isConcat, isRef, type Arg, type EntryTemplate, type JournalEntry, type JournalIntent, type Plan, type PlannedAction, type Step,
+} from '../plan/types.js';
 import type { CommandResult, Runner } from '../runner/runner.js';
 import { missingToolHint } from '../errors.js';
 
@@ -45,13 +47,23 @@ const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 class RefError extends Error {}
 
+/**
+ * The journal's own bookkeeping from a plan, when there are no steps to run: entries that no
+ * longer match and intents whose object never appeared go, objects recovered from intents are
+ * recorded, and a temporary file a killed writer left is removed. (executePlan does the same
+ * first.) Under the host-wide lock only.
+ */
+export async function settleJournal(plan: Plan, journalPath: string): Promise<void> {
+  const journal = await JournalStore.open(journalPath, plan.manifest);
+  await journal.record(plan.recovered ?? [], plan.forget);
+}
 
 /** Runs exactly the plan's steps, in order, through the runner; on failure undoes this run's work. */
 export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecResult> {
   const sleep = opts.sleep ?? realSleep;
   const refs = new Map<string, string>();
   const journal = await JournalStore.open(opts.journalPath, plan.manifest);
-  await journal.remove(plan.forget);
+  await journal.record(plan.recovered ?? [], plan.forget);
 
   const resolve = (a: Arg): string => {
     if (isConcat(a)) return a.concat.map(resolve).join('');
@@ -63,8 +75,17 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
   // an entry's values that were refs at plan time (devices known after apply) become what the steps produced
   const resolveValue = (v: unknown): unknown =>
     Array.isArray(v) ? v.map(resolveValue) : isRef(v) || isConcat(v) ? resolve(v) : v;
-  const resolveEntry = (e: Extract<Step['journal'], { op: 'record' }>): JournalEntry =>
-    Object.fromEntries(Object.entries(e.entry).map(([k, v]) => [k, resolveValue(v)])) as unknown as JournalEntry;
+  const resolveEntry = <T extends JournalEntry | JournalIntent>(t: EntryTemplate<T>, extra: Record<string, number> = {}): T =>
+    ({ ...Object.fromEntries(Object.entries(t).map(([k, v]) => [k, resolveValue(v)])), ...extra }) as unknown as T;
+  // a step's `reads`: each file's integer (a loop's diskseq), absent where the kernel has no such file
+  const readInto = async (step: Step): Promise<Record<string, number>> => {
+    const out: Record<string, number> = {};
+    for (const r of step.reads ?? []) {
+      const text = (await opts.runner.readText(resolve(r.path)))?.trim();
+      if (text !== undefined && /^\d+$/.test(text)) out[r.field] = Number(text);
+    }
+    return out;
+  };
 
   const runWithRetry = async (address: string, argv: readonly string[], retryBusy: boolean, dirFd3?: Step['dirFd3']): Promise<CommandResult> => {
     const delays = opts.busyDelaysMs ?? DEFAULT_BUSY_DELAYS;
@@ -127,13 +148,17 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
   let failure: ExecResult['failure'];
 
   let failedAt = -1;
+  let maybeMade: string | undefined;
   outer: for (const [i, action] of plan.actions.entries()) {
     failedAt = i;
     const sym = action.replace ? '-/+' : action.action === 'create' ? '+' : '-';
     for (const step of action.steps) {
       let argv: string[];
+      let intent: JournalIntent | undefined;
       try {
         argv = step.argv.map(resolve);
+        // an object already journaled (re-activated LVs of a VG) needs none: its entry is what a later run verifies
+        if (step.intent && !journal.has(step.intent.address)) intent = resolveEntry<JournalIntent>(step.intent);
       } catch (e) {
         failure = { address: action.address, command: argvText(step.argv), argv: step.argv.map((a) => argvText([a])), message: (e as Error).message };
         break outer;
@@ -147,8 +172,15 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
         break outer;
       }
       if (step.settleBefore) await settle();
+      // intent before action: killed from here on, the next run finds what this step made (recover) or drops the intent
+      if (intent) await journal.intend(intent);
       const r = await runWithRetry(action.address, argv, step.retryBusy ?? false, step.dirFd3);
       if (r.failure) {
+        // a tool that failed made nothing; one that was stopped (timed out) may have: its intent stays for the next run to resolve
+        const unsure = intent !== undefined && (r.failure === 'timed-out' || r.failure === 'killed');
+        if (intent && !unsure) await journal.remove([intent.address]);
+        if (unsure) maybeMade = `${action.address}: ${text} (stopped after ${r.failure === 'timed-out' ? 'its time limit' : 'a signal'}: it may ` +
+          'have made it; recorded as an intent in the journal, which the next plan or destroy resolves)';
         const message = r.failure === 'not-found'
           ? `${argv[0]} is not installed; ${missingToolHint(argv[0]!)}`
           : (r.stderr.trim() || `exit ${r.exitCode ?? r.failure}`);
@@ -161,18 +193,19 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
         failure = { address: action.address, command: text, argv, message, ...(holders ? { holders } : {}) };
         break outer;
       }
+      if (step.produces) refs.set(step.produces.ref, step.producesValue ?? r.stdout.trim());
+      // what the step made is recorded as soon as it exists, before any wait: a wait that fails, or a kill, finds it journaled
+      if (step.journal.op === 'record') await journal.add(resolveEntry<JournalEntry>(step.journal.entry, await readInto(step)));
+      done.push({ action, step, text, ...(step.undo ? { undo: step.undo.map(resolve) } : {}) });
       try {
-        if (step.produces) refs.set(step.produces.ref, step.producesValue ?? r.stdout.trim());
         if (step.waitFor?.length) await waitFor(step.waitFor.map(resolve), step.rescan === undefined ? undefined : resolve(step.rescan));
         if (step.waitGone?.length) await waitGone(step.waitGone);
       } catch (e) {
-        done.push({ action, step, text, ...(step.undo ? { undo: step.undo.map(resolve) } : {}) });
         failure = { address: action.address, command: text, argv, message: (e as Error).message };
         break outer;
       }
-      if (step.journal.op === 'record') await journal.add(resolveEntry(step.journal));
-      else if (step.journal.op === 'forget') await journal.remove([step.journal.address]);
-      done.push({ action, step, text, ...(step.undo ? { undo: step.undo.map(resolve) } : {}) });
+      // and forgotten only once it is surely gone
+      if (step.journal.op === 'forget') await journal.remove([step.journal.address]);
       opts.onEvent({ type: 'step_complete', address: action.address, argv, ...(step.produces ? { produced: r.stdout.trim() } : {}),
         elapsed_ms: Date.now() - started });
     }
@@ -189,8 +222,11 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
   opts.onEvent({ type: 'rollback_start' });
   const kept: string[] = [];
   const rolledBack: string[] = [];
-  const leftBehind: string[] = [...notRemoved];
-  for (const d of [...done].reverse()) {
+  const leftBehind: string[] = [...(maybeMade ? [maybeMade] : []), ...notRemoved];
+  // an object made in several recording steps (an export: its view file, then its daemon) leaves the journal with its first step's undo,
+  // and only when every later one's undo worked
+  const undoFailed = new Set<string>();
+  for (const [j, d] of [...done.entries()].reverse()) {
     const label = `${d.action.address}: ${d.text}`;
     if (!d.undo) {
       kept.push(label);
@@ -199,12 +235,16 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
     const r = await runWithRetry(d.action.address, d.undo, true);
     opts.onEvent({ type: 'rollback_step', address: d.action.address, argv: d.undo, ok: !r.failure,
       ...(r.failure ? { message: r.stderr.trim() || r.failure } : {}) });
+    const journaled = d.step.journal.op === 'record' && journal.has(d.action.address);
     if (r.failure) {
-      leftBehind.push(`${label} (undo failed: ${r.stderr.trim() || r.failure}; still recorded in the journal for destroy)`);
-    } else {
-      rolledBack.push(label);
-      if (d.step.journal.op === 'record') await journal.remove([d.action.address]);
+      undoFailed.add(d.action.address);
+      leftBehind.push(`${label} (undo failed: ${r.stderr.trim() || r.failure}; ` +
+        `${journaled ? 'still recorded in the journal for destroy)' : 'not in the journal: remove it by hand)'}`);
+      continue;
     }
+    rolledBack.push(label);
+    const firstRecord = !done.slice(0, j).some((x) => x.action.address === d.action.address && x.step.journal.op === 'record');
+    if (journaled && firstRecord && !undoFailed.has(d.action.address)) await journal.remove([d.action.address]);
   }
   return { ok: false, kept: kept.reverse(), rolledBack, leftBehind, failure };
 }

@@ -46,9 +46,10 @@ function dmFacts(manifest: Manifest, obs: ObservedState): string[] {
 
 /**
  * The live facts a plan relies on, one line each, sorted: the kernel's capabilities, the
- * manifest's image files and what QEMU says of them, the journal, device-mapper maps over the
- * images, and each kind's own (loops, exports, nbd devices, mounts and paths). A saved plan keeps
- * them; apply compares them with a fresh probe. Unrelated host changes (another mount elsewhere) are not facts.
+ * manifest's image files and what QEMU says of them, the journal (its entries and intents),
+ * device-mapper maps over the images, and each kind's own (loops, exports, nbd devices, mounts
+ * and paths). A saved plan keeps them; apply compares them with a fresh probe. Unrelated host
+ * changes (another mount elsewhere) are not facts.
  */
 export function planFacts(manifest: Manifest, obs: ObservedState): string[] {
   const lines: string[] = [];
@@ -71,5 +72,6 @@ export function planFacts(manifest: Manifest, obs: ObservedState): string[] {
   lines.push(...dmFacts(manifest, obs));
   for (const kind of KIND_LIST) lines.push(...(kind.facts?.(manifest, obs) ?? []));
   for (const e of obs.journal?.entries ?? []) lines.push(`journal ${e.address}`);
+  for (const i of obs.journal?.intents ?? []) lines.push(`journal intent ${i.address}`);
   return lines.sort();
 }

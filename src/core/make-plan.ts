@@ -7,7 +7,7 @@ import type { Live } from '../resources/devices.js';
 import type { Planning } from '../resources/kind.js';
 import { KIND_LIST, kindOf } from '../resources/registry.js';
 import { orderActions } from './order.js';
-import { refreshJournal } from './refresh.js';
+import { refreshJournal, type Refreshed } from './refresh.js';
 
 export interface PlanOptions {
   readonly mode: 'apply' | 'destroy';
@@ -51,6 +51,9 @@ function planAll(desired: readonly { readonly kind: Kind }[], obs: ObservedState
   return { actions, problems };
 }
 
+/** Objects found from an interrupted run's intents: the executor records them before the steps (absent when there are none). */
+const recovered = (r: Refreshed) => (r.recovered.length ? { recovered: r.recovered } : {});
+
 /** The pure front door: manifest + observed state → the ordered plan, or the errors that prevent one. */
 export function makePlan(manifest: Manifest, obs: ObservedState, opts: PlanOptions): PlanResult {
   const refreshed = refreshJournal(obs);
@@ -69,7 +72,10 @@ export function makePlan(manifest: Manifest, obs: ObservedState, opts: PlanOptio
   if (opts.mode === 'destroy') {
     const actions = refreshed.journal.map((e) => teardown(e, obs, false, 'destroy'));
     return {
-      plan: { ...header, actions: orderActions(actions, refreshed.journal), unchanged: [], warnings: refreshed.warnings, forget: refreshed.stale },
+      plan: {
+        ...header, actions: orderActions(actions, refreshed.journal), unchanged: [], warnings: refreshed.warnings, forget: refreshed.stale,
+        ...recovered(refreshed),
+      },
       diagnostics: refreshed.warnings,
     };
   }
@@ -88,6 +94,9 @@ export function makePlan(manifest: Manifest, obs: ObservedState, opts: PlanOptio
     : a));
   const unchanged = all.filter((a) => a.action === 'noop').sort((a, b) => a.address.localeCompare(b.address));
   const warnings = [...diagnostics.filter((d) => d.severity === 'warning'), ...planned];
-  const plan = { ...header, actions: orderActions(all.filter((a) => a.action !== 'noop'), refreshed.journal), unchanged, warnings, forget: refreshed.stale };
+  const plan = {
+    ...header, actions: orderActions(all.filter((a) => a.action !== 'noop'), refreshed.journal), unchanged, warnings, forget: refreshed.stale,
+    ...recovered(refreshed),
+  };
   return { plan, diagnostics: warnings };
 }

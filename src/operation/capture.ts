@@ -1,4 +1,6 @@
 import { writeFile } from 'node:fs/promises';
+import { journalPath } from '../journal/format.js';
+import { checkJournalPath } from '../journal/store.js';
 import { collectState } from '../probe/collect.js';
 import { RecordingRunner } from '../runner/recording-runner.js';
 import type { Input, OperationContext } from './context.js';
@@ -18,6 +20,7 @@ export interface CaptureOptions {
 export async function captureState(ctx: OperationContext, input: Input, options: CaptureOptions): Promise<{ readonly outcome: 'captured' | 'invalid' }> {
   const loaded = load(ctx.emit, input, true);
   if (!loaded) return { outcome: 'invalid' };
+  await checkJournalPath(journalPath(ctx.stateDir, loaded.manifest.path));
   const rec = new RecordingRunner(ctx.runner);
   // a fixed folder for plan's short-lived exports, so that replaying the recording finds the same argv
   const probeDir = `${ctx.stateDir}/probe/capture`;

@@ -1,3 +1,4 @@
+import { settleJournal } from '../apply/executor.js';
 import { isEmptyPlan, type Plan } from '../plan/types.js';
 import type { Input, OperationContext } from './context.js';
 import type { Mode, Outcome } from './events.js';
@@ -34,6 +35,8 @@ export async function change(ctx: OperationContext, mode: Mode, input: Input, al
     const { plan, observed } = planned;
     ctx.emit({ type: 'planned_changes', plan });
     if (isEmptyPlan(plan)) {
+      // nothing to run, but the journal still drops what is no longer there and records what an interrupted run made
+      await settleJournal(plan, observed.journalPath);
       ctx.emit({ type: 'change_summary', ok: true, mode, outcome: 'no-changes', add: 0, change: 0, destroy: 0 });
       return { outcome: 'no-changes', plan };
     }

@@ -1,3 +1,4 @@
+import { settleJournal } from '../apply/executor.js';
 import { EXIT, ImgplanError } from '../errors.js';
 import { decodeSavedPlan, SavedPlanError, type SavedPlan } from '../plan/codec.js';
 import { planFacts } from '../core/facts.js';
@@ -94,7 +95,10 @@ export async function applySavedPlan(ctx: OperationContext, input: Input, option
       return { outcome: 'stale', plan };
     }
     ctx.emit({ type: 'planned_changes', plan });
-    if (isEmptyPlan(plan)) return { outcome: 'no-changes', plan };
+    if (isEmptyPlan(plan)) {
+      await settleJournal(plan, observed.journalPath);
+      return { outcome: 'no-changes', plan };
+    }
     ctx.emit({ type: 'execution_start', plan, savedPlan: input.path });
     return { outcome: await execute(ctx, loaded, plan, observed.journalPath, saved.target), plan };
   });

@@ -12,6 +12,8 @@ type Member<K extends Kind, F extends string> = KindTypes[K] extends Readonly<Re
 export type EntryOf<K extends Kind> = Member<K, 'entry'>;
 export type DetailsOf<K extends Kind> = Member<K, 'details'>;
 export type DesiredOf<K extends Kind> = Member<K, 'desired'>;
+/** What a step that makes an object of this kind journals before it runs: the entry, less what only the step tells (a loop's device). */
+export type IntentOf<K extends Kind> = Member<K, 'intent'>;
 
 /** What every journal entry holds: its kind, its address, and the addresses it sits on. */
 export interface EntryBase<K extends string> {
@@ -21,11 +23,13 @@ export interface EntryBase<K extends string> {
 }
 /** One journal entry of any kind. */
 export type JournalEntry = { [K in Kind]: EntryOf<K> }[Kind];
+/** One intent of any kind: an object a step was about to make (see Step.intent). */
+export type JournalIntent = { [K in Kind]: IntentOf<K> }[Kind];
 
 /** A value known only after a step has run, e.g. the loop device `losetup --show` prints. */
 export interface Ref {
   readonly ref: string;
-  /** "device" for the attach's own device, "pN" for its kernel partition N, "mapper:pN" for kpartx's map of it */
+  /** "device" for the attach's own device, "pN" for its kernel partition N, "mapper:pN" for kpartx's map of it, "name" for "loopN" */
   readonly attr: string;
 }
 /** One argument made of text and refs, e.g. a dm table line naming a device known only after apply. */
@@ -86,6 +90,15 @@ export interface Step {
    */
   readonly dirFd3?: { readonly base: string; readonly path: string };
   readonly journal: JournalOp;
+  /**
+   * What this step is about to make, journaled right before it runs (refs of earlier steps filled
+   * in) and replaced by the entry once it has: a run killed in between leaves it, and the next run
+   * finds the object by the kind's `recover`, or drops the intent when it never appeared. Only on a
+   * step that makes an object not journaled yet (a create's first recording step).
+   */
+  readonly intent?: EntryTemplate<JournalIntent>;
+  /** files read right after the step, each one's integer put in the journal entry's field (a loop's /sys/block/loopN/diskseq) */
+  readonly reads?: readonly { readonly field: string; readonly path: Arg }[];
 }
 
 export type Action = 'create' | 'delete' | 'noop';
@@ -140,8 +153,10 @@ export interface Plan {
   /** objects already as wanted (or left alone), sorted by address */
   readonly unchanged: readonly PlannedAction[];
   readonly warnings: readonly Diagnostic[];
-  /** journal entries that no longer match the system: dropped from the journal, never acted on */
+  /** journal entries that no longer match the system, and intents whose object never appeared: dropped from the journal, never acted on */
   readonly forget: readonly string[];
+  /** objects an interrupted run made and never recorded (found from its intents): recorded as imgplan's before the steps run */
+  readonly recovered?: readonly JournalEntry[];
 }
 
 export function isEmptyPlan(p: Plan): boolean {

@@ -9,7 +9,7 @@ import { boundedReader, MalformedImageError, readBudget } from './bytes.js';
 import { joinDm, parseDmInfo, parseDmTable, type DmMap } from './dmsetup.js';
 import * as probes from './commands.js';
 import { parseFindmnt } from './findmnt.js';
-import { parseLosetup } from './losetup.js';
+import { parseLosetup, type LoopDevice } from './losetup.js';
 import { parseLsblk, type BlockDevice } from './lsblk.js';
 import { inspectLvmPv, type LvmPv } from './lvm-metadata.js';
 import { parseVgsReport, type HostVg } from './lvm-report.js';
@@ -20,6 +20,8 @@ import { kindOf } from '../resources/registry.js';
 import { parseQemuImgInfo, qemuImgProbe } from '../qemu/img-info.js';
 import { parseSfdisk, type PartitionTable } from './sfdisk.js';
 import { guestComponents } from '../plan/graph.js';
+import type { JournalEntry, JournalIntent } from '../plan/types.js';
+import { deviceName } from '../plan/refs.js';
 
 async function runProbe(runner: Runner, cmd: Command, okCodes: readonly number[] = [0]): Promise<CommandResult> {
   return checked(cmd, await runner.run(cmd), okCodes);
@@ -196,6 +198,16 @@ async function collectFilesystems(runner: Runner, types: ReadonlySet<string>): P
   return out;
 }
 
+/** Each loop's /sys/block/loopN/diskseq (kernel 5.15+; absent before, or when the loop went meanwhile). */
+async function withDiskseq(runner: Runner, loops: readonly LoopDevice[]): Promise<LoopDevice[]> {
+  const out: LoopDevice[] = [];
+  for (const l of loops) {
+    const text = (await runner.readText(`/sys/block/${deviceName(l.device)}/diskseq`))?.trim();
+    out.push(text !== undefined && /^\d+$/.test(text) ? { ...l, diskseq: Number(text) } : l);
+  }
+  return out;
+}
+
 export interface CollectOptions {
   readonly stateDir: string;
   /** what the state is read for (default apply); destroy: the journal and live objects only, QEMU images are not opened */
@@ -209,7 +221,7 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
   const lsblkR = await runProbe(runner, probes.LSBLK);
   const blockDevices = parsed(probes.LSBLK, () => parseLsblk(lsblkR.stdout));
   const losetupR = await runProbe(runner, probes.LOSETUP);
-  const loops = parsed(probes.LOSETUP, () => parseLosetup(losetupR.stdout));
+  let loops = parsed(probes.LOSETUP, () => parseLosetup(losetupR.stdout));
   const findmntR = await runProbe(runner, probes.FINDMNT);
   const mounts = parsed(probes.FINDMNT, () => parseFindmnt(findmntR.stdout));
 
@@ -239,17 +251,16 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
 
   const jPath = journalPath(opts.stateDir, manifest.path);
   const jText = await runner.readText(jPath);
-  let journal: Journal | null = null;
-  if (jText !== undefined) {
-    try {
-      journal = parseJournal(jText, jPath);
-    } catch (e) {
-      throw new ProbeError(['read', jPath], (e as Error).message, `move the file away if no imgplan objects of ${manifest.path} are live`);
-    }
+  // a journal that is not one imgplan wrote for this manifest is a JournalFormatError (exit 3), naming the entry
+  const journal: Journal | null = jText === undefined ? null : parseJournal(jText, jPath, manifest.path);
+  // what the journal knows, and what an interrupted run was about to make (its intents): both are looked at
+  const entries: readonly (JournalEntry | JournalIntent)[] = [...journal?.entries ?? [], ...journal?.intents ?? []];
+  // a loop's diskseq tells it from a later loop of the same number: read when an entry recorded one or an intent may need it
+  if (journal?.entries.some((e) => e.kind === 'attach' && e.diskseq !== undefined) || journal?.intents.some((i) => i.kind === 'attach')) {
+    loops = await withDiskseq(runner, loops);
   }
 
   // QEMU images: imgplan's exports and nbd connections (wanted, or journaled) and which backends exist
-  const entries = journal?.entries ?? [];
   const exports: Record<string, ExportObservation> = {};
   const qemuImages = manifest.images.filter(needsQemu);
   for (const name of new Set([...qemuImages.map((i) => i.name), ...entries.flatMap((e) => (e.kind === 'export' ? [e.address.slice('export:'.length)] : []))])) {
@@ -263,6 +274,7 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
   }
   const nbd: NbdState | undefined = qemuImages.length || entries.some((e) => e.kind === 'nbd') ? await observeNbd(runner) : undefined;
   const qctx: QemuContext = {
+    // an export's or nbd connection's intent is its whole entry: one an interrupted run started serves like a journaled one
     served: (image) => entries.map((e) => kindOf(e.kind).serves?.(e as never, { exports, ...(nbd ? { nbd } : {}) })).find((s) => s?.image === image),
     probePaths: (image) => probeExportPaths(opts.probeDir ?? posix.join(opts.stateDir, 'probe', String(process.pid)), image),
     canProbe: qemuBackends !== undefined && qemuBackends.storageDaemon && qemuBackends.fuse,
@@ -290,7 +302,7 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
   if (found.has('ntfs')) for (const p of probes.NTFS3G_HELPER_PATHS) if (!ntfs3g) ntfs3g = (await runner.inspectPath(p)).kind !== 'missing';
   const kernel: KernelFacts = { ...kernelBase, filesystems, ...(found.has('ntfs') ? { ntfs3g } : {}) };
 
-  const journaledDirs = new Set((journal?.entries ?? []).flatMap((e) => (e.kind === 'dir' ? [e.path] : [])));
+  const journaledDirs = new Set(entries.flatMap((e) => (e.kind === 'dir' ? [e.path] : [])));
   const paths: Record<string, PathInfo> = {};
   // every directory up to /: which ones imgplan must make or made (walking past the ones it made,
   // so destroy and re-plans still see them as ours), and whether host users can reach the mount

@@ -14,6 +14,8 @@ export interface LoopDevice {
   readonly ro: boolean;
   readonly partscan: boolean;
   readonly autoclear: boolean;
+  /** /sys/block/loopN/diskseq (kernel 5.15+), read by collect only when the journal needs it: new with every attach */
+  readonly diskseq?: number;
 }
 
 /**

@@ -22,7 +22,15 @@ export interface AttachEntry extends EntryBase<'attach'> {
    * path, since the view's dev and inode change with each export and a device node's say nothing
    */
   readonly byPath?: boolean;
+  /**
+   * the loop's /sys/block/loopN/diskseq right after the attach (kernel 5.15+): a number the kernel
+   * never gives again, so a later loop of the same number, over the same file, is not taken for this one
+   */
+  readonly diskseq?: number;
 }
+
+/** A loop device about to be attached: which one, losetup --find says only once it has run. */
+export type AttachIntent = Omit<AttachEntry, 'device' | 'diskseq'>;
 
 export type AttachDetails =
   | {
@@ -47,7 +55,7 @@ export type AttachDetails =
 
 declare module '../plan/types.js' {
   interface KindTypes {
-    attach: { entry: AttachEntry; details: AttachDetails; desired: DesiredAttach };
+    attach: { entry: AttachEntry; details: AttachDetails; desired: DesiredAttach; intent: AttachIntent };
   }
 }
 
@@ -56,6 +64,13 @@ function loopMatches(d: DesiredAttach, l: LoopDevice): boolean {
   const scanOk = d.method === 'partscan-loop' ? l.partscan : d.method === 'kpartx-loop' ? !l.partscan : true;
   if (d.via) return d.via.live && l.backFile === d.file && l.offset === d.offset && l.sizelimit === d.sizelimit && scanOk;
   return l.backDev === d.backDev && l.backIno === d.backIno && l.offset === d.offset && l.sizelimit === d.sizelimit && scanOk;
+}
+
+/** A loop over what the entry or intent names (by device and inode, or by path), at its offset and size limit. */
+function sameLoop(x: AttachIntent, l: LoopDevice): boolean {
+  return l.offset === x.offset && l.sizelimit === x.sizelimit
+    // a view's dev and inode are new with each export, and a device node's say nothing: known by path
+    && (x.byPath ? l.backFile === x.file : l.backDev === x.backDev && l.backIno === x.backIno);
 }
 
 function details(d: DesiredAttach, device: string | Ref): AttachDetails {
@@ -84,27 +99,42 @@ function createStep(d: DesiredAttach, deps: readonly string[]): Step {
   if (d.method === 'offset-loop') argv.push('--offset', String(d.offset), '--sizelimit', String(d.sizelimit));
   argv.push(d.file);
   const device = { ref: d.address, attr: 'device' };
+  const intent: AttachIntent = {
+    kind: 'attach', address: d.address, dependsOn: deps, file: d.file, backDev: d.backDev, backIno: d.backIno,
+    offset: d.offset, sizelimit: d.sizelimit, readOnly: d.readOnly, partscan: d.method === 'partscan-loop', ...(d.via ? { byPath: true } : {}),
+  };
   return {
     argv,
     produces: device,
     undo: ['losetup', '--detach', device],
     ...(d.method === 'partscan-loop' ? { waitFor: d.partitions.map((n) => ({ ref: d.address, attr: `p${n}` })) } : {}),
-    journal: {
-      op: 'record',
-      entry: {
-        kind: 'attach', address: d.address, dependsOn: deps, device, file: d.file, backDev: d.backDev, backIno: d.backIno,
-        offset: d.offset, sizelimit: d.sizelimit, readOnly: d.readOnly, partscan: d.method === 'partscan-loop', ...(d.via ? { byPath: true } : {}),
-      },
-    },
+    intent,
+    reads: [{ field: 'diskseq', path: { concat: ['/sys/block/', { ref: d.address, attr: 'name' }, '/diskseq'] } }],
+    journal: { op: 'record', entry: { ...intent, device } },
   };
 }
 
 export const attachKind: ResourceKind<'attach'> = {
   kind: 'attach',
   rank: 1,
-  verify: (e, obs) => obs.loops.some((l) => l.device === e.device && l.offset === e.offset && l.sizelimit === e.sizelimit
-    // a view's dev and inode are new with each export, and a device node's say nothing: known by path
-    && (e.byPath ? l.backFile === e.file : l.backDev === e.backDev && l.backIno === e.backIno)),
+  verify: (e, obs) => obs.loops.some((l) => l.device === e.device && sameLoop(e, l)
+    // the same number, detached and attached again over the same file since, is another loop
+    && (e.diskseq === undefined || l.diskseq === undefined || l.diskseq === e.diskseq)),
+  recover(intent, obs, journal) {
+    const taken = new Set(journal.flatMap((e) => (e.kind === 'attach' ? [e.device] : [])));
+    const fits = obs.loops.filter((l) => !taken.has(l.device) && sameLoop(intent, l) && l.ro === intent.readOnly && l.partscan === intent.partscan);
+    if (fits.length === 0) return undefined;
+    // the plan attaches only where no such loop was (it would have used it), so the one made first after the intent is the run's;
+    // without diskseq (kernels before 5.15) two of them cannot be told apart
+    if (fits.length > 1 && fits.some((l) => l.diskseq === undefined)) {
+      return {
+        unsure: `${intent.address}: an interrupted run was attaching ${intent.file}, and ${fits.map((l) => l.device).join(', ')} all fit; ` +
+          'imgplan cannot tell which one it made (this kernel has no loop diskseq), so it leaves them alone',
+      };
+    }
+    const l = [...fits].sort((a, b) => (a.diskseq ?? 0) - (b.diskseq ?? 0))[0]!;
+    return { entry: { ...intent, device: l.device, ...(l.diskseq !== undefined ? { diskseq: l.diskseq } : {}) } };
+  },
   plan(wanted, p) {
     const obs = p.obs;
     const journaled = new Set(p.journal.flatMap((e) => (e.kind === 'attach' ? [e.device] : [])));

@@ -15,14 +15,19 @@ export interface DirDetails {
 
 declare module '../plan/types.js' {
   interface KindTypes {
-    dir: { entry: DirEntry; details: DirDetails; desired: DesiredDir };
+    dir: { entry: DirEntry; details: DirDetails; desired: DesiredDir; intent: DirEntry };
   }
 }
+
+const present = (e: DirEntry, obs: ObservedState) => obs.paths[e.path]?.kind === 'directory' || obs.mounts.some((m) => m.target === e.path);
 
 export const dirKind: ResourceKind<'dir'> = {
   kind: 'dir',
   rank: 4,
-  verify: (e, obs) => obs.paths[e.path]?.kind === 'directory' || obs.mounts.some((m) => m.target === e.path),
+  verify: present,
+  // planned only where nothing was: a directory there now is the one the interrupted mkdir made
+  recover: (intent, obs, journal) =>
+    (present(intent, obs) && !journal.some((e) => e.kind === 'dir' && e.path === intent.path) ? { entry: intent } : undefined),
   plan(wanted, p) {
     for (const d of wanted) {
       const action = { address: d.address, kind: 'dir' as const, replace: false, dependsOn: d.dependsOn, details: { path: d.path } };
@@ -31,12 +36,10 @@ export const dirKind: ResourceKind<'dir'> = {
         p.add({ ...action, action: 'noop', reason: 'managed', steps: [] });
         continue;
       }
+      const entry: DirEntry = { kind: 'dir', address: d.address, dependsOn: d.dependsOn, path: d.path };
       p.add({
         ...action, action: 'create', reason: 'missing',
-        steps: [{
-          argv: ['mkdir', '--mode=0700', d.path], undo: ['rmdir', d.path],
-          journal: { op: 'record', entry: { kind: 'dir', address: d.address, dependsOn: d.dependsOn, path: d.path } },
-        }],
+        steps: [{ argv: ['mkdir', '--mode=0700', d.path], undo: ['rmdir', d.path], intent: entry, journal: { op: 'record', entry } }],
       });
     }
   },

@@ -26,11 +26,15 @@ export type ExportDetails =
 
 declare module '../plan/types.js' {
   interface KindTypes {
-    export: { entry: ExportEntry; details: ExportDetails; desired: DesiredExport };
+    export: { entry: ExportEntry; details: ExportDetails; desired: DesiredExport; intent: ExportEntry };
   }
 }
 
 const imageOf = (e: ExportEntry) => e.address.slice('export:'.length);
+const serving = (e: ExportEntry, obs: ObservedState) => {
+  const x = obs.exports?.[imageOf(e)];
+  return x?.serving === true || x?.mounted === true;
+};
 
 function teardown(e: ExportEntry, obs: ObservedState): Teardown<'export'> {
   const keep = { op: 'record' as const, entry: e };
@@ -61,7 +65,7 @@ function createSteps(d: DesiredExport): Step[] {
   const journal = { op: 'record' as const, entry };
   return [
     // the FUSE export mounts over an existing regular file
-    { argv: ['install', '-D', '-m', '0600', '/dev/null', p.view], undo: removeViewArgv(p.view), journal },
+    { argv: ['install', '-D', '-m', '0600', '/dev/null', p.view], undo: removeViewArgv(p.view), intent: entry, journal },
     ...(d.overlay ? [{ argv: overlayCreateArgv(d.image.file, d.image.format, p.overlay), undo: ['rm', '-f', p.overlay], journal }] : []),
     {
       argv: storageDaemonArgv({
@@ -79,10 +83,9 @@ export const exportKind: ResourceKind<'export'> = {
   kind: 'export',
   rank: 0,
   // a daemon that died leaves its FUSE view mounted (and unusable): still ours to clean up
-  verify: (e, obs) => {
-    const x = obs.exports?.[imageOf(e)];
-    return x?.serving === true || x?.mounted === true;
-  },
+  verify: (e, obs) => serving(e, obs),
+  // its daemon by the pid file it holds locked and the view it serves (observeExport): there is one per image and manifest
+  recover: (intent, obs, journal) => (serving(intent, obs) && !journal.some((e) => e.address === intent.address) ? { entry: intent } : undefined),
   plan(wanted, p) {
     for (const d of wanted) {
       const mine = p.mine('export', d.address);

@@ -1,6 +1,6 @@
 import type { Diagnostic } from '../diagnostics.js';
 import type { Manifest } from '../manifest/types.js';
-import type { Action, DesiredOf, DetailsOf, EntryOf, JournalEntry, Kind, PlannedAction, Reason, Step } from '../plan/types.js';
+import type { Action, DesiredOf, DetailsOf, EntryOf, IntentOf, JournalEntry, Kind, PlannedAction, Reason, Step } from '../plan/types.js';
 import type { ObservedState } from '../probe/observed.js';
 import type { Live } from './devices.js';
 
@@ -39,6 +39,13 @@ export interface Teardown<K extends Kind> {
 }
 
 /**
+ * What a kind's `recover` makes of an intent: the object the interrupted run made, as its entry;
+ * `unsure` (why, in words) when more than one object fits and none can be told to be imgplan's;
+ * undefined when it never appeared.
+ */
+export type Recovery<K extends Kind> = { readonly entry: EntryOf<K> } | { readonly unsure: string } | undefined;
+
+/**
  * One kind of object imgplan makes (a loop attach, a dm map, a mount…). It owns its journal
  * entry (declared in plan/types.ts's KindTypes by augmentation), how that entry is checked
  * against the system, how a wanted object becomes actions, its teardown and its saved-plan facts.
@@ -49,6 +56,12 @@ export interface ResourceKind<K extends Kind> {
   readonly rank: number;
   /** whether the journal entry still describes what is on the system; if not it is forgotten, never acted on */
   verify(entry: EntryOf<K>, obs: ObservedState): boolean;
+  /**
+   * The object a run made for this intent and was killed before it recorded (it journals the
+   * intent, runs the step, then replaces the intent by the entry), found on the system by the
+   * identity the intent gives, never by a name alone; never an object `journal` already has.
+   */
+  recover(intent: IntentOf<K>, obs: ObservedState, journal: readonly JournalEntry[]): Recovery<K>;
   /** objects of this kind that are live over imgplan's journaled devices without an entry (udev's doing) */
   adopt?(journal: readonly JournalEntry[], obs: ObservedState): readonly EntryOf<K>[];
   /** plans all wanted objects of this kind; kinds plan in registry order, so what they sit on is planned */

@@ -36,7 +36,7 @@ export type MountDetails =
 
 declare module '../plan/types.js' {
   interface KindTypes {
-    mount: { entry: MountedEntry; details: MountDetails; desired: DesiredMount };
+    mount: { entry: MountedEntry; details: MountDetails; desired: DesiredMount; intent: MountedEntry };
   }
 }
 
@@ -150,6 +150,7 @@ function planMount(d: DesiredMount, p: Planning): void {
   // (-c: mount(8) must not resolve /proc/self/fd/3 back to a path; -i: no helper program gets it);
   // ntfs-3g is such a helper (FUSE), so its nested mounts rely on the check right before the mount
   const pinned = parentWhere !== undefined && d.mountType !== 'ntfs-3g';
+  const entry = { kind: 'mount' as const, address: d.address, dependsOn, target: where, source: arg, fstype: d.mountType };
   p.add({
     ...action, action: 'create', replace, reason,
     steps: [{
@@ -160,7 +161,8 @@ function planMount(d: DesiredMount, p: Planning): void {
       ...(inGuest.length ? { noSymlinks: inGuest } : {}),
       ...(pinned ? { dirFd3: { base: parentWhere, path: where } } : {}),
       undo: ['umount', where],
-      journal: { op: 'record', entry: { kind: 'mount', address: d.address, dependsOn, target: where, source: arg, fstype: d.mountType } },
+      intent: entry,
+      journal: { op: 'record', entry },
     }],
   });
 }
@@ -169,6 +171,9 @@ export const mountKind: ResourceKind<'mount'> = {
   kind: 'mount',
   rank: 5,
   verify: (e, obs) => obs.mounts.some((m) => m.target === e.target && m.source === e.source),
+  // by source and target; planned only where no such mount was (it would be used as it is, or refused)
+  recover: (intent, obs, journal) => (obs.mounts.some((m) => m.target === intent.target && m.source === intent.source)
+    && !journal.some((e) => e.kind === 'mount' && e.target === intent.target) ? { entry: intent } : undefined),
   plan(wanted, p) {
     // parents before children, so a nested mount knows whether its parent stays in place
     const byPath = [...wanted].sort((a, b) => a.spec.where.localeCompare(b.spec.where));

@@ -34,7 +34,7 @@ export type NbdDetails =
 
 declare module '../plan/types.js' {
   interface KindTypes {
-    nbd: { entry: NbdEntry; details: NbdDetails; desired: DesiredNbd };
+    nbd: { entry: NbdEntry; details: NbdDetails; desired: DesiredNbd; intent: NbdEntry };
   }
 }
 
@@ -67,7 +67,7 @@ function createSteps(d: DesiredNbd): Step[] {
     ...(d.loadModule ? [{ argv: ['modprobe', 'nbd', `max_part=${NBD_MAX_PART}`], journal: { op: 'none' as const } }] : []),
     { argv: ['install', '-d', '-m', '0700', d.paths.dir], journal: { op: 'none' } },
     ...(d.overlay ? [{
-      argv: overlayCreateArgv(d.image.file, d.image.format, d.paths.overlay), undo: ['rm', '-f', d.paths.overlay],
+      argv: overlayCreateArgv(d.image.file, d.image.format, d.paths.overlay), undo: ['rm', '-f', d.paths.overlay], intent: entry,
       journal: { op: 'record' as const, entry },
     }] : []),
     {
@@ -81,6 +81,7 @@ function createSteps(d: DesiredNbd): Step[] {
       // connected once the kernel names the server's pid; then the partitions the mounts need
       waitFor: [`/sys/block/nbd${n}/pid`, ...d.partitions.map((p) => ({ ref: d.address, attr: `p${p}` }))],
       ...(d.partitions.length ? { rescan: d.device } : {}),
+      ...(d.overlay ? {} : { intent: entry }),
       journal: { op: 'record', entry },
     },
   ];
@@ -90,6 +91,10 @@ export const nbdKind: ResourceKind<'nbd'> = {
   kind: 'nbd',
   rank: 0,
   verify: (e, obs) => obs.nbd !== undefined && liveNbdDevice(e, obs.nbd),
+  // the device was chosen at plan time: connected to a live qemu-nbd serving the intent's file there
+  recover: (intent, obs, journal) => (obs.nbd !== undefined && liveNbdDevice(intent, obs.nbd) && !journal.some((e) => e.address === intent.address)
+    ? { entry: intent }
+    : undefined),
   plan(wanted, p) {
     for (const d of wanted) {
       const mine = p.mine('nbd', d.address);

@@ -17,7 +17,7 @@ export type PartmapDetails =
 
 declare module '../plan/types.js' {
   interface KindTypes {
-    partmap: { entry: PartmapEntry; details: PartmapDetails; desired: DesiredPartmap };
+    partmap: { entry: PartmapEntry; details: PartmapDetails; desired: DesiredPartmap; intent: PartmapEntry };
   }
 }
 
@@ -27,6 +27,13 @@ export const partmapKind: ResourceKind<'partmap'> = {
   verify(e, obs) {
     const majMin = majMinOf(obs, e.device);
     return majMin !== undefined && e.partitions.every((n) => mapperOf(obs, e.device, majMin, n) !== undefined);
+  },
+  // kpartx's maps of the journaled loop it was run on (named loopNpM, reading from it): those that are there
+  recover(intent, obs, journal) {
+    const majMin = majMinOf(obs, intent.device);
+    const mapped = majMin === undefined ? [] : intent.partitions.filter((n) => mapperOf(obs, intent.device, majMin, n) !== undefined);
+    const taken = journal.some((e) => e.kind === 'partmap' && e.device === intent.device);
+    return mapped.length && !taken ? { entry: { ...intent, partitions: mapped } } : undefined;
   },
   // in place when every partition the mounts need is mapped from the live device
   plan(wanted, p) {
@@ -45,13 +52,15 @@ export const partmapKind: ResourceKind<'partmap'> = {
       }
       if (mine) p.replaceOld(mine, 'dependency-replaced');
       const arg: Arg = device;
+      const entry = { kind: 'partmap' as const, address: d.address, dependsOn: [d.attach], device: arg, partitions: d.partitions };
       p.add({
         ...action, action: 'create', replace: mine !== undefined, reason: mine ? 'dependency-replaced' : 'missing',
         steps: [{
           argv: ['kpartx', '-a', ...(d.readOnly ? ['-r'] : []), '-s', arg],
           undo: ['kpartx', '-d', '-s', arg],
           waitFor: d.partitions.map((n) => ({ ref: d.attach, attr: `mapper:p${n}` })),
-          journal: { op: 'record', entry: { kind: 'partmap', address: d.address, dependsOn: [d.attach], device: arg, partitions: d.partitions } },
+          intent: entry,
+          journal: { op: 'record', entry },
         }],
       });
     }

@@ -7,7 +7,7 @@ import type { Arg, EntryBase, JournalEntry, Ref, Step } from '../plan/types.js';
 import { formatLvmUuid } from '../probe/lvm-metadata.js';
 import type { ObservedState } from '../probe/observed.js';
 import { majMinOf, type Live } from './devices.js';
-import type { ResourceKind, Teardown } from './kind.js';
+import type { Recovery, ResourceKind, Teardown } from './kind.js';
 
 /** A guest VG whose LVs are active over imgplan's devices: activated by LVM, or mapped by imgplan itself. */
 export interface VgEntry extends EntryBase<'vg'> {
@@ -35,7 +35,7 @@ export type VgDetails =
 
 declare module '../plan/types.js' {
   interface KindTypes {
-    vg: { entry: VgEntry; details: VgDetails; desired: DesiredVgNode };
+    vg: { entry: VgEntry; details: VgDetails; desired: DesiredVgNode; intent: VgEntry };
   }
 }
 
@@ -82,6 +82,23 @@ function adopt(journal: readonly JournalEntry[], obs: ObservedState): VgEntry[] 
   return out;
 }
 
+/**
+ * The LVs an interrupted activation left active: LVM's maps of this VG (by UUID) over the PV
+ * devices it was run on, or imgplan's own maps by name and UUID.
+ */
+function recover(intent: VgEntry, obs: ObservedState, journal: readonly JournalEntry[]): Recovery<'vg'> {
+  if (journal.some((e) => e.kind === 'vg' && e.vgUuid === intent.vgUuid)) return undefined;
+  const raw = intent.vgUuid.replace(/-/g, '');
+  const pvs = new Set(intent.devices.flatMap((d) => {
+    const mm = d.startsWith('/dev/mapper/') ? obs.dmMaps.find((m) => `/dev/mapper/${m.name}` === d)?.majMin : majMinOf(obs, d);
+    return mm ? [mm] : [];
+  }));
+  const live = intent.mode === 'lvm'
+    ? obs.dmMaps.filter((m) => m.uuid?.startsWith(`LVM-${raw}`) && m.devices.some((d) => pvs.has(d)))
+    : obs.dmMaps.filter((m) => intent.maps.includes(m.name) && m.uuid?.startsWith(`IMGPLAN-${raw}-`));
+  return live.length ? { entry: intent } : undefined;
+}
+
 function teardown(e: VgEntry, obs: ObservedState): Teardown<'vg'> {
   const details = { from: 'journal' as const, name: e.vgName, uuid: e.vgUuid, pvs: e.devices };
   if (e.mode === 'lvm') {
@@ -121,16 +138,18 @@ function activateSteps(d: DesiredVgNode, pvArgs: readonly Arg[], todo: readonly 
       settleBefore: true,
       undo: ['vgchange', '--activate', 'n', ...devFlags, '--select', `vg_uuid=${d.uuid}`],
       waitFor: all.map((x) => `/dev/mapper/${x.name}`),
+      intent: entry,
       journal: { op: 'record', entry },
     }];
   }
   const pvIndex = new Map(d.pvs.map((p, i) => [p.key, pvArgs[i]!]));
-  return todo.map((x) => ({
+  return todo.map((x, i) => ({
     argv: ['dmsetup', 'create', '--concise', {
       concat: [`${x.name},${x.uuid},,${d.readOnly ? 'ro' : 'rw'},`, ...lvTable(d.meta, x.lv, (k) => pvIndex.get(k) as string | Ref)],
     }],
     undo: ['dmsetup', 'remove', x.name],
     waitFor: [`/dev/mapper/${x.name}`],
+    ...(i === 0 ? { intent: entry } : {}),
     journal: { op: 'record' as const, entry },
   }));
 }
@@ -141,6 +160,7 @@ export const vgKind: ResourceKind<'vg'> = {
   verify: (e, obs) => (e.mode === 'lvm'
     ? obs.dmMaps.some((m) => m.uuid?.startsWith(`LVM-${e.vgUuid.replace(/-/g, '')}`))
     : obs.dmMaps.some((m) => e.maps.includes(m.name))),
+  recover,
   adopt,
   // active (by LVM, or mapped by imgplan) over the live devices of its PVs, or to be activated
   plan(wanted, p) {

@@ -22,7 +22,7 @@ class ScriptedRunner implements Runner {
     expect(cmd.argv.join(' ')).toBe(next.argv.join(' '));
     return { argv: cmd.argv, exitCode: 0, stdout: '', stderr: '', ...next.result };
   }
-  async readText(): Promise<string | undefined> {
+  async readText(_path: string): Promise<string | undefined> {
     return undefined;
   }
   async inspectPath(path: string): Promise<PathInfo> {
@@ -67,7 +67,7 @@ describe('executor', () => {
       { argv: ['mount', '-t', 'xfs', '-o', 'ro,norecovery,nosuid,nodev,noexec', '/dev/loop6', `${G}/mnt/web01`], ...ok() },
       { argv: ['mount', '-c', '-i', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', '/dev/loop5', '/proc/self/fd/3'], ...ok() },
     ], { [`${G}/mnt/web01/boot`]: { kind: 'directory', empty: true } });
-    const journalPath = join(dir, 'journal.json');
+    const journalPath = join(dir, 'journal', 'x.json');
     const r = await executePlan(plan, { runner, journalPath, onEvent: () => {} });
     expect(r.ok).toBe(true);
     // the nested mount gets the directory opened inside the guest's tree, not a path to resolve again
@@ -94,7 +94,7 @@ describe('executor', () => {
       { argv: ['losetup', '--detach', '/dev/loop5'], ...ok() },
       { argv: ['losetup', '--detach', '/dev/loop4'], ...ok() },
     ], { [`${G}/mnt/web01/boot`]: { kind: 'directory', empty: false, link: '/etc' } });
-    const r = await executePlan(plan, { runner, journalPath: join(dir, 'journal.json'), onEvent: () => {} });
+    const r = await executePlan(plan, { runner, journalPath: join(dir, 'journal', 'x.json'), onEvent: () => {} });
     expect(r.ok).toBe(false);
     expect(r.failure).toMatchObject({
       address: `mount:${G}/mnt/web01/boot`,
@@ -118,7 +118,7 @@ describe('executor', () => {
       { argv: ['losetup', '--detach', '/dev/loop5'], ...ok() },
       { argv: ['losetup', '--detach', '/dev/loop4'], ...fail('losetup: /dev/loop4: failed to use device: No such device') },
     ]);
-    const journalPath = join(dir, 'journal.json');
+    const journalPath = join(dir, 'journal', 'x.json');
     const events: string[] = [];
     const r = await executePlan(plan, { runner, journalPath, onEvent: (e) => events.push(e.type), sleep: async () => {} });
     expect(r.ok).toBe(false);
@@ -136,7 +136,7 @@ describe('executor', () => {
     const runner = new ScriptedRunner([
       { argv: ['losetup', '--find', '--show', '--read-only', `${G}/data.img`], ...fail('losetup: cannot find an unused loop device') },
     ]);
-    const journalPath = join(dir, 'journal.json');
+    const journalPath = join(dir, 'journal', 'x.json');
     const r = await executePlan(plan, { runner, journalPath, onEvent: () => {} });
     expect(r).toMatchObject({ ok: false, kept: [], rolledBack: [], leftBehind: [] });
     expect(existsSync(journalPath)).toBe(false);
@@ -154,7 +154,7 @@ describe('executor', () => {
     };
     const runner = new ScriptedRunner([{ argv, ...fail('  Logical volume VolGroup/lv_root in use.') }, { argv, ...ok() }]);
     const events: string[] = [];
-    const r = await executePlan(plan, { runner, journalPath: join(dir, 'journal.json'), onEvent: (e) => events.push(e.type), sleep: async () => {} });
+    const r = await executePlan(plan, { runner, journalPath: join(dir, 'journal', 'x.json'), onEvent: (e) => events.push(e.type), sleep: async () => {} });
     expect(r.ok).toBe(true);
     expect(events).toEqual(['step_start', 'step_retry', 'step_complete']);
   });
@@ -192,10 +192,99 @@ describe('executor', () => {
       { argv: ['blockdev', '--rereadpt', '/dev/nbd2'], ...ok() },
       { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload', '/dev/nbd2p2', `${G}/m`], ...ok() },
     ]);
-    const journalPath = join(dir, 'journal.json');
+    const journalPath = join(dir, 'journal', 'x.json');
     const r = await executePlan(plan, { runner, journalPath, onEvent: () => {} });
     expect(r.ok, JSON.stringify(r.failure)).toBe(true);
     const j = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { address: string; device?: string; source?: string }[] };
     expect(j.entries.map((e) => [e.address, e.device ?? e.source])).toEqual([['nbd:g', '/dev/nbd2'], [`mount:${G}/m`, '/dev/nbd2p2']]);
+  });
+
+  describe('intent before action', () => {
+    /** A fresh plan's first attach, a loop device of a whole image that the kernel must scan for partition 2. */
+    const scanPlan = (): Plan => {
+      const device = { ref: 'attach:s', attr: 'device' };
+      const intent = { kind: 'attach' as const, address: 'attach:s', dependsOn: [], file: '/srv/s.img', backDev: '8:1', backIno: 7, offset: 0,
+        sizelimit: 0, readOnly: true, partscan: true };
+      return {
+        formatVersion: 2, mode: 'apply', manifest: { path: `${G}/s.yaml`, sha256: 'x' },
+        context: { kernel: '6.1.0', udev: false, partscan: { labels: ['dos'], evidence: '' }, writableImages: [] },
+        actions: [{ address: 'attach:s', kind: 'attach', action: 'create', replace: false, reason: 'missing', dependsOn: [],
+          details: { from: 'journal', file: '/srv/s.img', device: '/dev/loop7' },
+          steps: [{ argv: ['losetup', '--find', '--show', '--read-only', '--partscan', '/srv/s.img'], produces: device, undo: ['losetup', '--detach', device],
+            waitFor: [{ ref: 'attach:s', attr: 'p2' }], intent,
+            reads: [{ field: 'diskseq', path: { concat: ['/sys/block/', { ref: 'attach:s', attr: 'name' }, '/diskseq'] } }],
+            journal: { op: 'record', entry: { ...intent, device } } }] }],
+        unchanged: [], warnings: [], forget: [],
+      };
+    };
+    const read = (p: string) => JSON.parse(readFileSync(p, 'utf8')) as { entries: Record<string, unknown>[]; intents: Record<string, unknown>[] };
+
+    it('journals what a step is about to make before it runs, then the entry (with the loop\'s diskseq) in its place', async () => {
+      const plan = await freshPlan();
+      const journalPath = join(dir, 'journal', 'x.json');
+      const during: ReturnType<typeof read>[] = [];
+      const runner = new (class extends ScriptedRunner {
+        override async run(cmd: Command): Promise<CommandResult> {
+          during.push(read(journalPath));
+          return super.run(cmd);
+        }
+        override async readText(path: string): Promise<string | undefined> {
+          return path === '/sys/block/loop4/diskseq' ? '57\n' : undefined;
+        }
+      })([
+        { argv: ['losetup', '--find', '--show', '--read-only', `${G}/data.img`], ...ok('/dev/loop4\n') },
+        { argv: ['losetup', '--find', '--show', '--read-only', '--offset', '1048576', '--sizelimit', '16777216', `${G}/web01.img`],
+          ...fail('losetup: cannot find an unused loop device') },
+        { argv: ['losetup', '--detach', '/dev/loop4'], ...ok() },
+      ]);
+      const r = await executePlan(plan, { runner, journalPath, onEvent: () => {} });
+      expect(r.ok).toBe(false);
+      // while losetup runs, the journal says what it is making: everything but the device it will print
+      expect(during[0]).toMatchObject({ entries: [], intents: [{ kind: 'attach', address: 'attach:data', file: `${G}/data.img`, offset: 0, sizelimit: 0 }] });
+      expect(during[0]!.intents[0]).not.toHaveProperty('device');
+      expect(during[1]).toMatchObject({
+        entries: [{ address: 'attach:data', device: '/dev/loop4', diskseq: 57 }],
+        intents: [{ address: 'attach:web01/part1', offset: 1048576, sizelimit: 16777216 }],
+      });
+      // the failed losetup made nothing: its intent is gone, and the rollback took the rest
+      expect(during[2]).toMatchObject({ entries: [{ address: 'attach:data' }], intents: [] });
+      expect(existsSync(journalPath)).toBe(false);
+    });
+
+    it('a wait that fails finds the step journaled: a failed undo is truly left in the journal for destroy', async () => {
+      const journalPath = join(dir, 'journal', 'x.json');
+      const runner = new ScriptedRunner([
+        { argv: ['losetup', '--find', '--show', '--read-only', '--partscan', '/srv/s.img'], ...ok('/dev/loop7\n') },
+        { argv: ['losetup', '--detach', '/dev/loop7'], ...fail('losetup: /dev/loop7: detach failed: Device or resource busy') },
+        ...Array.from({ length: 2 }, () => ({ argv: ['losetup', '--detach', '/dev/loop7'], ...fail('losetup: /dev/loop7: detach failed: Device or resource busy') })),
+      ]);
+      const r = await executePlan(scanPlan(), { runner, journalPath, onEvent: () => {}, partitionWaitMs: 0, busyDelaysMs: [0, 0], sleep: async () => {} });
+      expect(r.failure?.message).toBe('device node /dev/loop7p2 did not appear within 0 s');
+      expect(r.leftBehind).toEqual(['attach:s: losetup --find --show --read-only --partscan /srv/s.img (undo failed: losetup: /dev/loop7: detach failed: ' +
+        'Device or resource busy; still recorded in the journal for destroy)']);
+      expect(read(journalPath)).toMatchObject({ entries: [{ address: 'attach:s', device: '/dev/loop7' }], intents: [] });
+    });
+
+    it('a wait that fails, undone: nothing is left in the journal', async () => {
+      const journalPath = join(dir, 'journal', 'x.json');
+      const runner = new ScriptedRunner([
+        { argv: ['losetup', '--find', '--show', '--read-only', '--partscan', '/srv/s.img'], ...ok('/dev/loop7\n') },
+        { argv: ['losetup', '--detach', '/dev/loop7'], ...ok() },
+      ]);
+      const r = await executePlan(scanPlan(), { runner, journalPath, onEvent: () => {}, partitionWaitMs: 0 });
+      expect(r).toMatchObject({ ok: false, rolledBack: ['attach:s: losetup --find --show --read-only --partscan /srv/s.img'], leftBehind: [] });
+      expect(existsSync(journalPath)).toBe(false);
+    });
+
+    it('a step stopped at its time limit may have made its object: the intent stays, and the run says so (left behind)', async () => {
+      const journalPath = join(dir, 'journal', 'x.json');
+      const runner = new ScriptedRunner([
+        { argv: ['losetup', '--find', '--show', '--read-only', '--partscan', '/srv/s.img'], result: { exitCode: undefined, failure: 'timed-out' } },
+      ]);
+      const r = await executePlan(scanPlan(), { runner, journalPath, onEvent: () => {} });
+      expect(r.leftBehind).toEqual(['attach:s: losetup --find --show --read-only --partscan /srv/s.img (stopped after its time limit: it may have ' +
+        'made it; recorded as an intent in the journal, which the next plan or destroy resolves)']);
+      expect(read(journalPath)).toMatchObject({ entries: [], intents: [{ address: 'attach:s', partscan: true }] });
+    });
   });
 });

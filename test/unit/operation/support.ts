@@ -5,16 +5,21 @@ import { afterEach, beforeEach, expect, vi, type MockInstance } from 'vitest';
 import type { Input, OperationContext, OperationEvent } from '../../../src/operation/index.js';
 import { FixtureRunner } from '../../../src/runner/fixture-runner.js';
 import type { Runner } from '../../../src/runner/runner.js';
+import type { Recording } from '../../../src/runner/recording-runner.js';
 import { GOLDEN, recording } from '../golden-support.js';
 
 /**
  * An operation context over a recorded state (test/golden/STATE/state.json): probes are
  * replayed; a mutating command fails as a step would ("refused by the test") and is kept in
- * `mutations`; the lock is taken in a temporary folder; events are kept in `events`; the
+ * `mutations`; the lock is taken, and the journal written, in a temporary folder; events are kept in `events`; the
  * manifest a saved plan names is read from `files` (by `manifest()`, at its recorded path).
  */
 export function recorded(state: string) {
-  const rec = recording(state);
+  const lockDir = mkdtempSync(join(tmpdir(), 'imgplan-operation-test-'));
+  // the recorded state directory moves into the test's own folder, so that what apply writes (the journal) never lands in the
+  // recording's real /tmp path, which another run may be using
+  const recordedDir = String(recording(state).meta.state_dir);
+  const rec = JSON.parse(JSON.stringify(recording(state)).split(recordedDir).join(join(lockDir, 'state'))) as Recording;
   const fixture = new FixtureRunner(rec, state);
   const mutations: string[][] = [];
   const runner: Runner = {
@@ -29,7 +34,6 @@ export function recorded(state: string) {
   };
   const events: OperationEvent[] = [];
   const files = new Map<string, string>();
-  const lockDir = mkdtempSync(join(tmpdir(), 'imgplan-operation-test-'));
   const ctx: OperationContext = {
     runner, stateDir: String(rec.meta.state_dir), lockDir,
     emit: (e) => events.push(e),

@@ -66,6 +66,31 @@ describe('LVM in the plan (recorded PV metadata)', () => {
     expect(r.plan!.actions.find((a) => a.kind === 'vg')!.steps[0]!.undo).toEqual(['vgchange', '--activate', 'n', '--devices', { ref: 'attach:web01', attr: 'p2' }, '--select', `vg_uuid=${pv.vg!.uuid}`]);
   });
 
+  it('the activation journals its intent first (LVM\'s and imgplan\'s own maps), and an interrupted one is found by VG UUID over its PVs', () => {
+    const hostVgs = [{ name: 'VolGroup', uuid: 'HOSTVG-0000-0000-0000-0000-0000-000000', lvCount: 2 }];
+    for (const [yaml, over] of [[ROOT, {}], [ROOT.replace('format: raw }', 'format: raw, vg_name_clash: map }'), { hostVgs }]] as const) {
+      const vg = plan(yaml, state(over)).plan!.actions.find((a) => a.kind === 'vg')!;
+      const first = vg.steps[0]!;
+      expect(first.journal.op === 'record' && first.intent).toEqual(first.journal.op === 'record' ? first.journal.entry : undefined);
+      expect(vg.steps.slice(1).every((st) => st.intent === undefined)).toBe(true);
+    }
+    const raw = (u: string) => u.replace(/-/g, '');
+    const intent = { kind: 'vg' as const, address: 'vg:web01/VolGroup', dependsOn: ['attach:web01'], vgName: 'VolGroup', vgUuid: pv.vg!.uuid,
+      devices: ['/dev/loop0p2'], mode: 'lvm' as const, maps: ['VolGroup-lv_root'] };
+    const attach = { kind: 'attach' as const, address: 'attach:web01', dependsOn: [], device: '/dev/loop0', file: IMG, backDev: '8:1', backIno: 12,
+      offset: 0, sizelimit: 0, readOnly: true, partscan: true };
+    const active = (devices: string[]) => state({
+      loops: [{ device: '/dev/loop0', majMin: '7:0', backFile: IMG, backDev: '8:1', backIno: 12, offset: 0, sizelimit: 0, ro: true, partscan: true, autoclear: false }],
+      blockDevices: [{ name: 'loop0p2', majMin: '259:1', type: 'part', pkname: 'loop0', size: 82837504, ro: true }],
+      dmMaps: [{ name: 'VolGroup-lv_root', uuid: `LVM-${raw(pv.vg!.uuid)}${raw(pv.vg!.lvs[0]!.uuid)}`, majMin: '254:0', readOnly: true, openCount: 0,
+        devices, offsets: [2048] }],
+      journal: { formatVersion: 2, manifest: '/srv/rescue.yaml', manifestSha256: 'x', entries: [attach], intents: [intent] },
+    });
+    expect(plan(ROOT, active(['259:1']), 'destroy').plan!.recovered).toEqual([intent]);
+    // the same VG UUID active over another device (a clone of the image) is not the run's
+    expect(plan(ROOT, active(['8:17']), 'destroy').plan!.forget).toEqual(['vg:web01/VolGroup']);
+  });
+
   it('volume_groups activates every linear LV of the VG, swap included, without mounting', () => {
     const r = plan(`images:\n  web01: { file: /srv/web01.img, format: raw, volume_groups: [VolGroup] }\n`, state());
     const vg = r.plan!.actions.find((a) => a.kind === 'vg')!;
@@ -111,7 +136,7 @@ describe('LVM in the plan (recorded PV metadata)', () => {
       loops: [{ device: '/dev/loop0', majMin: '7:0', backFile: IMG, backDev: '8:1', backIno: 12, offset: 0, sizelimit: 0, ro: true, partscan: true, autoclear: false }],
       blockDevices: [{ name: 'loop0p2', majMin: '259:1', type: 'part', pkname: 'loop0', size: 82837504, ro: true }],
       dmMaps: [{ name: 'VolGroup-lv_swap', uuid: `LVM-${raw(pv.vg!.uuid)}${raw(pv.vg!.lvs[1]!.uuid)}`, majMin: '254:0', readOnly: true, openCount: 0, devices: ['259:1'], offsets: [83968] }],
-      journal: { formatVersion: 1, manifest: '/srv/rescue.yaml', manifestSha256: 'x', entries: [
+      journal: { formatVersion: 2, manifest: '/srv/rescue.yaml', manifestSha256: 'x', intents: [], entries: [
         { kind: 'attach', address: 'attach:web01', dependsOn: [], device: '/dev/loop0', file: IMG, backDev: '8:1', backIno: 12, offset: 0, sizelimit: 0, readOnly: true, partscan: true },
       ] },
     });

@@ -42,6 +42,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
   dmsetup: 'dmsetup',
   kpartx: 'kpartx',
   blockdev: 'util-linux',
+  flock: 'util-linux',
   modprobe: 'kmod',
   pkill: 'procps',
   install: 'coreutils',

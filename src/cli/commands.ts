@@ -52,6 +52,8 @@ function context(json: boolean): OperationContext {
   };
 }
 
+const lockTimeout = (options: Options) => options.lockTimeout === undefined ? {} : { lockTimeoutSeconds: Number(options.lockTimeout) };
+
 function requireRoot(what: string): void {
   if (!isRoot()) {
     throw new ImgplanError(`${what} needs root: it attaches loop devices and mounts filesystems`, EXIT.invalid, `run it as root: sudo imgplan ${what} …`);
@@ -66,6 +68,7 @@ async function planCommand(name: 'plan' | 'graph', input: Input, options: Option
   const r = await plan(context(json), input, {
     mode: options.destroy === true ? 'destroy' : 'apply', target: options.target, allowWrites: options.allowWrites === true,
     ...(name === 'plan' && options.out ? { out: options.out } : {}),
+    ...lockTimeout(options),
   });
   if (r.outcome === 'invalid') return exitCode(r.outcome);
   if (name === 'graph') {
@@ -86,7 +89,7 @@ async function changeCommand(mode: 'apply' | 'destroy', input: Input, options: O
   const json = options.json === true;
   const opts = {
     target: options.target,
-    ...(options.lockTimeout === undefined ? {} : { lockTimeoutSeconds: Number(options.lockTimeout) }),
+    ...lockTimeout(options),
     approve: approver(options.autoApprove === true, json),
   };
   const r = mode === 'apply'

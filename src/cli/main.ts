@@ -33,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the plan as JSON (schemas/plan.schema.json)')
     .option('--detailed-exitcode', 'exit 0 when there is nothing to do, 2 when there are changes')
     .option('--target <address>', 'only this object and what it depends on (recovery)')
+    .option(...lockTimeout)
     .option('--allow-writes', 'permit images with access: read-write')
     .action(run('plan'));
   program.command('apply')
@@ -67,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
     .argument(...manifestArg)
     .option('--destroy', 'the graph of destroy instead')
     .option('--target <address>', 'only this object and what it depends on')
+    .option(...lockTimeout)
     .action(run('graph'));
   const debug = program.command('debug').description('tools for bug reports and test fixtures');
   debug.command('capture-state')

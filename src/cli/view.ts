@@ -1,4 +1,5 @@
 import type { ExecEvent } from '../apply/executor.js';
+import { nameHolders } from '../apply/lock.js';
 import { printable } from '../printable.js';
 import type { ChangeSummary, OperationEvent, Outcome } from '../operation/index.js';
 import { renderDiagnostics } from '../render/diagnostics.js';
@@ -69,11 +70,15 @@ export function view(json: boolean, exitCode: (o: Outcome) => ExitCode): (e: Ope
         err(renderDiagnostics(e.diagnostics, stderrStyle(), e.source));
         err('The manifest has errors; destroying what the journal records for it anyway.\n');
         return;
-      case 'lock_wait': {
-        const h = e.holder;
-        if (!json) err(`Waiting up to ${e.seconds} s for the lock held by ${h ? `pid ${h.pid} (${h.command}) since ${h.since}` : 'another imgplan run'}…\n`);
+      case 'lock_wait':
+        if (!json) {
+          err(`Waiting up to ${e.seconds} s for the lock${e.mode === 'shared' ? ' (shared, to read)' : ''}, held by ${
+            e.holders.length ? nameHolders(e.holders) : 'another process'}…\n`);
+        }
         return;
-      }
+      case 'lock_skipped':
+        err(`imgplan: warning: planning without the lock (${e.reason}): an apply or destroy running now may change what this plan reads\n`);
+        return;
       case 'planned_changes':
         if (json) jsonLine({ type: 'planned_changes', plan: planToJson(e.plan) });
         else out(renderPlan(e.plan, stdoutStyle()));

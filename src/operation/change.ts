@@ -29,7 +29,7 @@ export async function change(ctx: OperationContext, mode: Mode, input: Input, al
   const loaded = load(ctx.emit, input, allowWrites, mode === 'destroy');
   if (!loaded) return { outcome: 'invalid' };
   const seconds = options.lockTimeoutSeconds ?? DEFAULT_LOCK_TIMEOUT_SECONDS;
-  return withLock(ctx, `imgplan ${mode} ${loaded.manifest.path}`, seconds, async () => {
+  return withLock(ctx, { command: `imgplan ${mode} ${loaded.manifest.path}`, seconds, mode: 'exclusive' }, async () => {
     const planned = await planFor(ctx, loaded, mode, options.target);
     if (!planned) return { outcome: 'invalid' };
     const { plan, observed } = planned;

@@ -1,5 +1,5 @@
 import type { ExecEvent, ExecResult } from '../apply/executor.js';
-import type { LockHolder } from '../apply/lock.js';
+import type { LockHolder, LockMode } from '../apply/lock.js';
 import type { Diagnostic } from '../diagnostics.js';
 import type { Plan } from '../plan/types.js';
 
@@ -44,8 +44,10 @@ export type OperationEvent =
   | { readonly type: 'manifest_warnings'; readonly diagnostics: readonly Diagnostic[]; readonly source: string }
   /** destroy only: the manifest has errors, so destroy goes by the journal alone */
   | { readonly type: 'manifest_ignored'; readonly diagnostics: readonly Diagnostic[]; readonly source: string }
-  /** another run holds the lock: this one waits up to `seconds` */
-  | { readonly type: 'lock_wait'; readonly seconds: number; readonly holder?: LockHolder }
+  /** other runs hold the lock: this one waits up to `seconds` for it (`mode`); `holders` as /proc confirms them, maybe none */
+  | { readonly type: 'lock_wait'; readonly seconds: number; readonly mode: LockMode; readonly holders: readonly LockHolder[] }
+  /** plan only: the lock cannot be opened (not root), so plan reads without it */
+  | { readonly type: 'lock_skipped'; readonly reason: string }
   /** (json) the plan about to be approved or carried out */
   | { readonly type: 'planned_changes'; readonly plan: Plan }
   /** approved: the steps start now; `savedPlan` is the file when a saved plan is the approval */

@@ -6,8 +6,10 @@ import { encodeSavedPlan } from '../plan/codec.js';
 import { planFacts } from '../core/facts.js';
 import { isEmptyPlan, type Plan } from '../plan/types.js';
 import { VERSION } from '../version.js';
+import { DEFAULT_LOCK_TIMEOUT_SECONDS } from './change.js';
 import type { Input, OperationContext } from './context.js';
 import type { Mode } from './events.js';
+import { withLock } from './lock.js';
 import { load } from './manifest.js';
 import { planFor } from './observe.js';
 
@@ -18,6 +20,8 @@ export interface PlanOptions {
   readonly allowWrites?: boolean;
   /** save the plan, with the live facts it was made from, to this file (see `applySavedPlan`) */
   readonly out?: string;
+  /** seconds to wait for an apply or destroy that holds the lock (default 10) */
+  readonly lockTimeoutSeconds?: number;
 }
 
 export type PlanResult =
@@ -50,13 +54,21 @@ async function writeSavedPlan(file: string, text: string): Promise<void> {
   }
 }
 
-/** Probes and plans; changes nothing on the system (it writes only `out`). Takes no lock. */
+/**
+ * Probes and plans; changes nothing on the system (it writes only `out`). Holds the lock shared
+ * while it reads, so it never sees an apply or destroy half-way (other plans read alongside).
+ */
 export async function plan(ctx: OperationContext, input: Input, options: PlanOptions = {}): Promise<PlanResult> {
   const loaded = load(ctx.emit, input, options.allowWrites === true);
   if (!loaded) return { outcome: 'invalid' };
-  const planned = await planFor(ctx, loaded, options.mode ?? 'apply', options.target);
-  if (!planned) return { outcome: 'invalid' };
-  const { plan, observed } = planned;
-  if (options.out) await writeSavedPlan(options.out, encodeSavedPlan(plan, planFacts(loaded.manifest, observed), VERSION, options.target));
-  return { outcome: isEmptyPlan(plan) ? 'no-changes' : 'changes-pending', plan };
+  const mode = options.mode ?? 'apply';
+  const command = `imgplan plan ${mode === 'destroy' ? '--destroy ' : ''}${loaded.manifest.path}`;
+  const seconds = options.lockTimeoutSeconds ?? DEFAULT_LOCK_TIMEOUT_SECONDS;
+  return withLock(ctx, { command, seconds, mode: 'shared' }, async () => {
+    const planned = await planFor(ctx, loaded, mode, options.target);
+    if (!planned) return { outcome: 'invalid' };
+    const { plan, observed } = planned;
+    if (options.out) await writeSavedPlan(options.out, encodeSavedPlan(plan, planFacts(loaded.manifest, observed), VERSION, options.target));
+    return { outcome: isEmptyPlan(plan) ? 'no-changes' : 'changes-pending', plan };
+  });
 }

@@ -82,7 +82,8 @@ export async function applySavedPlan(ctx: OperationContext, input: Input, option
   const manifestInput = await (ctx.readInput ?? readInput)(plan.manifest.path);
   const loaded = load(ctx.emit, manifestInput, plan.context.writableImages.length > 0, plan.mode === 'destroy');
   if (!loaded) return { outcome: 'invalid' };
-  return withLock(ctx, `imgplan apply ${input.path}`, options.lockTimeoutSeconds ?? DEFAULT_LOCK_TIMEOUT_SECONDS, async () => {
+  const seconds = options.lockTimeoutSeconds ?? DEFAULT_LOCK_TIMEOUT_SECONDS;
+  return withLock(ctx, { command: `imgplan apply ${input.path}`, seconds, mode: 'exclusive' }, async () => {
     const observed = await observe(ctx, loaded.manifest, plan.mode);
     const changes: string[] = [];
     if (loaded.manifest.sha256 !== plan.manifest.sha256) changes.push(`the manifest ${plan.manifest.path} was edited since the plan was made`);

@@ -11,6 +11,8 @@ export const EXIT = {
   stale: 6,
   locked: 7,
   internal: 70,
+  interrupted: 130,
+  terminated: 143,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

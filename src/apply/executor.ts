@@ -17,6 +17,10 @@ export interface ExecOptions {
   readonly busyDelaysMs?: readonly number[];
   /** how long to wait for kernel partition nodes after an attach */
   readonly partitionWaitMs?: number;
+  /** asked before each step: the signal that asked the run to stop, if one did; the running step always finishes first */
+  readonly stopRequested?: () => string | undefined;
+  /** after a failure or a stop, undo what this run made (default); false keeps it, journaled, for destroy */
+  readonly rollback?: boolean;
 }
 
 export type ExecEvent =
@@ -36,6 +40,8 @@ export interface ExecResult {
   readonly leftBehind: readonly string[];
   readonly failure?: {
     readonly address: string; readonly command: string; readonly argv: readonly string[]; readonly message: string; readonly holders?: string;
+    /** the run stopped before this step because of this signal (SIGINT, SIGTERM) */
+    readonly interrupted?: string;
   };
 }
 
@@ -153,6 +159,12 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
     failedAt = i;
     const sym = action.replace ? '-/+' : action.action === 'create' ? '+' : '-';
     for (const step of action.steps) {
+      const signal = opts.stopRequested?.();
+      if (signal) {
+        failure = { address: action.address, command: `${argvText(step.argv)} (not run)`, argv: step.argv.map((a) => argvText([a])),
+          message: `stopped by ${signal} before this step`, interrupted: signal };
+        break outer;
+      }
       let argv: string[];
       let intent: JournalIntent | undefined;
       try {
@@ -219,6 +231,11 @@ export async function executePlan(plan: Plan, opts: ExecOptions): Promise<ExecRe
       `; recorded in the journal)`);
 
   opts.onEvent({ type: 'step_errored', address: failure.address, argv: failure.argv, message: failure.message });
+  if (opts.rollback === false) {
+    const labels = done.map((d) => `${d.action.address}: ${d.text}`);
+    return { ok: false, kept: labels, rolledBack: [], failure,
+      leftBehind: [...(maybeMade ? [maybeMade] : []), ...notRemoved, ...labels.map((l) => `${l} (kept: no rollback; recorded in the journal for destroy)`)] };
+  }
   opts.onEvent({ type: 'rollback_start' });
   const kept: string[] = [];
   const rolledBack: string[] = [];

@@ -25,6 +25,8 @@ export interface Options {
   readonly detailedExitcode?: boolean;
   readonly target?: string;
   readonly lockTimeout?: string;
+  /** commander's --no-rollback: false */
+  readonly rollback?: boolean;
 }
 
 /** README "Exit codes". */
@@ -38,6 +40,8 @@ export function exitCode(outcome: Outcome, detailedExitcode = false): ExitCode {
     case 'stale': return EXIT.stale;
     case 'not-converged': return EXIT.internal;
     case 'invalid': return EXIT.invalid;
+    case 'interrupted': return EXIT.interrupted;
+    case 'terminated': return EXIT.terminated;
   }
 }
 
@@ -91,6 +95,7 @@ async function changeCommand(mode: 'apply' | 'destroy', input: Input, options: O
     target: options.target,
     ...lockTimeout(options),
     approve: approver(options.autoApprove === true, json),
+    rollback: options.rollback !== false,
   };
   const r = mode === 'apply'
     ? await apply(context(json), input, { ...opts, allowWrites: options.allowWrites === true })

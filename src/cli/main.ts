@@ -44,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--target <address>', 'only this object and what it depends on (recovery)')
     .option(...lockTimeout)
     .option('--allow-writes', 'permit images with access: read-write')
+    .option('--no-rollback', 'after a failed step or Ctrl-C, keep what this run made (destroy removes it) instead of undoing it')
     .action(run('apply'));
   program.command('destroy')
     .description('undo, in reverse order, what apply made for this manifest (and nothing else)')

@@ -49,6 +49,7 @@ function summaryText(e: ChangeSummary): void {
   list('Rolled back', e.rolledBack);
   list('Left behind', e.leftBehind);
   err(e.leftBehind.length ? '\nSomething was left behind: run "imgplan destroy" for this manifest to remove it.\n' : '\nEverything this run did was undone.\n');
+  if (f.interrupted) err(`Stopped by ${f.interrupted}.\n`);
 }
 
 /**
@@ -94,6 +95,15 @@ export function view(json: boolean, exitCode: (o: Outcome) => ExitCode): (e: Ope
         err('\nimgplan: internal error: the system did not converge; a new plan right after still has changes:\n');
         err(e.replan ? renderPlan(e.replan, stderrStyle()) : renderDiagnostics(e.diagnostics, stderrStyle(), e.source));
         err('This is a bug; please report it with the output of: imgplan debug capture-state MANIFEST state.json\n');
+        return;
+      case 'stop_requested':
+        if (json) jsonLine(e);
+        err(`\nimgplan: ${e.signal}: stopping after the running step, then ${e.rollback ? 'undoing what this run made' : 'keeping what this run made'}` +
+          ' (signal again to stop at once)\n');
+        return;
+      case 'stopped_now':
+        err(`\nimgplan: ${e.signal} again: stopped at once. What this run made is recorded in ${e.journal}` +
+          ' (a step cut short as an intent); run "imgplan destroy" for this manifest to remove it.\n');
         return;
       case 'stale_plan':
         if (json) jsonLine({ type: 'stale_plan', changes: e.changes, diff: e.diff, ...(e.planDifference ? { plan_difference: e.planDifference } : {}) });

@@ -12,6 +12,8 @@ export interface ChangeOptions {
   readonly target?: string;
   /** seconds to wait for another run's lock (default 10) */
   readonly lockTimeoutSeconds?: number;
+  /** after a failed step or a signal, undo what this run made (default true) */
+  readonly rollback?: boolean;
   /** asked once, with the plan, when it has changes; false cancels with nothing changed */
   readonly approve: (plan: Plan) => Promise<boolean>;
 }
@@ -42,6 +44,6 @@ export async function change(ctx: OperationContext, mode: Mode, input: Input, al
     }
     if (!(await options.approve(plan))) return { outcome: 'cancelled', plan };
     ctx.emit({ type: 'execution_start', plan });
-    return { outcome: await execute(ctx, loaded, plan, observed.journalPath, options.target), plan };
+    return { outcome: await execute(ctx, loaded, plan, observed.journalPath, options.target, options.rollback ?? true), plan };
   });
 }

@@ -28,7 +28,10 @@ export type Outcome =
   /** every step ran, yet a new plan still has changes: a bug */
   | 'not-converged'
   /** the manifest is invalid, or no plan can be made for it: diagnostics were emitted */
-  | 'invalid';
+  | 'invalid'
+  /** stopped by SIGINT (Ctrl-C) or SIGTERM after the running step, rolled back unless --no-rollback */
+  | 'interrupted'
+  | 'terminated';
 
 /** A step that failed, with what it said (ExecResult['failure']). */
 export type StepFailure = NonNullable<ExecResult['failure']>;
@@ -56,6 +59,10 @@ export type OperationEvent =
   | ExecEvent
   /** (json) the end of an apply or destroy that had a plan to carry out */
   | ChangeSummary
+  /** (json) a first SIGINT or SIGTERM: the running step finishes, then the run rolls back (or stops, with --no-rollback) */
+  | { readonly type: 'stop_requested'; readonly signal: string; readonly rollback: boolean }
+  /** a second signal: the run ends now; `journal` is where what it made is recorded */
+  | { readonly type: 'stopped_now'; readonly signal: string; readonly journal: string }
   /** every step ran, yet a new plan (or the diagnostics when none can be made) still has changes */
   | { readonly type: 'not_converged'; readonly replan?: Plan; readonly diagnostics: readonly Diagnostic[]; readonly source: string }
   /**
@@ -74,7 +81,7 @@ export type ChangeSummary =
   }
   | {
     readonly type: 'change_summary'; readonly ok: false; readonly mode: Mode;
-    readonly outcome: 'failed-cleanly' | 'left-behind'; readonly failure: StepFailure;
+    readonly outcome: 'failed-cleanly' | 'left-behind' | 'interrupted' | 'terminated'; readonly failure: StepFailure;
     /** "address: command" of every step that ran and was kept (not rolled back) */
     readonly doneAndKept: readonly string[];
     readonly rolledBack: readonly string[];

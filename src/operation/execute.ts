@@ -7,15 +7,35 @@ import type { Outcome } from './events.js';
 import type { Loaded } from './manifest.js';
 import { observe } from './observe.js';
 
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
 /**
  * Runs a plan's steps, then checks that the system converged: a new plan for the same scope
  * (the whole manifest, or `target`) must be empty.
  */
-export async function execute(ctx: OperationContext, loaded: Loaded, plan: Plan, journalPath: string, target: string | undefined): Promise<Outcome> {
+export async function execute(ctx: OperationContext, loaded: Loaded, plan: Plan, journalPath: string, target: string | undefined,
+  rollback = true): Promise<Outcome> {
   const mode = plan.mode;
-  const result = await executePlan(plan, { runner: ctx.runner, journalPath, onEvent: ctx.emit });
+  // a first signal lets the running step finish and the run roll back; a second one ends it at once (the journal has what it made)
+  let stop: string | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stop) {
+      ctx.emit({ type: 'stopped_now', signal, journal: journalPath });
+      process.exit(signal === 'SIGTERM' ? 143 : 130);
+    }
+    stop = signal;
+    ctx.emit({ type: 'stop_requested', signal, rollback });
+  };
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
+  let result;
+  try {
+    result = await executePlan(plan, { runner: ctx.runner, journalPath, onEvent: ctx.emit, stopRequested: () => stop, rollback });
+  } finally {
+    for (const s of STOP_SIGNALS) process.off(s, onSignal);
+  }
   if (!result.ok) {
-    const outcome = result.leftBehind.length ? 'left-behind' : 'failed-cleanly';
+    const failed = result.leftBehind.length ? 'left-behind' : 'failed-cleanly';
+    const outcome = result.failure?.interrupted ? (result.failure.interrupted === 'SIGTERM' ? 'terminated' : 'interrupted') : failed;
     ctx.emit({
       type: 'change_summary', ok: false, mode, outcome, failure: result.failure!,
       doneAndKept: result.kept, rolledBack: result.rolledBack, leftBehind: result.leftBehind,

@@ -77,6 +77,9 @@ export class ExecaRunner implements Runner {
       stdio: (dir ? ['ignore', 'pipe', 'pipe', dir.fd] : ['ignore', 'pipe', 'pipe']) as ['ignore', 'pipe', 'pipe'],
       env: this.env,
       extendEnv: true,
+      // a command that changes the system runs in its own process group, so the terminal's Ctrl-C reaches imgplan alone,
+      // which lets the running step finish before it stops (a mount or an attach cut short is worse than one finished)
+      detached: cmd.effect === 'changes',
       timeout: cmd.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       stripFinalNewline: false,
     }).finally(() => dir?.close());

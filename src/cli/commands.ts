@@ -10,9 +10,13 @@ import { isEmptyPlan } from '../plan/types.js';
 import { renderDot } from '../render/plan-dot.js';
 import { planToJson } from '../render/plan-json.js';
 import { renderPlan } from '../render/plan-text.js';
+import { printable } from '../printable.js';
 import { ExecaRunner } from '../runner/execa-runner.js';
 import { approver } from './prompt.js';
 import { err, out, stdoutStyle, view } from './view.js';
+
+/** An error's text as it reaches the terminal: its lines kept, anything else that could act on the terminal escaped. */
+const shown = (s: string) => s.split('\n').map(printable).join('\n');
 
 export type Name = 'plan' | 'apply' | 'destroy' | 'validate' | 'show' | 'graph';
 
@@ -133,12 +137,13 @@ export async function runCommand(name: Name, file: string, options: Options): Pr
       return e.exitCode;
     }
     if (e instanceof UnknownTargetError || e instanceof SavedPlanError) {
-      err(`imgplan: error: ${e.message}\n`);
+      err(`imgplan: error: ${shown(e.message)}\n`);
       return EXIT.invalid;
     }
     if (e instanceof ImgplanError) {
-      if (e.message) err(`imgplan: ${e instanceof ProbeError ? '' : 'error: '}${e.message}\n`);
-      if (e.hint) err(`  hint: ${e.hint}\n`);
+      // a message may quote image bytes (a malformed structure's text) or a tool's output: shown, never interpreted
+      if (e.message) err(`imgplan: ${e instanceof ProbeError ? '' : 'error: '}${shown(e.message)}\n`);
+      if (e.hint) err(`  hint: ${shown(e.hint)}\n`);
       return e.exitCode;
     }
     throw e;
@@ -154,7 +159,7 @@ export async function captureState(file: string, outFile: string, scenario: stri
     return EXIT.ok;
   } catch (e) {
     if (e instanceof ImgplanError) {
-      if (e.message) err(`imgplan: ${e.message}\n`);
+      if (e.message) err(`imgplan: ${shown(e.message)}\n`);
       return e.exitCode;
     }
     throw e;

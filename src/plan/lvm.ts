@@ -163,9 +163,21 @@ export function desiredVgs(manifest: Manifest, obs: ObservedState, requests: rea
   const guestUuids = new Set(meta.keys());
   const hostVgs = (obs.hostVgs ?? []).filter((h) => !guestUuids.has(h.uuid));
 
+  const copies = (vg: LvmVg) => pvs.filter((p) => p.vg?.uuid === vg.uuid).map((p) => `${p.image.name}/${p.storage}`).join(', ');
+  const badMetadata = (r: VgRequest, which: string, vg: LvmVg, bad: readonly string[]) => error('lvm-bad-metadata',
+    `${which} (read from ${copies(vg)}) holds ${bad.join('; ')}, which LVM itself never writes; imgplan uses none of it`,
+    r.at, 'the metadata was made or altered by something other than LVM: open a copy of the image by hand, or with libguestfs');
+
   for (const r of requests) {
     const onImage = [...new Set(pvs.filter((p) => p.image.name === r.image.name && p.vg).map((p) => p.vg!.uuid))].map((u) => meta.get(u)!);
     const matches = onImage.filter((v) => v.name === r.vg);
+    // a VG whose name breaks LVM's rules cannot be named in a manifest: say what is wrong with it,
+    // not just that the wanted VG is missing (and never list its name as one to choose)
+    const hostile = matches.length ? [] : onImage.map((v) => [v, notLvmSafe(v)] as const).filter(([, bad]) => bad.length);
+    for (const [v, bad] of hostile) {
+      diags.push(badMetadata(r, `image ${r.image.name} has no LVM volume group ${r.vg}; the LVM metadata it has`, v, bad));
+    }
+    if (hostile.length) continue;
     if (matches.length !== 1) {
       const names = [...new Set(onImage.map((v) => v.name))];
       diags.push(error(
@@ -183,10 +195,7 @@ export function desiredVgs(manifest: Manifest, obs: ObservedState, requests: rea
     const vg = matches[0]!;
     const bad = notLvmSafe(vg);
     if (bad.length) {
-      const copies = pvs.filter((p) => p.vg?.uuid === vg.uuid).map((p) => `${p.image.name}/${p.storage}`).join(', ');
-      diags.push(error('lvm-bad-metadata',
-        `the LVM metadata of volume group ${r.vg} (read from ${copies}) holds ${bad.join('; ')}, which LVM itself never writes; imgplan uses none of it`,
-        r.at, 'the metadata was made or altered by something other than LVM: open a copy of the image by hand, or with libguestfs'));
+      diags.push(badMetadata(r, `the LVM metadata of volume group ${r.vg}`, vg, bad));
       continue;
     }
     if (!obs.kernel.deviceMapper) {

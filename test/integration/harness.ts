@@ -169,8 +169,11 @@ export class Sandbox {
     };
   }
 
-  /** Disks with LVM inside (test/support/lvm-disk.sh; needs device-mapper and partition scan: VM lane). */
-  async lvmDisk(kind: 'centos' | 'span', names: readonly string[], vg?: string): Promise<string[]> {
+  /**
+   * Disks with LVM inside (test/support/lvm-disk.sh): `centos` and `span` need device-mapper and
+   * partition scan (VM lane); `pv`, a small whole-disk PV whose LVs were never activated, neither.
+   */
+  async lvmDisk(kind: 'centos' | 'span' | 'pv', names: readonly string[], vg?: string): Promise<string[]> {
     const files = names.map((n) => this.path(n));
     await sh(['bash', join(import.meta.dirname, '../support/lvm-disk.sh'), kind, ...files, ...(vg ? [vg] : [])]);
     return files;

@@ -1,7 +1,9 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { ExecaRunner } from '../../src/runner/execa-runner.js';
 import { isRoot, sh, sha256, useSandbox } from './harness.js';
+import { expectNamed, expectRefusal, hostileLvm } from './hostile-lvm.js';
 
 const describeRoot = isRoot ? describe : describe.skip;
 const sb = useSandbox();
@@ -80,6 +82,34 @@ mounts:
     expect(plan.stderr).toContain('imgplan opens only backing chains of regular files');
     expect(existsSync(sb.path('mnt'))).toBe(false);
     expect(await sha256(top)).toBe(before);
+  });
+
+  // plan reads LVM metadata from the image bytes with imgplan's own reader: no device-mapper needed
+  it.skipIf(!existsSync('/usr/sbin/pvcreate'))('LVM names and UUIDs crafted into real metadata are refused by plan, naming the image and the field; a crafted valid rename is read, and pvck finds LVM\'s checksums', async () => {
+    const h = await hostileLvm(sb);
+    // the crafting tool's checksums are LVM's: pvck checks the label, the mda header and the text
+    for (const img of [h.base, h.images[4]!]) {
+      const loop = (await sh(['losetup', '--find', '--show', '--read-only', img])).trim();
+      try {
+        const pvck = await execa('pvck', ['--dump', 'headers', loop], { reject: false, env: { LC_ALL: 'C', LVM_SUPPRESS_FD_WARNINGS: '1' } });
+        expect(pvck.exitCode, pvck.stdout + pvck.stderr).toBe(0);
+        expect(pvck.stdout).not.toContain('CHECK');
+        expect(pvck.stdout).toMatch(new RegExp(`metadata text at \\d+ crc 0x[0-9a-f]+ # vgname ${img === h.base ? 'VolGroup' : 'Crafted_vg'} seqno 3`));
+      } finally {
+        await sh(['losetup', '--detach', loop]);
+      }
+    }
+    for (const extra of ['', ', vg_name_clash: map']) {
+      const out: Record<string, string> = {};
+      for (const [key, file] of Object.entries(h.manifests(extra))) {
+        const r = await sb.imgplan(['plan', file]);
+        expectRefusal(r, `imgplan plan ${file}`);
+        out[key] = r.stderr;
+      }
+      expectNamed(h, out as Parameters<typeof expectNamed>[1]);
+    }
+    expect(existsSync(sb.path('mnt'))).toBe(false);
+    expect(await Promise.all(h.images.map(sha256))).toEqual(h.before);
   });
 });
 

@@ -7,6 +7,10 @@
 #                                             and lv_swap
 #   lvm-disk.sh span OUT1.img OUT2.img [VG]  two whole-disk PVs of one VG (datavg) whose lv_data
 #                                             (ext4, data/part.txt) has one segment on each
+#   lvm-disk.sh pv OUT.img [VG]              one small whole-disk PV (16 MiB, 1 MiB extents) of VG
+#                                             (VolGroup) with lv_root and lv_swap, never activated
+#                                             and empty: real metadata to craft (lvm-craft.mjs);
+#                                             needs neither device-mapper nor partition scan
 # Every loop, map and VG it makes is gone when it returns; the VG is left inactive.
 set -euo pipefail
 kind=$1; shift
@@ -58,5 +62,18 @@ case $kind in
     mkfs.ext4 -q -L data "/dev/mapper/${vg//-/--}-lv_data"
     fill "/dev/mapper/${vg//-/--}-lv_data" data/part.txt=spans-two-images
     ;;
-  *) echo "usage: lvm-disk.sh centos OUT.img [VG] | span OUT1.img OUT2.img [VG]" >&2; exit 2 ;;
+  pv)
+    out=$1 vg=${2:-VolGroup}
+    rm -f "$out"; truncate -s 16M "$out"
+    l=$(losetup --find --show "$out"); loops+=("$l")
+    # --driverloaded n: no device-mapper interaction (this host may have none); -an -Zn: the LVs
+    # are only written into the metadata
+    lvm_() { local e; e=$(LVM_SUPPRESS_FD_WARNINGS=1 "$@" --devices "$l" 2>&1 >/dev/null) || { echo "$e" >&2; return 1; }; }
+    lvm_ pvcreate -q "$l"
+    lvm_ vgcreate -q -s 1M "$vg" "$l"
+    lvm_ lvcreate -q -y -Wn -an -Zn --driverloaded n -L 4M -n lv_root "$vg"
+    lvm_ lvcreate -q -y -Wn -an -Zn --driverloaded n -L 2M -n lv_swap "$vg"
+    settle
+    ;;
+  *) echo "usage: lvm-disk.sh centos OUT.img [VG] | span OUT1.img OUT2.img [VG] | pv OUT.img [VG]" >&2; exit 2 ;;
 esac

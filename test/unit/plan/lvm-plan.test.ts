@@ -165,6 +165,8 @@ describe('hostile LVM metadata (names and UUIDs are image bytes)', () => {
     ['a terminal escape in an LV name', () => lvRenamed('lv\u001b[2J'), 'an LV name "lv\\u001b[2J"'],
     ['an LV UUID that widens a --select', () => crafted((vg) => ({ ...vg, lvs: vg.lvs.map((l) => ({ ...l, uuid: `${l.uuid} || lv_name=~.*` })) })), 'uuid "'],
     ['a VG UUID with a quote', () => crafted((vg) => ({ ...vg, uuid: `${vg.uuid}"` })), 'a VG uuid "'],
+    // no manifest can name it: the plan says what is wrong with it, not only that VolGroup is missing
+    ['a VG name that is an option', () => crafted((vg) => ({ ...vg, name: '--devices' })), 'image web01 has no LVM volume group VolGroup; the LVM metadata it has (read from web01/part2) holds a VG name "--devices"'],
   ] as const)('%s is refused at plan time, in both activation modes, and nothing is planned', (_what, make, named) => {
     const obs = make();
     for (const [yaml, o] of [[ROOT, obs], [CLASH, { ...obs, ...hostVg }]] as const) {

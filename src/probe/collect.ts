@@ -15,7 +15,7 @@ import { inspectLvmPv, type LvmPv } from './lvm-metadata.js';
 import { parseVgsReport, type HostVg } from './lvm-report.js';
 import { inspectNtfs, type NtfsHealth } from './ntfs.js';
 import type { ExportObservation, FilesystemDriver, ImageObservation, KernelFacts, NbdState, ObservedState } from './observed.js';
-import { inspectQemuImage, observeExport, observeNbd, withProbeExport } from '../qemu/collect.js';
+import { inspectQemuImage, observeExport, observeNbd, sweepDeadProbes, withProbeExport } from '../qemu/collect.js';
 import { kindOf } from '../resources/registry.js';
 import { parseQemuImgInfo, qemuImgProbe } from '../qemu/img-info.js';
 import { parseSfdisk, type PartitionTable } from './sfdisk.js';
@@ -272,6 +272,7 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     for (const p of probes.STORAGE_DAEMON_PATHS) if (!storageDaemon) storageDaemon = (await runner.inspectPath(p)).kind === 'file';
     qemuBackends = { storageDaemon, fuse: (await runner.inspectPath(probes.FUSE_DEVICE_PATH)).kind !== 'missing' };
   }
+  if (qemuImages.length) await sweepDeadProbes(runner, posix.join(opts.stateDir, 'probe'));
   const nbd: NbdState | undefined = qemuImages.length || entries.some((e) => e.kind === 'nbd') ? await observeNbd(runner) : undefined;
   const qctx: QemuContext = {
     // an export's or nbd connection's intent is its whole entry: one an interrupted run started serves like a journaled one

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { ProbeError } from '../errors.js';
-import type { ExportPaths } from './paths.js';
+import { probeExportPaths, type ExportPaths } from './paths.js';
 import type { ImageSpec } from '../manifest/types.js';
 import { removeFolderArgv, removeViewArgv, servesView, stopDaemonArgv, storageDaemonArgv } from './storage-daemon.js';
 import type { CommandResult, Runner } from '../runner/runner.js';
@@ -91,36 +91,54 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * These commands are scratch work: they change nothing outside that directory and nothing
  * lasts, so they are recorded and replayed like reads (plans of QEMU images in unit tests).
  */
+/** Stops a probe export's daemon (if it still serves the view), unmounts a view left mounted, removes its files and folder. */
+async function stopProbeExport(runner: Runner, paths: ExportPaths): Promise<void> {
+  // nothing else uses the view
+  const gone = async () => {
+    for (let i = 0; i < 200; i++) {
+      if ((await runner.inspectPath(paths.pidfile)).kind === 'missing') return true;
+      await sleep(25);
+    }
+    return false;
+  };
+  const stopped = await runner.run({ argv: stopDaemonArgv(paths.pidfile) as [string, ...string[]], effect: 'scratch' });
+  if (stopped.failure || !(await gone())) {
+    // pkill missing or refusing: the pid from the pid file, if that process still serves this view
+    const pid = (await runner.readText(paths.pidfile))?.trim();
+    const cmdline = pid && /^\d+$/.test(pid) ? await runner.readText(`/proc/${pid}/cmdline`) : undefined;
+    if (pid && cmdline !== undefined && servesView(cmdline, paths.view)) {
+      await runner.run({ argv: ['kill', '-TERM', pid], effect: 'scratch' });
+      await gone();
+    }
+  }
+  // a daemon that failed half-way leaves its view mounted and dead: unmounting it is all that is left
+  if ((await runner.run({ argv: ['findmnt', '--noheadings', '--output', 'TARGET', '--mountpoint', paths.view], effect: 'reads' })).exitCode === 0) {
+    await runner.run({ argv: ['umount', paths.view], effect: 'scratch' });
+  }
+  await runner.run({ argv: removeViewArgv(paths.view) as [string, ...string[]], effect: 'scratch' });
+  await runner.run({ argv: removeFolderArgv(paths.dir) as [string, ...string[]], effect: 'scratch' });
+}
+
+/**
+ * Probe exports of plans that died without stopping them (kill -9): each plan's folder under
+ * `root` is named by its pid, so a folder whose process is gone is swept, daemon, view and all,
+ * before anything looks at a QEMU image (the dead plan's daemon still holds the image's lock).
+ */
+export async function sweepDeadProbes(runner: Runner, root: string): Promise<void> {
+  // the view is the first file a probe export makes
+  const found = await runner.run({ argv: ['find', root, '-mindepth', '2', '-maxdepth', '2', '-name', '*.raw'], effect: 'reads' });
+  for (const view of found.stdout.split('\n').filter((l) => l.startsWith(`${root}/`))) {
+    const owner = posix.basename(posix.dirname(view));
+    if (!/^\d+$/.test(owner) || Number(owner) === process.pid || (await runner.readText(`/proc/${owner}/cmdline`)) !== undefined) continue;
+    await stopProbeExport(runner, probeExportPaths(posix.dirname(view), posix.basename(view, '.raw')));
+  }
+}
+
 export async function withProbeExport<T>(runner: Runner, img: ImageSpec, paths: ExportPaths, forceShare: boolean,
   use: (view: string) => Promise<T>): Promise<T> {
   const mk = await runner.run({ argv: ['install', '-D', '-m', '0600', '/dev/null', paths.view], effect: 'scratch' });
   if (mk.failure) throw new ProbeError(mk.argv, mk.stderr.trim() || `exit ${mk.exitCode}`, 'imgplan must run as root');
-  const stop = async () => {
-    // nothing else uses the view
-    const gone = async () => {
-      for (let i = 0; i < 200; i++) {
-        if ((await runner.inspectPath(paths.pidfile)).kind === 'missing') return true;
-        await sleep(25);
-      }
-      return false;
-    };
-    const stopped = await runner.run({ argv: stopDaemonArgv(paths.pidfile) as [string, ...string[]], effect: 'scratch' });
-    if (stopped.failure || !(await gone())) {
-      // pkill missing or refusing: the pid from the pid file, if that process still serves this view
-      const pid = (await runner.readText(paths.pidfile))?.trim();
-      const cmdline = pid && /^\d+$/.test(pid) ? await runner.readText(`/proc/${pid}/cmdline`) : undefined;
-      if (pid && cmdline !== undefined && servesView(cmdline, paths.view)) {
-        await runner.run({ argv: ['kill', '-TERM', pid], effect: 'scratch' });
-        await gone();
-      }
-    }
-    // a daemon that failed half-way leaves its view mounted and dead: unmounting it is all that is left
-    if ((await runner.run({ argv: ['findmnt', '--noheadings', '--output', 'TARGET', '--mountpoint', paths.view], effect: 'reads' })).exitCode === 0) {
-      await runner.run({ argv: ['umount', paths.view], effect: 'scratch' });
-    }
-    await runner.run({ argv: removeViewArgv(paths.view) as [string, ...string[]], effect: 'scratch' });
-    await runner.run({ argv: removeFolderArgv(paths.dir) as [string, ...string[]], effect: 'scratch' });
-  };
+  const stop = () => stopProbeExport(runner, paths);
   // Ctrl-C while plan reads through the export: stop it before going, so nothing outlives the plan
   let stopping: Promise<void> | undefined;
   const onSignal = (sig: NodeJS.Signals) => {

@@ -4,7 +4,7 @@
  * through nbd). Images come from test/support/qemu-disk.sh; every image's sha256 is compared
  * before and after, and the leak guard also catches daemons and FUSE views left behind.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
@@ -222,5 +222,25 @@ describe.skipIf(!canQemu)('a plan interrupted while it reads a QEMU image', () =
     }
     expect(interrupted).toEqual({ exitCode: 130, stdout: '' });
     expect(await sb.leaks()).toEqual([]);
+  });
+
+  it('killed (SIGKILL) while its export serves, leaves it to the next run, which sweeps it before it reads the image', async () => {
+    await sb.qemuDisk('whole', 'qcow2', sb.path('k.qcow2'));
+    const m = sb.writeManifest('k.yaml', `version: 1\nimages:\n  k: { file: k.qcow2, format: qcow2 }\nmounts:\n  - { what: k, where: ${sb.path('k')} }\n`);
+    // blkid runs while the export serves: a wrapper of it on PATH kills the plan there, deterministically
+    const bin = sb.path('.kill-bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'blkid'), '#!/bin/bash\nkill -KILL "$PPID"\nexit 1\n', { mode: 0o755 });
+    const killed = await execa('node', [join(import.meta.dirname, '../../dist/cli/main.js'), 'plan', m], {
+      reject: false, env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1', PATH: `${bin}:${process.env.PATH ?? ''}` },
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    const left = await sb.leaks();
+    expect(left.join('\n')).toMatch(/qemu-storage-daemon/);
+    const next = await sb.imgplan(['plan', m]);
+    expect(next.code, next.stdout + next.stderr).toBe(0);
+    expect(next.stdout).toContain('mount:');
+    expect(await sb.leaks()).toEqual([]);
+    expect(readdirSync(join(sb.stateDir, 'probe'))).toEqual([]);
   });
 });

@@ -9,11 +9,12 @@
  * commands (by the plan's argv) and, at the k-th, kill their parent, imgplan, before or after
  * running the real tool. imgplan itself has no test hook.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { CLI, isRoot, sha256, useSandbox } from './harness.js';
+import { wrapStepTools, type JsonStep } from './step-wrappers.js';
 
 const describeRoot = isRoot ? describe : describe.skip;
 
@@ -41,15 +42,6 @@ while IFS= read -r pattern; do
 done < "$KILL_PATTERNS"
 exec "$real" "$@"
 `;
-
-interface JsonStep {
-  readonly order: number;
-  readonly address: string;
-  readonly argv: readonly (string | { ref: string })[];
-}
-
-/** A step's argv as a bash glob: a device known only after an earlier step matches anything. */
-const pattern = (s: JsonStep) => s.argv.map((a) => (typeof a === 'string' ? a.replace(/[*?[\]\\]/g, '\\$&') : '*')).join(' ');
 
 /** Whether a command line the wrapper logged is this step's argv (a ref stands for the device an earlier step made). */
 function runs(line: string, s: JsonStep): boolean {
@@ -87,12 +79,8 @@ mounts:
     expect(steps.length).toBeGreaterThanOrEqual(10);
 
     const bin = sb.path('.kill-bin');
-    mkdirSync(bin);
-    writeFileSync(join(bin, '.wrapper'), WRAPPER);
-    chmodSync(join(bin, '.wrapper'), 0o755);
-    for (const tool of new Set(steps.map((s) => String(s.argv[0])))) symlinkSync('.wrapper', join(bin, tool));
     const patterns = sb.path('.kill-patterns');
-    writeFileSync(patterns, `${steps.map(pattern).join('\n')}\n`);
+    wrapStepTools(bin, patterns, steps, WRAPPER);
 
     const tried: string[] = [];
     const failed: string[] = [];

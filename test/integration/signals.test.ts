@@ -4,11 +4,11 @@
  * it at once, and destroy removes what it made. The signal comes from a wrapper of the tools
  * imgplan runs (found through PATH), at the k-th step command of the plan: imgplan has no hook.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { CLI, isRoot, sha256, useSandbox } from './harness.js';
+import { wrapStepTools, type JsonStep } from './step-wrappers.js';
 
 const describeRoot = isRoot ? describe : describe.skip;
 const sb = useSandbox();
@@ -44,14 +44,10 @@ mounts:
   - { what: b, where: ${sb.path('mnt/r/boot')} }
 `);
   const plan = await sb.imgplan(['plan', manifest, '--json']);
-  const steps = (JSON.parse(plan.stdout) as { steps: { argv: (string | object)[] }[] }).steps;
-  // each step's argv as a bash glob (a device known only after an earlier step matches anything): probes are not counted
-  writeFileSync(sb.path('.sig-patterns'), `${steps.map((s) => s.argv.map((a) => (typeof a === 'string' ? a.replace(/[*?[\]\\]/g, '\\$&') : '*')).join(' ')).join('\n')}\n`);
+  const steps = (JSON.parse(plan.stdout) as { steps: JsonStep[] }).steps;
+  // probes are not counted: only commands that match a step's pattern
   const bin = sb.path('.sig-bin');
-  mkdirSync(bin, { recursive: true });
-  writeFileSync(join(bin, '.wrapper'), WRAPPER);
-  chmodSync(join(bin, '.wrapper'), 0o755);
-  for (const tool of new Set(steps.map((s) => String(s.argv[0])))) if (!existsSync(join(bin, tool))) symlinkSync('.wrapper', join(bin, tool));
+  wrapStepTools(bin, sb.path('.sig-patterns'), steps, WRAPPER);
   return { manifest, steps, bin, images: [sb.path('root.img'), sb.path('boot.img')] };
 }
 

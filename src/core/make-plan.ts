@@ -1,4 +1,4 @@
-import type { Diagnostic } from '../diagnostics.js';
+import { error, warning, type Diagnostic } from '../diagnostics.js';
 import type { Manifest } from '../manifest/types.js';
 import { buildDesired } from '../plan/desired.js';
 import type { Action, EntryOf, JournalEntry, Kind, Plan, PlannedAction, Reason } from '../plan/types.js';
@@ -7,7 +7,38 @@ import type { Live } from '../resources/devices.js';
 import type { Planning } from '../resources/kind.js';
 import { KIND_LIST, kindOf } from '../resources/registry.js';
 import { orderActions } from './order.js';
-import { refreshJournal, type Refreshed } from './refresh.js';
+import { refreshJournal, type Owned, type Refreshed } from './refresh.js';
+
+/**
+ * Each object this plan removes that another manifest's live object stands on (its mount on this
+ * manifest's loop, its VG over this manifest's map…): removing it would pull the ground from under
+ * that manifest, so the plan stops with an error that names it. A directory is the exception: one
+ * this manifest made that now holds another manifest's mountpoint (a shared parent such as
+ * /mnt/imgplan) is kept, still journaled, and removed by a later destroy once it holds nothing.
+ */
+function heldByOthers(deletes: readonly PlannedAction[], journal: readonly JournalEntry[], others: readonly Owned[]) {
+  const out: Diagnostic[] = [];
+  const kept = new Set<string>();
+  for (const a of deletes) {
+    const e = journal.find((x) => x.address === a.address && x.kind === a.kind);
+    if (!e) continue;
+    const holds = kindOf(e.kind).holds as (entry: JournalEntry, path: string) => boolean;
+    const users = others.filter((o) => (kindOf(o.entry.kind).uses as (x: JournalEntry) => readonly string[])(o.entry).some((u) => holds(e, u)));
+    if (!users.length) continue;
+    const named = users.map((o) => `${o.entry.address} of ${o.manifest}`).join(', ');
+    const manifests = [...new Set(users.map((o) => o.manifest))];
+    if (e.kind === 'dir') {
+      kept.add(a.address);
+      out.push(warning('dir-kept-for-other-manifest', `${e.path} stays: it holds what imgplan made for another manifest (${named}); ` +
+        'it stays in this manifest\'s journal, and a later destroy removes it once it holds nothing'));
+      continue;
+    }
+    out.push(error('used-by-other-manifest',
+      `${a.address}, which this plan would remove, is in use by what imgplan made for another manifest: ${named}`, undefined,
+      `destroy that first: ${manifests.map((m) => `imgplan destroy ${m}`).join('; ')}`));
+  }
+  return { problems: out, kept };
+}
 
 export interface PlanOptions {
   readonly mode: 'apply' | 'destroy';
@@ -26,7 +57,7 @@ function teardown(e: JournalEntry, obs: ObservedState, replace: boolean, reason:
 }
 
 /** Plans every kind's wanted objects in registry order; what is journaled but no longer wanted goes. */
-function planAll(desired: readonly { readonly kind: Kind }[], obs: ObservedState, journal: readonly JournalEntry[]) {
+function planAll(desired: readonly { readonly kind: Kind }[], obs: ObservedState, journal: readonly JournalEntry[], others: readonly Owned[]) {
   const actions: PlannedAction[] = [];
   const problems: Diagnostic[] = [];
   const claimed = new Set<string>();
@@ -35,6 +66,8 @@ function planAll(desired: readonly { readonly kind: Kind }[], obs: ObservedState
     obs,
     journal,
     mine: <K extends Kind>(kind: K, address: string) => journal.find((e) => e.address === address && e.kind === kind) as EntryOf<K> | undefined,
+    owner: <K extends Kind>(kind: K, match: (e: EntryOf<K>) => boolean) =>
+      others.find((o) => o.entry.kind === kind && match(o.entry as EntryOf<K>))?.manifest,
     claim: (address) => void claimed.add(address),
     add: (a) => void actions.push(a),
     replaceOld: (e, reason) => {
@@ -70,18 +103,24 @@ export function makePlan(manifest: Manifest, obs: ObservedState, opts: PlanOptio
     },
   };
   if (opts.mode === 'destroy') {
-    const actions = refreshed.journal.map((e) => teardown(e, obs, false, 'destroy'));
+    const held = heldByOthers(refreshed.journal.map((e) => teardown(e, obs, false, 'destroy')), refreshed.journal, refreshed.others);
+    if (held.problems.some((d) => d.severity === 'error')) return { diagnostics: [...held.problems, ...refreshed.warnings] };
+    const actions = refreshed.journal.filter((e) => !held.kept.has(e.address)).map((e) => teardown(e, obs, false, 'destroy'));
+    const warnings = [...refreshed.warnings, ...held.problems];
     return {
       plan: {
-        ...header, actions: orderActions(actions, refreshed.journal), unchanged: [], warnings: refreshed.warnings, forget: refreshed.stale,
+        ...header, actions: orderActions(actions, refreshed.journal), unchanged: [], warnings, forget: refreshed.stale,
         ...recovered(refreshed),
       },
-      diagnostics: refreshed.warnings,
+      diagnostics: warnings,
     };
   }
 
   const { desired, diagnostics } = buildDesired(manifest, obs);
-  const { actions, problems } = planAll(desired, obs, refreshed.journal);
+  const { actions: proposed, problems: planProblems } = planAll(desired, obs, refreshed.journal, refreshed.others);
+  const held = heldByOthers(proposed.filter((a) => a.action === 'delete'), refreshed.journal, refreshed.others);
+  const actions = proposed.filter((a) => !(a.action === 'delete' && held.kept.has(a.address)));
+  const problems = [...planProblems, ...held.problems];
   const planned = [...refreshed.warnings, ...problems];
   const errors = [...diagnostics, ...planned.filter((d) => d.severity === 'error')];
   if (errors.some((d) => d.severity === 'error')) return { diagnostics: [...errors, ...planned.filter((d) => d.severity === 'warning')] };

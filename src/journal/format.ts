@@ -25,6 +25,20 @@ export interface Journal {
   readonly intents: readonly JournalIntent[];
 }
 
+/** Another manifest's journal in the same state directory: what imgplan made for that manifest, never this one's to touch. */
+export interface OtherJournal {
+  readonly path: string;
+  readonly manifest: string;
+  readonly entries: readonly JournalEntry[];
+  readonly intents: readonly JournalIntent[];
+}
+
+/** The state directory's other journals; those that cannot be read are named, so their objects are not taken for an admin's silently. */
+export interface OtherJournals {
+  readonly journals: readonly OtherJournal[];
+  readonly unreadable: readonly { readonly path: string; readonly why: string }[];
+}
+
 export const JOURNAL_FORMAT = 2;
 export const DEFAULT_STATE_DIR = '/run/imgplan';
 

@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, readlink, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { JournalEntry, JournalIntent } from '../plan/types.js';
-import { JOURNAL_FORMAT, JournalFormatError, parseJournal, serializeJournal, type Journal } from './format.js';
+import { JOURNAL_FORMAT, JournalFormatError, journalPath, parseJournal, serializeJournal, type Journal, type OtherJournals } from './format.js';
 
 const { O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_WRONLY } = constants;
 
@@ -100,6 +100,40 @@ async function readJournalText(path: string): Promise<string | undefined> {
   } finally {
     await fh.close();
   }
+}
+
+/** More journals than this in one state directory is not imgplan's doing: the rest are not read. */
+const MAX_OTHER_JOURNALS = 4096;
+
+/**
+ * The journals of every other manifest in the state directory (each under the key of the
+ * manifest it records), read as carefully as this manifest's own. One that cannot be read, or
+ * that sits under another manifest's key (copied by hand), is named in `unreadable`, not fatal:
+ * it is not this manifest's journal.
+ */
+export async function readOtherJournals(stateDir: string, manifestPath: string): Promise<OtherJournals> {
+  const own = journalPath(stateDir, manifestPath);
+  const dir = dirname(own);
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.json') && f !== basename(own)).sort();
+  const journals: OtherJournals['journals'][number][] = [];
+  const unreadable: OtherJournals['unreadable'][number][] = [];
+  if (names.length > MAX_OTHER_JOURNALS) unreadable.push({ path: dir, why: `holds ${names.length} journals; imgplan read the first ${MAX_OTHER_JOURNALS}` });
+  for (const name of names.slice(0, MAX_OTHER_JOURNALS)) {
+    const path = join(dir, name);
+    try {
+      const text = await readJournalText(path);
+      if (text === undefined) continue;
+      const j = parseJournal(text, path);
+      if (journalPath(stateDir, j.manifest) !== path) {
+        unreadable.push({ path, why: `records ${j.manifest}, whose journal is another file (copied or renamed by hand?)` });
+        continue;
+      }
+      journals.push({ path, manifest: j.manifest, entries: j.entries, intents: j.intents });
+    } catch (e) {
+      unreadable.push({ path, why: e instanceof JournalFormatError ? e.message : (e as Error).message });
+    }
+  }
+  return { journals, unreadable };
 }
 
 /** fsync of a directory: the rename (or removal) in it is on disk, not only in the page cache. */

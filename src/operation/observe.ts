@@ -1,7 +1,7 @@
 import type { Manifest } from '../manifest/types.js';
 import { makePlan } from '../core/make-plan.js';
 import { journalPath } from '../journal/format.js';
-import { checkJournalPath } from '../journal/store.js';
+import { checkJournalPath, readOtherJournals } from '../journal/store.js';
 import { targetPlan } from '../plan/target.js';
 import type { Plan } from '../plan/types.js';
 import { collectState } from '../probe/collect.js';
@@ -12,11 +12,13 @@ import type { Loaded } from './manifest.js';
 
 /**
  * The live state, read for a plan of this mode (destroy does not look inside QEMU images). The
- * journal is read only through real directories and as a regular file, never through a link.
+ * journal is read only through real directories and as a regular file, never through a link; so
+ * are the other manifests' journals, whose objects this manifest's plan shows as theirs.
  */
 export async function observe(ctx: OperationContext, manifest: Manifest, mode: Mode): Promise<ObservedState> {
   await checkJournalPath(journalPath(ctx.stateDir, manifest.path));
-  return collectState(ctx.runner, manifest, { stateDir: ctx.stateDir, mode });
+  const observed = await collectState(ctx.runner, manifest, { stateDir: ctx.stateDir, mode });
+  return { ...observed, others: await readOtherJournals(ctx.stateDir, manifest.path) };
 }
 
 export interface Planned {

@@ -115,6 +115,8 @@ export type Reason =
   | 'parent-replaced'
   | 'managed'
   | 'not-managed'
+  /** made by imgplan for another manifest (ActionOf.owner): used as it is, never touched */
+  | 'other-manifest'
   /** active over imgplan's devices without imgplan asking (udev on attach): taken over */
   | 'adopt';
 
@@ -125,6 +127,8 @@ interface ActionOf<K extends Kind> {
   /** true for both halves of a -/+ replacement */
   readonly replace: boolean;
   readonly reason: Reason;
+  /** reason other-manifest: the path of the manifest whose journal made the object */
+  readonly owner?: string;
   readonly dependsOn: readonly string[];
   /** what the plan shows of the object, as typed fields; src/render/ puts them in words */
   readonly details: DetailsOf<K>;

@@ -1,4 +1,4 @@
-import type { Journal } from '../journal/format.js';
+import type { Journal, OtherJournals } from '../journal/format.js';
 import type { PathInfo } from '../runner/runner.js';
 import type { BlkidInfo } from './blkid.js';
 import type { DmMap } from './dmsetup.js';
@@ -115,6 +115,8 @@ export interface ObservedState {
   readonly mountedXfsUuids: Readonly<Record<string, string>>;
   readonly journal: Journal | null;
   readonly journalPath: string;
+  /** the other manifests' journals in the state directory (read by the operation, not probed; absent in recordings) */
+  readonly others?: OtherJournals;
   /** imgplan's QEMU exports, by image name: of the manifest's QEMU images and of journaled exports */
   readonly exports?: Readonly<Record<string, ExportObservation>>;
   /** qemu-storage-daemon and FUSE are available (probed when the manifest has QEMU images) */

@@ -6,7 +6,7 @@ import { reasonText } from './kinds/index.js';
  * "2.x": a minor bump only adds fields; readers ignore fields they do not know. 2.0 made each
  * change's `attributes` the object's typed details (1.x had display strings).
  */
-export const PLAN_JSON_VERSION = '2.0';
+export const PLAN_JSON_VERSION = '2.1';
 
 type JsonArg = string | { ref: string; attr: string } | { concat: JsonArg[] };
 
@@ -39,7 +39,7 @@ export function planToJson(plan: Plan): object {
     resource_changes: order.map((address) => {
       const a = seen.get(address)!;
       return {
-        address, kind: a.kind, actions: actionsOf(a), reason: a.reason, reason_text: reasonText(a),
+        address, kind: a.kind, actions: actionsOf(a), reason: a.reason, reason_text: reasonText(a), ...(a.owner ? { owner: a.owner } : {}),
         depends_on: a.dependsOn, attributes: a.details,
       };
     }),
@@ -47,7 +47,9 @@ export function planToJson(plan: Plan): object {
       address: a.address, phase: a.action, argv: s.argv.map(arg), ...(s.undo ? { undo: s.undo.map(arg) } : {}),
       ...(s.dirFd3 ? { fd3: s.dirFd3 } : {}),
     }))).map((s, i) => ({ order: i + 1, ...s })),
-    unchanged: plan.unchanged.map((a) => ({ address: a.address, kind: a.kind, actions: ['no-op'], reason: a.reason, attributes: a.details })),
+    unchanged: plan.unchanged.map((a) => ({
+      address: a.address, kind: a.kind, actions: ['no-op'], reason: a.reason, ...(a.owner ? { owner: a.owner } : {}), attributes: a.details,
+    })),
     warnings: plan.warnings.map((w) => ({
       severity: w.severity, code: w.code, message: w.message, ...(w.at ? { at: w.at } : {}), ...(w.hint ? { hint: w.hint } : {}),
     })),

@@ -4,8 +4,8 @@ import type { AttachMethod, DesiredAttach } from '../plan/desired.js';
 import type { Arg, EntryBase, Ref, Step } from '../plan/types.js';
 import type { LoopDevice } from '../probe/losetup.js';
 import type { ObservedState } from '../probe/observed.js';
-import { liveDevices } from './devices.js';
-import type { ResourceKind } from './kind.js';
+import { isDeviceOrPartition, liveDevices } from './devices.js';
+import { notMine, type ResourceKind } from './kind.js';
 
 /** A loop device imgplan attached: of an image, a partition of it (offset), a storage-daemon view or an nbd device. */
 export interface AttachEntry extends EntryBase<'attach'> {
@@ -160,7 +160,8 @@ export const attachKind: ResourceKind<'attach'> = {
       }
       const usable = foreign.find((l) => l.ro === d.readOnly);
       if (!managedLoop && usable) {
-        p.add({ ...action, action: 'noop', reason: 'not-managed', details: details(d, usable.device), steps: [] });
+        const owner = p.owner('attach', (e) => e.device === usable.device);
+        p.add({ ...action, action: 'noop', ...notMine(owner), details: details(d, usable.device), steps: [] });
         p.provide(d.address, liveDevices(obs, usable.device, usable.majMin, false));
         continue;
       }
@@ -172,6 +173,8 @@ export const attachKind: ResourceKind<'attach'> = {
       });
     }
   },
+  uses: (e) => [e.file],
+  holds: (e, path) => isDeviceOrPartition(path, e.device),
   teardown: (e) => ({
     details: { from: 'journal', file: e.file, device: e.device },
     steps: [{ argv: ['losetup', '--detach', e.device], retryBusy: true, journal: { op: 'forget', address: e.address } }],

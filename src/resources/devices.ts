@@ -8,6 +8,13 @@ export interface Live {
   readonly managed: boolean;
 }
 
+/** `path` is the block device or one of its kernel partitions (loop0p1, nbd0p2). */
+export const isDeviceOrPartition = (path: string, device: string) =>
+  path === device || (path.startsWith(`${device}p`) && /^\d+$/.test(path.slice(device.length + 1)));
+
+/** `path` is `dir` or lies under it. */
+export const isUnder = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+
 /** The major:minor of a block device imgplan attached (a loop device, or an nbd device). */
 export function majMinOf(obs: ObservedState, device: string): string | undefined {
   return obs.loops.find((l) => l.device === device)?.majMin ?? obs.blockDevices.find((b) => `/dev/${b.name}` === device)?.majMin;

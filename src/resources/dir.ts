@@ -2,6 +2,7 @@ import type { Manifest } from '../manifest/types.js';
 import type { DesiredDir } from '../plan/desired.js';
 import type { EntryBase } from '../plan/types.js';
 import type { ObservedState } from '../probe/observed.js';
+import { isUnder } from './devices.js';
 import type { ResourceKind } from './kind.js';
 
 /** A mountpoint directory imgplan made (outside any guest filesystem). */
@@ -43,6 +44,8 @@ export const dirKind: ResourceKind<'dir'> = {
       });
     }
   },
+  uses: (e) => [e.path],
+  holds: (e, path) => isUnder(path, e.path),
   teardown: (e) => ({
     details: { path: e.path },
     steps: [{ argv: ['rmdir', e.path], journal: { op: 'forget', address: e.address } }],

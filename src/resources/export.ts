@@ -85,7 +85,9 @@ export const exportKind: ResourceKind<'export'> = {
   // a daemon that died leaves its FUSE view mounted (and unusable): still ours to clean up
   verify: (e, obs) => serving(e, obs),
   // its daemon by the pid file it holds locked and the view it serves (observeExport): there is one per image and manifest
-  recover: (intent, obs, journal) => (serving(intent, obs) && !journal.some((e) => e.address === intent.address) ? { entry: intent } : undefined),
+  recover: (intent, obs, journal) => (serving(intent, obs) && !journal.some((e) => e.kind === 'export' && e.view === intent.view)
+    ? { entry: intent }
+    : undefined),
   plan(wanted, p) {
     for (const d of wanted) {
       const mine = p.mine('export', d.address);
@@ -104,6 +106,8 @@ export const exportKind: ResourceKind<'export'> = {
     }
   },
   teardown,
+  uses: (e) => [e.image, ...(e.overlay ? [e.overlay] : [])],
+  holds: (e, path) => path === e.view,
   serves: (e, obs) => (obs.exports?.[imageOf(e)]?.serving
     ? { image: imageOf(e), path: e.view, via: 'export', writesImage: e.writable && !e.overlay }
     : undefined),

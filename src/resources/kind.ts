@@ -11,6 +11,11 @@ export interface Planning {
   readonly journal: readonly JournalEntry[];
   /** the journal entry of this address, when imgplan made it */
   mine<K extends Kind>(kind: K, address: string): EntryOf<K> | undefined;
+  /**
+   * The manifest (its path) whose journal made the live object of this kind that `match` picks,
+   * when another manifest's did: shown as that manifest's, never adopted or touched
+   */
+  owner<K extends Kind>(kind: K, match: (e: EntryOf<K>) => boolean): string | undefined;
   /** the entry of this address is wanted still: it is no orphan */
   claim(address: string): void;
   add(action: PlannedAction): void;
@@ -23,6 +28,10 @@ export interface Planning {
   /** whether the plan so far has an action (of this kind: create, delete, noop) for this address */
   planned(address: string, action?: Action): boolean;
 }
+
+/** The reason for using, as it is, a live object this manifest did not make: an admin's, or another manifest's (named). */
+export const notMine = (owner: string | undefined) =>
+  (owner === undefined ? { reason: 'not-managed' as const } : { reason: 'other-manifest' as const, owner });
 
 /** An image's guest bytes as one of imgplan's objects serves them. */
 export interface ServedImage {
@@ -62,8 +71,15 @@ export interface ResourceKind<K extends Kind> {
    * identity the intent gives, never by a name alone; never an object `journal` already has.
    */
   recover(intent: IntentOf<K>, obs: ObservedState, journal: readonly JournalEntry[]): Recovery<K>;
-  /** objects of this kind that are live over imgplan's journaled devices without an entry (udev's doing) */
-  adopt?(journal: readonly JournalEntry[], obs: ObservedState): readonly EntryOf<K>[];
+  /**
+   * Objects of this kind that are live over imgplan's journaled devices without an entry (udev's
+   * doing); never one that `others` (the other manifests' live entries) records
+   */
+  adopt?(journal: readonly JournalEntry[], obs: ObservedState, others: readonly JournalEntry[]): readonly EntryOf<K>[];
+  /** the paths the object stands on: devices it reads, files it opens, the directory it sits in */
+  uses(entry: EntryOf<K>): readonly string[];
+  /** whether `path` is the object or comes from it (a loop's partition, an LV of a VG, a path under a mount) */
+  holds(entry: EntryOf<K>, path: string): boolean;
   /** plans all wanted objects of this kind; kinds plan in registry order, so what they sit on is planned */
   plan(wanted: readonly DesiredOf<K>[], p: Planning): void;
   teardown(entry: EntryOf<K>, obs: ObservedState): Teardown<K>;

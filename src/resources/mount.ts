@@ -8,7 +8,8 @@ import type { Arg, EntryBase, Reason, Ref } from '../plan/types.js';
 import type { MountEntry } from '../probe/findmnt.js';
 import type { NtfsHealth } from '../probe/ntfs.js';
 import type { ObservedState } from '../probe/observed.js';
-import type { Planning, ResourceKind } from './kind.js';
+import { isUnder } from './devices.js';
+import { notMine, type Planning, type ResourceKind } from './kind.js';
 
 /** A filesystem imgplan mounted. */
 export interface MountedEntry extends EntryBase<'mount'> {
@@ -90,7 +91,8 @@ function planMount(d: DesiredMount, p: Planning): void {
         ...d.options.filter((o) => TRUST[o] !== undefined && top.options.includes(TRUST[o]))];
       if (!roWrong && missingFlags.length === 0) {
         if (mine) p.claim(d.address);
-        p.add({ ...action, action: 'noop', replace: false, reason: mine ? 'managed' : 'not-managed', steps: [] });
+        const owner = mine ? undefined : p.owner('mount', (e) => e.target === where && e.source === top.source);
+        p.add({ ...action, action: 'noop', replace: false, ...(mine ? { reason: 'managed' as const } : notMine(owner)), steps: [] });
         return;
       }
       if (!mine) {
@@ -179,6 +181,8 @@ export const mountKind: ResourceKind<'mount'> = {
     const byPath = [...wanted].sort((a, b) => a.spec.where.localeCompare(b.spec.where));
     for (const d of byPath.sort((a, b) => a.spec.where.length - b.spec.where.length)) planMount(d, p);
   },
+  uses: (e) => [e.source, e.target],
+  holds: (e, path) => isUnder(path, e.target),
   teardown: (e) => ({
     details: { from: 'journal', source: e.source, target: e.target },
     steps: [{ argv: ['umount', e.target], retryBusy: true, journal: { op: 'forget', address: e.address } }],

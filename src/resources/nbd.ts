@@ -6,8 +6,8 @@ import type { ObservedState } from '../probe/observed.js';
 import { NBD_MAX_PART, chainLinks, type BackendChoice, type ChainLink, type DesiredNbd, type QemuAccess } from '../qemu/backend.js';
 import { liveNbdDevice, nbdConnectArgv, nbdDisconnectArgv } from '../qemu/nbd.js';
 import { overlayCreateArgv, removeFolderArgv } from '../qemu/storage-daemon.js';
-import { liveDevices, majMinOf } from './devices.js';
-import type { ResourceKind, Teardown } from './kind.js';
+import { isDeviceOrPartition, liveDevices, majMinOf } from './devices.js';
+import { notMine, type ResourceKind, type Teardown } from './kind.js';
 
 /** imgplan's qemu-nbd connection of a QEMU image to a kernel nbd device. */
 export interface NbdEntry extends EntryBase<'nbd'> {
@@ -92,7 +92,8 @@ export const nbdKind: ResourceKind<'nbd'> = {
   rank: 0,
   verify: (e, obs) => obs.nbd !== undefined && liveNbdDevice(e, obs.nbd),
   // the device was chosen at plan time: connected to a live qemu-nbd serving the intent's file there
-  recover: (intent, obs, journal) => (obs.nbd !== undefined && liveNbdDevice(intent, obs.nbd) && !journal.some((e) => e.address === intent.address)
+  recover: (intent, obs, journal) => (obs.nbd !== undefined && liveNbdDevice(intent, obs.nbd)
+    && !journal.some((e) => e.kind === 'nbd' && e.device === intent.device)
     ? { entry: intent }
     : undefined),
   plan(wanted, p) {
@@ -106,7 +107,8 @@ export const nbdKind: ResourceKind<'nbd'> = {
       const action = { address: d.address, kind: 'nbd' as const, replace: false, dependsOn: [], details };
       if (d.live && (mine || d.foreign)) {
         if (mine) p.claim(d.address);
-        p.add({ ...action, action: 'noop', reason: mine ? 'managed' : 'not-managed', steps: [] });
+        const owner = mine ? undefined : p.owner('nbd', (e) => e.device === d.device);
+        p.add({ ...action, action: 'noop', ...(mine ? { reason: 'managed' as const } : notMine(owner)), steps: [] });
         p.provide(d.address, liveDevices(p.obs, d.device, majMinOf(p.obs, d.device), mine !== undefined));
         continue;
       }
@@ -115,6 +117,8 @@ export const nbdKind: ResourceKind<'nbd'> = {
     }
   },
   teardown,
+  uses: (e) => [e.file, ...(e.overlay ? [e.overlay] : [])],
+  holds: (e, path) => isDeviceOrPartition(path, e.device),
   serves: (e, obs) => (obs.nbd && liveNbdDevice(e, obs.nbd)
     ? { image: e.address.slice('nbd:'.length), path: e.device, via: 'nbd', writesImage: e.writable && !e.overlay }
     : undefined),

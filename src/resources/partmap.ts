@@ -1,8 +1,9 @@
 import type { DesiredPartmap } from '../plan/desired.js';
 import { resolveRef } from '../plan/refs.js';
 import type { Arg, EntryBase, Ref } from '../plan/types.js';
+import { deviceName } from '../plan/refs.js';
 import { majMinOf, mapperOf } from './devices.js';
-import type { ResourceKind } from './kind.js';
+import { notMine, type ResourceKind } from './kind.js';
 
 /** kpartx's read-only device-mapper maps of a device's partitions (/dev/mapper/loopNpM). */
 export interface PartmapEntry extends EntryBase<'partmap'> {
@@ -47,7 +48,8 @@ export const partmapKind: ResourceKind<'partmap'> = {
       };
       if (live && d.partitions.every((n) => live.devices[`mapper:p${n}`])) {
         if (mine) p.claim(d.address);
-        p.add({ ...action, action: 'noop', reason: mine ? 'managed' : 'not-managed', steps: [] });
+        const owner = mine ? undefined : p.owner('partmap', (e) => e.device === live.devices.device?.path);
+        p.add({ ...action, action: 'noop', ...(mine ? { reason: 'managed' as const } : notMine(owner)), steps: [] });
         continue;
       }
       if (mine) p.replaceOld(mine, 'dependency-replaced');
@@ -65,6 +67,8 @@ export const partmapKind: ResourceKind<'partmap'> = {
       });
     }
   },
+  uses: (e) => [e.device],
+  holds: (e, path) => e.partitions.some((n) => path === `/dev/mapper/${deviceName(e.device)}p${n}`),
   teardown: (e) => ({
     details: { from: 'journal', device: e.device, maps: e.partitions.map((n) => resolveRef(e.device, `mapper:p${n}`)) },
     // -d on the loop device, never on the image: without udev `kpartx -d IMAGE` finds no loop and does nothing (field-notes G8)

@@ -7,7 +7,7 @@ import type { Arg, EntryBase, JournalEntry, Ref, Step } from '../plan/types.js';
 import { formatLvmUuid } from '../probe/lvm-metadata.js';
 import type { ObservedState } from '../probe/observed.js';
 import { majMinOf, type Live } from './devices.js';
-import type { Recovery, ResourceKind, Teardown } from './kind.js';
+import { notMine, type Recovery, type ResourceKind, type Teardown } from './kind.js';
 
 /** A guest VG whose LVs are active over imgplan's devices: activated by LVM, or mapped by imgplan itself. */
 export interface VgEntry extends EntryBase<'vg'> {
@@ -44,9 +44,10 @@ declare module '../plan/types.js' {
  * auto-activation when a PV appears, field-notes G3), as journal entries: destroy must
  * deactivate them before it can detach, and a plan that wants them takes them over.
  */
-function adopt(journal: readonly JournalEntry[], obs: ObservedState): VgEntry[] {
+function adopt(journal: readonly JournalEntry[], obs: ObservedState, others: readonly JournalEntry[]): VgEntry[] {
   const out: VgEntry[] = [];
-  const known = new Set(journal.flatMap((e) => (e.kind === 'vg' ? [e.vgUuid.replace(/-/g, '')] : [])));
+  // a VG another manifest activated over devices of this one is that manifest's, never adopted
+  const known = new Set([...journal, ...others].flatMap((e) => (e.kind === 'vg' ? [e.vgUuid.replace(/-/g, '')] : [])));
   const pathOf = (majMin: string) => {
     const dm = obs.dmMaps.find((m) => m.majMin === majMin);
     if (dm) return `/dev/mapper/${dm.name}`;
@@ -199,8 +200,9 @@ export const vgKind: ResourceKind<'vg'> = {
           p.provide(d.address, { devices: devices(), managed: true });
           continue;
         }
-        if (d.pvs.some((pv) => !p.live(pv.attach)?.managed)) {
-          p.add({ ...action, action: 'noop', reason: 'not-managed', steps: [] });
+        const owner = p.owner('vg', (e) => e.vgUuid === d.uuid);
+        if (owner !== undefined || d.pvs.some((pv) => !p.live(pv.attach)?.managed)) {
+          p.add({ ...action, action: 'noop', ...notMine(owner), steps: [] });
           p.provide(d.address, { devices: devices(), managed: false });
           continue;
         }
@@ -219,5 +221,7 @@ export const vgKind: ResourceKind<'vg'> = {
     }
   },
   teardown,
+  uses: (e) => e.devices,
+  holds: (e, path) => e.maps.some((m) => path === `/dev/mapper/${m}`) || path.startsWith(`/dev/${e.vgName}/`),
   facts: (_manifest: Manifest, obs: ObservedState) => (obs.hostVgs ?? []).map((v) => `host-vg ${v.name} ${v.uuid}`),
 };

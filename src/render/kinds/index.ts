@@ -1,4 +1,5 @@
 import type { Kind, PlannedAction, Reason } from '../../plan/types.js';
+import { printable } from '../../printable.js';
 import { attachWords } from './attach.js';
 import { dirWords } from './dir.js';
 import { exportWords } from './export.js';
@@ -32,6 +33,7 @@ const REASONS: Readonly<Record<Reason, string>> = {
   'parent-replaced': 'the mount it sits in is being replaced',
   'managed': 'in place (made by imgplan)',
   'not-managed': 'already present, not made by imgplan: destroy leaves it alone',
+  'other-manifest': 'made by imgplan for another manifest: used as it is; this manifest\'s destroy leaves it alone',
   'adopt': 'taken over by imgplan',
 };
 
@@ -39,4 +41,6 @@ const wordsOf = (a: PlannedAction) => WORDS[a.kind] as KindWords<Kind>;
 
 export const verbOf = (a: PlannedAction): string => (a.action === 'delete' ? wordsOf(a).delete : wordsOf(a).create);
 export const rowsOf = (a: PlannedAction): readonly Row[] => wordsOf(a).rows(a.details as never);
-export const reasonText = (a: PlannedAction): string => wordsOf(a).reasons?.[a.reason] ?? REASONS[a.reason];
+export const reasonText = (a: PlannedAction): string => (a.reason === 'other-manifest' && a.owner !== undefined
+  ? `made by imgplan for another manifest, ${printable(a.owner)}: used as it is; this manifest's destroy leaves it alone`
+  : wordsOf(a).reasons?.[a.reason] ?? REASONS[a.reason]);

@@ -85,9 +85,13 @@ export const exportKind: ResourceKind<'export'> = {
   // a daemon that died leaves its FUSE view mounted (and unusable): still ours to clean up
   verify: (e, obs) => serving(e, obs),
   // its daemon by the pid file it holds locked and the view it serves (observeExport): there is one per image and manifest
-  recover: (intent, obs, journal) => (serving(intent, obs) && !journal.some((e) => e.kind === 'export' && e.view === intent.view)
-    ? { entry: intent }
-    : undefined),
+  recover(intent, obs, journal) {
+    if (journal.some((e) => e.kind === 'export' && e.view === intent.view)) return undefined;
+    if (serving(intent, obs)) return { entry: intent };
+    // killed between `install -D` and the daemon's start: the empty view file (in imgplan's own folder) is the run's, to remove
+    const view = obs.exports?.[imageOf(intent)]?.viewStat;
+    return view?.kind === 'file' && view.size === 0 ? { entry: intent } : undefined;
+  },
   plan(wanted, p) {
     for (const d of wanted) {
       const mine = p.mine('export', d.address);

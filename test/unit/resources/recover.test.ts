@@ -6,7 +6,7 @@ import type { Manifest } from '../../../src/manifest/types.js';
 import { argvText } from '../../../src/plan/argv-text.js';
 import type { JournalEntry, JournalIntent } from '../../../src/plan/types.js';
 import type { LoopDevice } from '../../../src/probe/losetup.js';
-import type { ObservedState } from '../../../src/probe/observed.js';
+import type { ExportObservation, ObservedState } from '../../../src/probe/observed.js';
 import { manifestFor, observed } from '../golden-support.js';
 
 const G = '/tmp/imgplan-golden';
@@ -138,5 +138,33 @@ describe('an interrupted run\'s intents: found by identity, or dropped', () => {
       expect(plan.actions.map((a) => a.address).sort(), e.address).toEqual(journal.entries.map((x) => x.address).sort());
       expect(plan.recovered).toEqual([e]);
     }
+  });
+});
+
+const q = manifestFor('qemu/applied').manifest;
+const qApplied = await observed('qemu/applied', q);
+
+describe('an interrupted QEMU export', () => {
+  const exportEntry = qApplied.journal!.entries.find((e) => e.kind === 'export')!;
+  const image = exportEntry.address.slice('export:'.length);
+  /** Killed after `install -D` made the empty view file, before the daemon started: only the intent is journaled. */
+  const killedBeforeDaemon = (x: ExportObservation): ObservedState => ({
+    ...qApplied, loops: [], mounts: qApplied.mounts.filter((m) => m.target !== x.view),
+    exports: { [image]: x },
+    journal: { ...qApplied.journal!, entries: [], intents: [exportEntry] },
+  });
+
+  it('leaves an empty view file that the next destroy takes over and removes, with its folder', () => {
+    const x = qApplied.exports![image]!;
+    const obs = killedBeforeDaemon({ ...x, serving: false, mounted: false, viewStat: { kind: 'file', size: 0 } });
+    expect(refreshJournal(obs).recovered.map((e) => e.address)).toEqual([exportEntry.address]);
+    const argv = makePlan(q, obs, { mode: 'destroy' }).plan!.actions.flatMap((a) => a.steps.map((s) => argvText(s.argv)));
+    expect(argv).toEqual([`rm -f ${x.view}`, `rmdir --ignore-fail-on-non-empty ${x.view.slice(0, x.view.lastIndexOf('/'))}`]);
+  });
+
+  it('is forgotten when its view file never appeared', () => {
+    const x = qApplied.exports![image]!;
+    const obs = killedBeforeDaemon({ ...x, serving: false, mounted: false, viewStat: { kind: 'missing' } });
+    expect(refreshJournal(obs)).toMatchObject({ recovered: [], stale: [exportEntry.address] });
   });
 });

@@ -5,6 +5,7 @@
  * its other PVs, and where each LV's extents lie; and it is what imgplan maps a guest VG from
  * when its name clashes with a host VG. Pure over a byte reader, like the NTFS reader.
  */
+import { crc32 } from 'node:zlib';
 import { ascii, bounded, boundedReader, MalformedImageError, u32, u64, type ByteReader } from './bytes.js';
 
 export interface LvmStripe {
@@ -66,6 +67,13 @@ const LABEL_TYPE = 'LVM2 001';
 const MDA_MAGIC = ' LVM2 x[5A%r0N*>';
 const MDA_HEADER_SIZE = 512;
 const SECTOR = 512;
+
+/**
+ * LVM's calc_crc(INITIAL_CRC, buf): CRC-32 (polynomial 0xEDB88320, reflected) from LVM's own
+ * initial value and without the final inversion; zlib's crc32 inverts before and after.
+ */
+const INITIAL_CRC = 0xf597a6cf;
+export const lvmCrc = (bytes: Uint8Array): number => (crc32(bytes, (INITIAL_CRC ^ 0xffffffff) >>> 0) ^ 0xffffffff) >>> 0;
 
 /** Bounds on what a PV's metadata may say (everything in it comes from the guest image). */
 export const LVM_LIMITS = {
@@ -261,6 +269,10 @@ export async function inspectLvmPv(rawRead: ByteReader): Promise<LvmPv> {
     }
   }
   if (label < 0) return { pvUuid: '', problems: ['no LVM2 label in the first four sectors'] };
+  // LVM ignores a label whose checksum (of bytes 20..511 of its sector) does not match: so does imgplan
+  if (lvmCrc(head.subarray(label + 20, label + SECTOR)) !== u32(head, label + 16)) {
+    throw new LvmFormatError('PV label checksum does not match its sector (LVM ignores such a label)', label + 16);
+  }
   // the PV header (UUID, device size, then the area lists) lies in the label's sector, after the label header
   const sectorEnd = label + SECTOR;
   const contentOffset = u32(head, label + 20);
@@ -300,6 +312,7 @@ async function readMda(read: ByteReader, offset: number, size: number): Promise<
   if (size <= MDA_HEADER_SIZE) throw new LvmFormatError(`metadata area of ${size} bytes has no room for text`);
   const h = await read(offset, MDA_HEADER_SIZE);
   if (h.length < MDA_HEADER_SIZE || ascii(h, 4, 16) !== MDA_MAGIC) throw new LvmFormatError('no metadata area header', offset);
+  if (lvmCrc(h.subarray(4)) !== u32(h, 0)) throw new LvmFormatError('metadata area header checksum does not match', offset);
   // raw locations follow the fixed header (checksum, magic, version, start, size); the first is the current text
   const loc = 40;
   const textOffset = u64(h, loc);
@@ -315,6 +328,10 @@ async function readMda(read: ByteReader, offset: number, size: number): Promise<
   const bytes = new Uint8Array(a.length + b.length);
   bytes.set(a);
   bytes.set(b, a.length);
+  // the raw location's checksum covers the text as LVM wrote it, across the ring's wrap: a copy that fails it LVM does not use
+  if (bytes.length === textSize && lvmCrc(bytes) !== u32(h, loc + 16)) {
+    throw new LvmFormatError('metadata text checksum does not match (LVM does not use this copy)', offset + loc + 16);
+  }
   const end = bytes.indexOf(0);
   return vgFromText(new TextDecoder().decode(end >= 0 ? bytes.subarray(0, end) : bytes));
 }

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { makePlan } from '../../../src/core/make-plan.js';
 import { EXIT, ImageContentError } from '../../../src/errors.js';
 import { collectState } from '../../../src/probe/collect.js';
+import { lvmCrc } from '../../../src/probe/lvm-metadata.js';
 import { FixtureRunner } from '../../../src/runner/fixture-runner.js';
 import { bytesKey, type Command, type CommandResult, type PathInfo, type Runner } from '../../../src/runner/runner.js';
 import { manifestFor, recording } from '../golden-support.js';
@@ -70,7 +71,10 @@ describe('crafted images through collect', () => {
     const j = JSON.parse(gunzipSync(readFileSync(join(import.meta.dirname, '../../fixtures/lvm/centos-pv.json.gz'))).toString()) as
       { reads: Record<string, string> };
     const reads = new Map(Object.entries(j.reads).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
-    reads.get('4096+512')!.writeBigUInt64LE(2n ** 40n, 48);
+    const mda = reads.get('4096+512')!;
+    mda.writeBigUInt64LE(2n ** 40n, 48);
+    // signed again, as LVM would have: the size is what is tested, not the checksum
+    mda.writeUInt32LE(lvmCrc(mda.subarray(4, 512)), 0);
     const { obs } = collect(new Crafted((o, n) => reads.get(`${o}+${n}`), 'LVM2_member'));
     const e = await obs.catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ImageContentError);

@@ -17,7 +17,7 @@ import { joinDm, parseDmInfo, parseDmTable } from '../../../src/probe/dmsetup.js
 import { parseFindmnt } from '../../../src/probe/findmnt.js';
 import { parseLosetup } from '../../../src/probe/losetup.js';
 import { parseLsblk } from '../../../src/probe/lsblk.js';
-import { inspectLvmPv, LVM_LIMITS, parseLvmText } from '../../../src/probe/lvm-metadata.js';
+import { inspectLvmPv, lvmCrc, LVM_LIMITS, parseLvmText } from '../../../src/probe/lvm-metadata.js';
 import { inspectNtfs, type NtfsHealth } from '../../../src/probe/ntfs.js';
 import { MAX_PARTITIONS, parseSfdisk } from '../../../src/probe/sfdisk.js';
 import { recorded } from './fixtures.js';
@@ -183,6 +183,28 @@ describe('the NTFS reader on hostile volumes', () => {
 });
 
 const LVM_FIXTURES = ['centos-pv', 'span-pv0', 'span-pv1'] as const;
+
+/**
+ * Signs a recorded PV's label, metadata area header (at 4096) and text again after an edit, as
+ * LVM would have: LVM ignores what fails its checksums, and so does the reader, so an edit left
+ * unsigned only tests the checksum; signed, it reaches the bounds behind it.
+ */
+function resign(r: Ranges): Ranges {
+  const label = r.get(0);
+  for (let s = 0; label && s < 4; s++) {
+    if (label.length >= (s + 1) * 512 && label.toString('latin1', s * 512, s * 512 + 8) === 'LABELONE') {
+      label.writeUInt32LE(lvmCrc(label.subarray(s * 512 + 20, s * 512 + 512)), s * 512 + 16);
+    }
+  }
+  const mda = r.get(4096);
+  if (mda && mda.length >= 512) {
+    const text = r.get(4096 + Number(mda.readBigUInt64LE(40)));
+    const size = mda.readBigUInt64LE(48);
+    if (text && size <= BigInt(text.length)) mda.writeUInt32LE(lvmCrc(text.subarray(0, Number(size))), 56);
+    mda.writeUInt32LE(lvmCrc(mda.subarray(4, 512)), 0);
+  }
+  return r;
+}
 /** label sector: header offset; PV header area lists; mda header: text offset and size */
 const LVM_HOT = [0x14, 0x40, 0x48, 0x50, 0x58, 0x60, 0x68, 0x70, 0x78];
 
@@ -191,7 +213,7 @@ describe('the LVM reader on hostile PVs', () => {
     const bases = LVM_FIXTURES.map((n) => fixtureRanges(`lvm/${n}`));
     await fc.assert(fc.asyncProperty(fc.nat({ max: bases.length - 1 }), fc.array(mutation(LVM_HOT), { minLength: 1, maxLength: 6 }),
       async (i, ms) => {
-        await total(inspectLvmPv, mutate(bases[i]!, ms), VOLUME_SIZE);
+        await total(inspectLvmPv, resign(mutate(bases[i]!, ms)), VOLUME_SIZE);
       }), RUNS);
   });
 
@@ -199,14 +221,32 @@ describe('the LVM reader on hostile PVs', () => {
     const base = fixtureRanges('lvm/centos-pv');
     // the mda header is the range at 4096; aim at its raw location (offset 40, size 48)
     await fc.assert(fc.asyncProperty(fc.array(mutation([40, 44, 48, 52, 0, 4]), { minLength: 1, maxLength: 4 }), async (ms) => {
-      await total(inspectLvmPv, mutate(base, ms, 1), VOLUME_SIZE);
+      await total(inspectLvmPv, resign(mutate(base, ms, 1)), VOLUME_SIZE);
     }), RUNS);
+  });
+
+  it('a label, metadata area header or text that fails LVM\'s checksum is refused, as LVM ignores it', async () => {
+    const flip = (b: Buffer, at: number) => void b.writeUInt8(b.readUInt8(at) ^ 1, at);
+    const signed = await total(inspectLvmPv, resign(fixtureRanges('lvm/centos-pv')), VOLUME_SIZE);
+    expect(signed).not.toBeInstanceOf(Error);
+    const edits: [string, (r: Ranges) => void, RegExp][] = [
+      ['label', (r) => flip(r.get(0)!, 512 + 40), /PV label checksum does not match/],
+      ['header', (r) => flip(r.get(4096)!, 100), /metadata area at 4096: metadata area header checksum does not match/],
+      ['text', (r) => flip(r.get(7168)!, 20), /metadata area at 4096: metadata text checksum does not match \(LVM does not use this copy\)/],
+    ];
+    for (const [what, edit, problem] of edits) {
+      const ranges = fixtureRanges('lvm/centos-pv');
+      edit(ranges);
+      const e = await total(inspectLvmPv, ranges, VOLUME_SIZE);
+      expect(e, what).toBeInstanceOf(MalformedImageError);
+      expect((e as Error).message, what).toMatch(problem);
+    }
   });
 
   it('regression: a metadata text size of 2^40 bytes is refused before any read', async () => {
     const ranges = fixtureRanges('lvm/centos-pv');
     ranges.get(4096)!.writeBigUInt64LE(2n ** 40n, 48);
-    const e = await total(inspectLvmPv, ranges, VOLUME_SIZE);
+    const e = await total(inspectLvmPv, resign(ranges), VOLUME_SIZE);
     expect(e).toBeInstanceOf(MalformedImageError);
     expect((e as Error).message).toMatch(/metadata area at 4096: metadata text of 1099511627776 bytes is larger than its area/);
   });
@@ -220,7 +260,7 @@ describe('the LVM reader on hostile PVs', () => {
     while (label.readBigUInt64LE(p) || label.readBigUInt64LE(p + 8)) p += 16;
     label.writeBigUInt64LE(2n ** 52n, p + 16 + 8);
     ranges.get(4096)!.writeBigUInt64LE(64n * 1024n * 1024n, 48);
-    const e = await total(inspectLvmPv, ranges, VOLUME_SIZE);
+    const e = await total(inspectLvmPv, resign(ranges), VOLUME_SIZE);
     expect((e as Error).message).toMatch(/metadata text of 67108864 bytes is larger than 1048576/);
   });
 });
@@ -254,7 +294,7 @@ describe('the LVM metadata text parser', () => {
       const mda = Buffer.from(ranges.get(4096)!);
       mda.writeBigUInt64LE(BigInt(b.length), 48);
       ranges.set(4096, mda);
-      await total(inspectLvmPv, ranges, VOLUME_SIZE);
+      await total(inspectLvmPv, resign(ranges), VOLUME_SIZE);
     }), RUNS);
   });
 
@@ -277,7 +317,7 @@ describe('the LVM metadata text parser', () => {
     const mda = Buffer.from(ranges.get(4096)!);
     mda.writeBigUInt64LE(BigInt(t.length), 48);
     ranges.set(4096, mda);
-    const e = await total(inspectLvmPv, ranges, VOLUME_SIZE);
+    const e = await total(inspectLvmPv, resign(ranges), VOLUME_SIZE);
     expect((e as Error).message).toMatch(/VolGroup\/lv_swap: a segment ends at extent 4294967297, beyond any disk/);
   });
 });

@@ -14,8 +14,9 @@ die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
 # provides mkntfs and ntfsinfo for the tests; mtools writes files into FAT images without mounting;
 # lvm2 (lvchange, vgchange, vgs) activates LVM volume groups found in guest images; qemu-utils
 # (qemu-img, qemu-nbd) and qemu-system-common (qemu-storage-daemon) open qcow2 and other QEMU
-# formats; procps (pkill) and kmod (modprobe) stop those daemons and load nbd.
-PACKAGES=(mount util-linux fdisk e2fsprogs xfsprogs btrfs-progs dosfstools mtools ntfs-3g lvm2 psmisc procps kmod qemu-utils qemu-system-common coreutils ca-certificates git)
+# formats; procps (pkill) and kmod (modprobe) stop those daemons and load nbd; groff-base, man-db and
+# zsh check the generated man pages and shell completion in the tests.
+PACKAGES=(mount util-linux fdisk e2fsprogs xfsprogs btrfs-progs dosfstools mtools ntfs-3g lvm2 psmisc procps kmod qemu-utils qemu-system-common coreutils ca-certificates git groff-base man-db zsh)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 node_major() { command -v node >/dev/null 2>&1 && node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }

@@ -2,7 +2,7 @@
 
 import { parseArgs } from 'node:util';
 
-export const SECTIONS = ['raw', 'qcow2-storage-daemon', 'qcow2-nbd'];
+export const SECTIONS = ['raw', 'startup', 'qcow2-storage-daemon', 'qcow2-nbd'];
 
 const USAGE = 'usage: node bench/run.mjs [--rounds N] [--warmup N] [--json] [--only SECTION[,SECTION…]] [--vm-rounds N] [--vm-warmup N]\n' +
   '  --rounds N     timed rounds (default 7)\n  --warmup N     untimed rounds first (default 1)\n' +

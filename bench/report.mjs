@@ -5,7 +5,7 @@ import { cpus, loadavg } from 'node:os';
 import { SECTIONS } from './args.mjs';
 import { run } from './proc.mjs';
 
-export const TARGETS = { applyRatio: 1.3, destroyRatio: 1.3, planExtraMs: 300, versionExtraMs: 120, qcow2ApplyRatio: 1.3, qcow2DestroyRatio: 1.3 };
+export const TARGETS = { applyRatio: 1.3, destroyRatio: 1.3, planExtraMs: 300, versionExtraMs: 120, qcow2ApplyRatio: 1.3, qcow2DestroyRatio: 1.3, bundleRatio: 1.0 };
 
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -72,6 +72,7 @@ function baselineLines({ baselines: b, probeMismatch }) {
   const sd = b.qcow2StorageDaemon;
   return [
     ...(b.apply ? [`bare = ${b.apply.join('; ')}  /  ${b.destroy.join('; ')}`] : []),
+    ...(b.startup ? [`startup: the bundle dist/imgplan.mjs vs ${b.startup[0]}, on the same node`] : []),
     ...(b.probes ? [`probes = the ${b.probes.length} commands plan runs (${probeMismatch ? 'WARNING: differs from its debug trace' : 'checked against its debug trace'}), in sequence`] : []),
     ...(sd ? [`qcow2 storage-daemon: imgplan apply until both hello.txt are read vs bare = ${sd.apply.slice(0, 1).join('; ')}; qemu-storage-daemon … --export type=fuse … --daemonize; ${sd.apply.slice(2).join('; ')}  /  ${sd.destroy.join('; ')}`] : []),
     ...(b.qcow2Nbd ? [`qcow2 nbd: imgplan apply until both hello.txt are read vs bare = ${b.qcow2Nbd.apply.join('; ')}  /  ${b.qcow2Nbd.destroy.join('; ')}; nbd loaded before timing`] : []),

@@ -10,7 +10,9 @@ import { allLoops, cleanupLeaks, findLeaks, mountsUnder, nbdConnections } from '
 import { CommandFailed, NODE, log, run } from './proc.mjs';
 
 export const REPO = dirname(dirname(fileURLToPath(import.meta.url)));
-export const CLI = join(REPO, 'dist', 'cli', 'main.js');
+/** The CLI timed: the single-file bundle, as scripts/install.sh installs it; the startup section also times tsc's output. */
+export const CLI = join(REPO, 'dist', 'imgplan.mjs');
+export const TSC_CLI = join(REPO, 'dist', 'cli', 'main.js');
 
 /** The temp dir's paths, and the two ways of running a command in it (nothing is created but the dir). */
 export function createWorkspace() {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# imgplan demo: builds a small guest disk image in .demo/, then runs
-# plan -> apply -> look inside -> destroy with examples/demo.yaml, and proves that the
-# image is byte-for-byte unchanged and that nothing is left attached. Run as root.
+# imgplan demo: installs what imgplan needs (scripts/install-deps.sh) and imgplan itself on PATH
+# (scripts/install.sh: /usr/local/bin/imgplan), builds a small guest disk image in .demo/, then runs
+# plan -> apply -> look inside -> destroy with examples/demo.yaml through the installed imgplan,
+# and proves that the image is byte-for-byte unchanged and that nothing is left attached. Run as
+# root. imgplan stays installed (bash scripts/install.sh --uninstall removes it).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -12,7 +14,8 @@ MANIFEST=examples/demo.yaml
 MNT=/mnt/imgplan-demo/guest      # the mountpoint examples/demo.yaml uses (imgplan makes /mnt/imgplan-demo 0700)
 
 step() { printf '\n==> %s\n' "$*"; }
-imgplan() { node "$REPO/dist/cli/main.js" "$@"; }
+IMGPLAN=                         # the installed launcher, once scripts/install.sh has run
+imgplan() { "$IMGPLAN" "$@"; }
 
 [ "$(id -u)" -eq 0 ] || { echo "demo.sh: run as root: sudo bash scripts/demo.sh" >&2; exit 1; }
 
@@ -31,7 +34,7 @@ on_exit() {
   local rc=$?
   [ "$rc" -eq 0 ] && return
   echo "demo.sh: failed (exit $rc); cleaning up" >&2
-  if [ -f dist/cli/main.js ]; then imgplan destroy --auto-approve "$MANIFEST" >&2 || true; fi
+  if [ -n "$IMGPLAN" ]; then imgplan destroy --auto-approve "$MANIFEST" >&2 || true; fi
   detach_image
   exit "$rc"
 }
@@ -40,6 +43,21 @@ trap 'exit 130' INT TERM
 
 step "Installing dependencies and building imgplan"
 bash scripts/install-deps.sh
+
+step "Installing imgplan on PATH (scripts/install.sh)"
+bash scripts/install.sh
+case ":$PATH:" in
+  *:/usr/local/bin:*) ;;
+  *) PATH=/usr/local/bin:$PATH; echo "(/usr/local/bin was not on PATH; the demo adds it)" ;;
+esac
+hash -r
+IMGPLAN=$(type -P imgplan || true)  # the file on PATH (imgplan is also this script's function)
+if [ "$IMGPLAN" != /usr/local/bin/imgplan ]; then
+  echo "note: ${IMGPLAN:-nothing} comes first on PATH as imgplan; the demo runs /usr/local/bin/imgplan" >&2
+  IMGPLAN=/usr/local/bin/imgplan
+fi
+echo "\$ imgplan --version"
+imgplan --version
 
 # A 400 MiB sparse raw disk with an MBR table: part1 16 MiB ext4 "boot", part2 ext4 "root".
 # The filesystems are made on temporary writable loops of each partition (offset/sizelimit),

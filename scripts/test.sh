@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 / Ubuntu machine, as root:
-#   sudo bash scripts/test.sh
-# Installs what it needs (apt packages, npm ci, a stock Debian kernel for the VM lane), then:
+#   bash scripts/test.sh        (sudo bash scripts/test.sh as another user)
+# Installs what it needs (apt packages, Node.js 22+ (the pinned runtime in .runtime/node where the
+# host's node is older: scripts/lib/runtime.sh), npm ci, a stock Debian kernel for the VM lane), then,
+# on that Node.js (first on PATH for every lane):
 #   1. host lane: unit tests and real-kernel integration tests on this machine's kernel;
 #   2. VM lane, twice: the test/vm suite in a QEMU VM booting Debian's stock kernel (partition
 #      scan, device-mapper, kpartx), once without udev (like a container), once with (like an
@@ -12,6 +14,10 @@ cd "$(dirname "$0")/.."
 
 start=$(date +%s)
 bash scripts/install-deps.sh
+# shellcheck source=lib/runtime.sh
+. scripts/lib/runtime.sh
+rt_select || { echo "test.sh: $RT_WHY, and no pinned runtime in .runtime/node (scripts/install-deps.sh failed?)" >&2; exit 1; }
+echo "== node $(node --version) ($RT_NODE)"
 mkdir -p .test-results
 rm -f .test-results/*.json
 summary=()

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { posix } from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import { EMBEDDED } from '../embedded.js';
 import { EXIT, ImgplanError } from '../errors.js';
 import type { JournalEntry, JournalIntent } from '../plan/types.js';
 import { manifestKey } from '../manifest/key.js';
@@ -66,8 +67,9 @@ export const JOURNAL_AJV_OPTIONS = { allErrors: false, strict: true, discriminat
 
 let compiled: ValidateFunction | undefined;
 
-/** schemas/journal.schema.json: precompiled by the build, else compiled once here (tests, from the sources). */
+/** schemas/journal.schema.json: precompiled by the build (embedded in the bundle), else compiled once here (tests, from the sources). */
 function journalValidator(): ValidateFunction {
+  compiled ??= EMBEDDED?.journalValidator;
   if (!compiled) {
     const require = createRequire(import.meta.url);
     try {

@@ -1,14 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import { EMBEDDED } from '../embedded.js';
 
 /** Must match scripts/build-validator.mjs, which precompiles the same schema for the built CLI. */
 export const AJV_OPTIONS = { allErrors: true, strict: true, verbose: true } as const;
 
 let compiled: ValidateFunction | undefined;
 
-/** The published contract, schemas/manifest.schema.json: precompiled by the build, else compiled once here. */
+/** The published contract, schemas/manifest.schema.json: precompiled by the build (embedded in the bundle), else compiled once here. */
 export function manifestValidator(): ValidateFunction {
+  compiled ??= EMBEDDED?.manifestValidator;
   if (!compiled) {
     const require = createRequire(import.meta.url);
     try {

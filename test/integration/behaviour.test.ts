@@ -167,7 +167,7 @@ describeRoot('behaviour on a real kernel', () => {
     await sb.wholeImage('tty.img', 32, 'ext4');
     const m = sb.writeManifest('tty.yaml', `version: 1\nimages:\n  t: { file: tty.img, format: raw }\nmounts:\n  - { what: t, where: ${sb.path('tty')} }\n`);
     // script(1) gives the CLI a pseudo-terminal; "no" is typed at the prompt
-    const r = await execa('script', ['-qec', `node ${CLI} apply ${m}; echo "exit=$?"`, '/dev/null'], {
+    const r = await execa('script', ['-qec', `${process.execPath} ${CLI} apply ${m}; echo "exit=$?"`, '/dev/null'], {
       input: 'no\n', reject: false, env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1' },
     });
     expect(r.stdout).toContain("Only 'yes' will be accepted to approve.");

@@ -12,7 +12,8 @@ import { execa } from 'execa';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { cleanupLeaks, findLeaks } from '../support/leaks.mjs';
 
-export const CLI = join(import.meta.dirname, '../../dist/cli/main.js');
+/** The CLI the tests run: the single-file bundle the build makes and scripts/install.sh installs (Node.js 22+). */
+export const CLI = join(import.meta.dirname, '../../dist/imgplan.mjs');
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
@@ -186,7 +187,7 @@ export class Sandbox {
   }
 
   async imgplan(args: string[], opts: { env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-    const r = await execa('node', [CLI, ...args], {
+    const r = await execa(process.execPath, [CLI, ...args], {
       reject: false, stdin: 'ignore', cwd: this.root,
       env: { IMGPLAN_STATE_DIR: this.stateDir, NO_COLOR: '1', ...opts.env },
     });

@@ -92,7 +92,7 @@ mounts:
         const log = sb.path('.kill-log');
         writeFileSync(count, '0');
         writeFileSync(log, '');
-        const killed = await execa('node', [CLI, 'apply', manifest, '--auto-approve', '--json'], {
+        const killed = await execa(process.execPath, [CLI, 'apply', manifest, '--auto-approve', '--json'], {
           reject: false, stdin: 'ignore', cwd: sb.root,
           env: {
             IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1', PATH: `${bin}:${process.env.PATH ?? ''}`, KILL_REAL_PATH: process.env.PATH ?? '',

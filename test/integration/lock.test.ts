@@ -19,7 +19,7 @@ interface Run { readonly argv: readonly string[]; readonly pid: number; readonly
 
 /** `imgplan ARGS` as a child of its own, its pid known (the pid another run names as holder). */
 function start(args: readonly string[]): { pid: number; done: Promise<Run>; said: (text: string) => Promise<void> } {
-  const p = execa('node', [CLI, ...args], { reject: false, stdin: 'ignore', cwd: sb.root, env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1' } });
+  const p = execa(process.execPath, [CLI, ...args], { reject: false, stdin: 'ignore', cwd: sb.root, env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1' } });
   const pid = p.pid ?? -1;
   let stderr = '';
   p.stderr!.on('data', (d: Buffer) => {

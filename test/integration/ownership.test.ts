@@ -157,7 +157,7 @@ mounts:
 if [[ "\${0##*/} $*" == $(head -n1 "$KILL_PATTERNS") ]]; then kill -KILL "$PPID"; exit 1; fi
 exec "$(PATH="$KILL_REAL_PATH" command -v "\${0##*/}")" "$@"
 `);
-    const killed = await execa('node', [CLI, 'apply', a, '--auto-approve'], {
+    const killed = await execa(process.execPath, [CLI, 'apply', a, '--auto-approve'], {
       reject: false, stdin: 'ignore', cwd: sb.root,
       env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1', PATH: `${bin}:${process.env.PATH ?? ''}`, KILL_REAL_PATH: process.env.PATH ?? '',
         KILL_PATTERNS: patterns },

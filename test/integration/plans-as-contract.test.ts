@@ -195,7 +195,7 @@ describeRoot('saved plans, JSON, exit codes, lock', () => {
 
   it('a reader that goes away does not stop a run half-way', async () => {
     const { m } = await twoMounts();
-    const r = await execa('sh', ['-c', `node ${CLI} apply ${m} --auto-approve | head -n 1`], { env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1' }, reject: false });
+    const r = await execa('sh', ['-c', `${process.execPath} ${CLI} apply ${m} --auto-approve | head -n 1`], { env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1' }, reject: false });
     expect(r.stdout.split('\n')).toHaveLength(1);
     const plan = await sb.imgplan(['plan', m]);
     expect(plan.stdout).toContain('No changes.');
@@ -210,7 +210,7 @@ describeRoot('saved plans, JSON, exit codes, lock', () => {
     expect((await sb.imgplan(['apply', mb, '--auto-approve'])).code).toBe(0);
     const holder = execa('sleep', ['60'], { cwd: sb.path('busy/d'), reject: false });
     // this destroy retries its busy umount for ~8 s, holding the lock all along
-    const first = execa('node', [CLI, 'destroy', mb, '--auto-approve'], { env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1' }, reject: false });
+    const first = execa(process.execPath, [CLI, 'destroy', mb, '--auto-approve'], { env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1' }, reject: false });
     try {
       await new Promise((r) => setTimeout(r, 1500));
       const second = await sb.imgplan(['apply', m, '--auto-approve', '--lock-timeout', '1']);

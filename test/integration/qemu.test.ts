@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { isRoot, sh, sha256, useSandbox } from './harness.js';
+import { CLI, isRoot, sh, sha256, useSandbox } from './harness.js';
 import { read, runProtocol } from './protocol.js';
 
 const sb = useSandbox();
@@ -209,7 +209,7 @@ describe.skipIf(!canQemu)('a plan interrupted while it reads a QEMU image', () =
     const probeRoot = join(sb.stateDir, 'probe');
     let interrupted: { exitCode?: number; stdout: string } | undefined;
     for (let attempt = 0; attempt < 10 && !interrupted; attempt++) {
-      const child = execa('node', [join(import.meta.dirname, '../../dist/cli/main.js'), 'plan', m], { reject: false, env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1' } });
+      const child = execa(process.execPath, [CLI, 'plan', m], { reject: false, env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1' } });
       for (let i = 0; i < 1000; i++) {
         if (existsSync(probeRoot) && readdirSync(probeRoot).some((d) => existsSync(join(probeRoot, d, 'i.pid')))) break;
         if (child.exitCode !== null) break;
@@ -231,7 +231,7 @@ describe.skipIf(!canQemu)('a plan interrupted while it reads a QEMU image', () =
     const bin = sb.path('.kill-bin');
     mkdirSync(bin);
     writeFileSync(join(bin, 'blkid'), '#!/bin/bash\nkill -KILL "$PPID"\nexit 1\n', { mode: 0o755 });
-    const killed = await execa('node', [join(import.meta.dirname, '../../dist/cli/main.js'), 'plan', m], {
+    const killed = await execa(process.execPath, [CLI, 'plan', m], {
       reject: false, env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1', PATH: `${bin}:${process.env.PATH ?? ''}` },
     });
     expect(killed.signal).toBe('SIGKILL');

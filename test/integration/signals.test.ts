@@ -54,7 +54,7 @@ mounts:
 async function applyWithSignal(manifest: string, bin: string, at: number, signal: 'INT' | 'TERM', times: 1 | 2, extra: string[] = []) {
   const count = sb.path('.sig-count');
   writeFileSync(count, '0');
-  const r = await execa('node', [CLI, 'apply', manifest, '--auto-approve', ...extra], {
+  const r = await execa(process.execPath, [CLI, 'apply', manifest, '--auto-approve', ...extra], {
     reject: false, stdin: 'ignore', cwd: sb.root,
     env: {
       IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1', PATH: `${bin}:${process.env.PATH ?? ''}`, SIG_REAL_PATH: process.env.PATH ?? '',

@@ -25,7 +25,7 @@ export async function captureState(ctx: OperationContext, input: Input, options:
   if (!loaded) return { outcome: 'invalid' };
   await checkJournalPath(journalPath(ctx.stateDir, loaded.manifest.path));
   const rec = new RecordingRunner(ctx.runner);
-  // a fixed folder for plan's short-lived exports, so that replaying the recording finds the same argv
+  // a fixed folder for plan's probe views, so that replaying the recording finds the same argv
   const probeDir = `${ctx.stateDir}/probe/capture`;
   await withLock(ctx, { command: `imgplan debug capture-state ${loaded.manifest.path}`, seconds: DEFAULT_LOCK_TIMEOUT_SECONDS, mode: 'shared' },
     () => collectState(rec, loaded.manifest, { stateDir: ctx.stateDir, probeDir }));

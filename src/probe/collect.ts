@@ -13,9 +13,10 @@ import { parseLosetup, type LoopDevice } from './losetup.js';
 import { parseLsblk, type BlockDevice } from './lsblk.js';
 import { inspectLvmPv, type LvmPv } from './lvm-metadata.js';
 import { parseVgsReport, type HostVg } from './lvm-report.js';
-import { inspectNtfs, type NtfsHealth } from './ntfs.js';
+import { inspectNtfs, ntfsMftOffset, type NtfsHealth } from './ntfs.js';
 import type { ExportObservation, FilesystemDriver, ImageObservation, KernelFacts, NbdState, ObservedState } from './observed.js';
-import { inspectQemuImage, observeExport, observeNbd, sweepDeadProbes, withProbeExport } from '../qemu/collect.js';
+import { inspectQemuImage, observeExport, observeNbd, sweepDeadProbes, withProbeView, type ProbeView } from '../qemu/collect.js';
+import { diskEnds, FILL_CHUNK, MAX_TABLE_ROUNDS, partitionRanges, rangeEnds } from '../qemu/probe-view.js';
 import { kindOf } from '../resources/registry.js';
 import { parseQemuImgInfo, qemuImgProbe } from '../qemu/img-info.js';
 import { parseSfdisk, type PartitionTable } from './sfdisk.js';
@@ -87,8 +88,6 @@ interface QemuContext {
    */
   readonly served: (image: string) => { readonly path: string; readonly via: 'nbd' | 'export'; readonly writesImage: boolean } | undefined;
   readonly probePaths: (image: string) => ExportPaths;
-  /** false: no qemu-storage-daemon or FUSE, so plan cannot look inside an image nothing serves (the plan says why) */
-  readonly canProbe: boolean;
   /** destroy needs no image contents */
   readonly contents: boolean;
 }
@@ -113,19 +112,54 @@ async function collectImage(runner: Runner, img: ImageSpec, wanted: ReadonlySet<
   const size = qemu.chain[0]!.virtualSize;
   // what imgplan already serves is read where it is: the guest's bytes as the mounts see them
   if (served) return { ...(await readContents(runner, img.name, served.path, size, wanted, lvNames)), file, stat, qemu: { ...qemu, readVia: served.via } };
-  if (!q.canProbe) return { file, stat, table: null, contents: {}, qemu };
-  const o = await withProbeExport(runner, img, q.probePaths(img.name), qemu.inUse !== undefined,
-    (view) => readContents(runner, img.name, view, size, wanted, lvNames));
-  return { ...o, file, stat, qemu: { ...qemu, readVia: 'probe-export' } };
+  // nothing serves it: plan reads it in user space, through qemu-img, into a sparse view of its own
+  const o = await withProbeView(runner, img, q.probePaths(img.name), qemu.inUse !== undefined, size,
+    (view) => readContents(runner, img.name, view.path, size, wanted, lvNames, view));
+  return { ...o, file, stat, qemu: { ...qemu, readVia: 'probe-view' } };
 }
 
-/** Partition table and filesystems of a raw view: the image file itself, or a QEMU export of it. */
-async function readContents(runner: Runner, image: string, file: string, size: number, wanted: ReadonlySet<string>,
-  lvNames: ReadonlySet<string>): Promise<Omit<ImageObservation, 'file' | 'stat'>> {
+/**
+ * The partition table of a raw view. A probe view is filled as the table is read: the disk's
+ * first and last MiB, then around each partition sfdisk finds, then sfdisk again, until filling
+ * reveals no more (a DOS extended partition's EBR chain shows one more logical partition a round).
+ */
+async function readTable(runner: Runner, image: string, file: string, size: number, view?: ProbeView): Promise<PartitionTable | null> {
   const sf = probes.sfdisk(file);
-  const r = await runProbe(runner, sf, [1]);
-  // sfdisk exits 1 with "does not contain a recognized partition table" on a bare filesystem
-  let table: PartitionTable | null = r.exitCode === 0 ? parsed(sf, () => parseSfdisk(r.stdout)) : null;
+  const read = async () => {
+    const r = await runProbe(runner, sf, [1]);
+    // sfdisk exits 1 with "does not contain a recognized partition table" on a bare filesystem
+    return r.exitCode === 0 ? parsed(sf, () => parseSfdisk(r.stdout)) : null;
+  };
+  if (!view) return read();
+  for (const e of diskEnds(size)) await view.fill(e.offset, e.length);
+  for (let round = 1; ; round++) {
+    const table = await read();
+    if (!table) return null;
+    let ranges;
+    try {
+      ranges = partitionRanges(table.partitions.map((p) => ({ offset: p.start * table.sectorSize, length: p.size * table.sectorSize })));
+    } catch (e) {
+      throw new ImageContentError(image, 'whole', 'partition table', (e as Error).message);
+    }
+    let copied = 0;
+    for (const g of ranges) copied += await view.fill(g.offset, g.length);
+    if (copied === 0) return table;
+    if (round >= MAX_TABLE_ROUNDS) {
+      throw new ImageContentError(image, 'whole', 'partition table', `it still shows more partitions after ${MAX_TABLE_ROUNDS} rounds of reading`);
+    }
+  }
+}
+
+/**
+ * Partition table and filesystems of a raw view: the image file itself, what imgplan serves of a
+ * QEMU image, or plan's probe view of one (`view`: every range is filled before it is read).
+ */
+async function readContents(runner: Runner, image: string, file: string, size: number, wanted: ReadonlySet<string>,
+  lvNames: ReadonlySet<string>, view?: ProbeView): Promise<Omit<ImageObservation, 'file' | 'stat'>> {
+  let table = await readTable(runner, image, file, size, view);
+  const fill = async (r: { offset: number; length: number }) => {
+    for (const e of rangeEnds(r)) await view?.fill(e.offset, e.length);
+  };
   const contents: Record<string, BlkidInfo> = {};
   const ntfs: Record<string, NtfsHealth> = {};
   const lvm: Record<string, LvmPv> = {};
@@ -133,6 +167,12 @@ async function readContents(runner: Runner, image: string, file: string, size: n
   // the NTFS and LVM readers read at most this much of the image, over all its partitions
   const budget = readBudget();
   const probeRange = async (key: string, range?: { offset: number; size: number }) => {
+    if (view && range) {
+      await fill({ offset: range.offset, length: range.size });
+      // blkid finds NTFS only where it reads the $Volume record, which lies where the boot sector says
+      const mft = ntfsMftOffset((await runner.readBytes(file, range.offset, 512)) ?? new Uint8Array());
+      if (mft !== undefined && mft < range.size) await view.fill(range.offset + mft, FILL_CHUNK);
+    }
     const cmd = probes.blkid(file, range);
     const b = await runProbe(runner, cmd, [2]);
     contents[key] = b.exitCode === 0 ? parseBlkidExport(b.stdout) : {};
@@ -140,6 +180,7 @@ async function readContents(runner: Runner, image: string, file: string, size: n
     const end = range ? base + range.size : size;
     const reader = boundedReader(async (offset: number, length: number) => {
       const len = Math.max(0, Math.min(length, end - base - offset));
+      await view?.fill(base + offset, len);
       return (await runner.readBytes(file, base + offset, len)) ?? new Uint8Array();
     }, budget);
     // bytes of the image that are not the structure they claim to be (damaged or hostile): refuse, naming where
@@ -157,8 +198,9 @@ async function readContents(runner: Runner, image: string, file: string, size: n
         const pvMeta = pv.vg!.pvs.find((p) => p.key === seg?.stripes[0]?.pv);
         if (!seg || seg.stripes.length !== 1 || pvMeta?.uuid !== pv.pvUuid) continue;
         const es = pv.vg!.extentSize * 512;
-        const r = await runProbe(runner,
-          probes.blkid(file, { offset: base + pvMeta.peStart * 512 + seg.stripes[0]!.pe * es, size: seg.extentCount * es }), [2]);
+        const lvRange = { offset: base + pvMeta.peStart * 512 + seg.stripes[0]!.pe * es, size: seg.extentCount * es };
+        await fill({ offset: lvRange.offset, length: lvRange.size });
+        const r = await runProbe(runner, probes.blkid(file, lvRange), [2]);
         lvContents[lv.uuid] = r.exitCode === 0 ? parseBlkidExport(r.stdout) : {};
       }
     }
@@ -212,7 +254,7 @@ export interface CollectOptions {
   readonly stateDir: string;
   /** what the state is read for (default apply); destroy: the journal and live objects only, QEMU images are not opened */
   readonly mode?: 'apply' | 'destroy';
-  /** where plan's short-lived exports of QEMU images go (default: STATEDIR/probe/PID, so concurrent plans never meet) */
+  /** where plan's probe views of QEMU images go (default: STATEDIR/probe/PID, so concurrent plans never meet) */
   readonly probeDir?: string;
 }
 
@@ -278,7 +320,6 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     // an export's or nbd connection's intent is its whole entry: one an interrupted run started serves like a journaled one
     served: (image) => entries.map((e) => kindOf(e.kind).serves?.(e as never, { exports, ...(nbd ? { nbd } : {}) })).find((s) => s?.image === image),
     probePaths: (image) => probeExportPaths(opts.probeDir ?? posix.join(opts.stateDir, 'probe', String(process.pid)), image),
-    canProbe: qemuBackends !== undefined && qemuBackends.storageDaemon && qemuBackends.fuse,
     contents: opts.mode !== 'destroy',
   };
 

@@ -147,6 +147,16 @@ function geometry(boot: Uint8Array): Geometry {
   };
 }
 
+/** Where an NTFS boot sector puts the $MFT, in bytes from the volume's start; undefined if it is no NTFS boot sector. */
+export function ntfsMftOffset(boot: Uint8Array): number | undefined {
+  try {
+    return geometry(boot).mftOffset;
+  } catch (e) {
+    if (e instanceof MalformedImageError) return undefined;
+    throw e;
+  }
+}
+
 /** Applies the update sequence array: the last two bytes of every 512-byte stride were swapped out on write. */
 function fixup(rec: Uint8Array, magic: string): Uint8Array {
   if (ascii(rec, 0, 4) !== magic) throw new NtfsFormatError(`record signature is "${ascii(rec, 0, 4).replace(/[^\x20-\x7e]/g, '?')}", not ${magic}`);

@@ -24,8 +24,8 @@ export interface QemuObservation {
   readonly inUse?: string;
   /** why QEMU could not open it */
   readonly problem?: QemuOpenProblem;
-  /** how plan read the guest's partition table and filesystems: through imgplan's live export or nbd device, or a short-lived export */
-  readonly readVia?: 'export' | 'nbd' | 'probe-export';
+  /** how plan read the guest's partition table and filesystems: through imgplan's live export or nbd device, or plan's own probe view (qemu-img) */
+  readonly readVia?: 'export' | 'nbd' | 'probe-view';
 }
 
 /** One /dev/nbdN: free, or connected to the server whose client thread is in /sys/block/nbdN/pid. */

@@ -232,13 +232,10 @@ export function qemuDisks(obs: ObservedState, diags: Diagnostic[]): (img: ImageS
         img.fileAt, `${noDaemon.hint}; or ${noNbd!.hint}`));
       return undefined;
     }
-    // plan looks inside an image through what imgplan already serves, or else a short-lived storage-daemon export
+    // plan looks inside an image through what imgplan already serves, or else its own probe view (qemu-img, no backend needed)
     if (q.readVia === undefined) {
-      const reason = noDaemon ? `${noDaemon.what}` : 'it could not be read';
-      diags.push(error('cannot-look-inside',
-        `plan cannot read the partitions and filesystems of image ${img.name}: ` +
-          `it reads a QEMU image through a short-lived qemu-storage-daemon export, but ${reason}`,
-        img.fileAt, noDaemon?.hint ?? `check it with: qemu-img info ${img.file}`));
+      diags.push(error('cannot-look-inside', `plan cannot read the partitions and filesystems of image ${img.name}`, img.fileAt,
+        `check it with: qemu-img info ${img.file}`));
       return undefined;
     }
 

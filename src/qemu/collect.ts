@@ -1,8 +1,9 @@
 import { posix } from 'node:path';
-import { ProbeError } from '../errors.js';
+import { ImageContentError, ProbeError } from '../errors.js';
 import { probeExportPaths, type ExportPaths } from './paths.js';
 import type { ImageSpec } from '../manifest/types.js';
-import { removeFolderArgv, removeViewArgv, servesView, stopDaemonArgv, storageDaemonArgv } from './storage-daemon.js';
+import { removeFolderArgv, removeViewArgv, servesView, stopDaemonArgv } from './storage-daemon.js';
+import { badViewSize, chunksOf, fillCommand, MAX_FILL_BYTES, missingCopies } from './probe-view.js';
 import type { CommandResult, Runner } from '../runner/runner.js';
 import type { MountEntry } from '../probe/findmnt.js';
 import * as probes from '../probe/commands.js';
@@ -86,13 +87,17 @@ export async function observeExport(runner: Runner, paths: ExportPaths, mounts: 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Reads a QEMU image's guest-visible bytes during plan: a read-only export of its own, in
- * imgplan's probe directory, stopped and removed before this returns, whatever `use` does.
- * These commands are scratch work: they change nothing outside that directory and nothing
- * lasts, so they are recorded and replayed like reads (plans of QEMU images in unit tests).
+ * Stops what a plan left in its probe folder: the view file and the folder; and, from a plan of
+ * an earlier imgplan (which read through a short-lived qemu-storage-daemon export), its daemon
+ * (if it still serves the view) and a view left mounted.
  */
-/** Stops a probe export's daemon (if it still serves the view), unmounts a view left mounted, removes its files and folder. */
-async function stopProbeExport(runner: Runner, paths: ExportPaths): Promise<void> {
+async function removeProbeFiles(runner: Runner, paths: ExportPaths): Promise<void> {
+  if ((await runner.inspectPath(paths.pidfile)).kind !== 'missing') await stopOldProbeExport(runner, paths);
+  await runner.run({ argv: removeViewArgv(paths.view) as [string, ...string[]], effect: 'scratch' });
+  await runner.run({ argv: removeFolderArgv(paths.dir) as [string, ...string[]], effect: 'scratch' });
+}
+
+async function stopOldProbeExport(runner: Runner, paths: ExportPaths): Promise<void> {
   // nothing else uses the view
   const gone = async () => {
     for (let i = 0; i < 200; i++) {
@@ -115,47 +120,92 @@ async function stopProbeExport(runner: Runner, paths: ExportPaths): Promise<void
   if ((await runner.run({ argv: ['findmnt', '--noheadings', '--output', 'TARGET', '--mountpoint', paths.view], effect: 'reads' })).exitCode === 0) {
     await runner.run({ argv: ['umount', paths.view], effect: 'scratch' });
   }
-  await runner.run({ argv: removeViewArgv(paths.view) as [string, ...string[]], effect: 'scratch' });
-  await runner.run({ argv: removeFolderArgv(paths.dir) as [string, ...string[]], effect: 'scratch' });
 }
 
 /**
- * Probe exports of plans that died without stopping them (kill -9): each plan's folder under
- * `root` is named by its pid, so a folder whose process is gone is swept, daemon, view and all,
- * before anything looks at a QEMU image (the dead plan's daemon still holds the image's lock).
+ * Probe views of plans that died before removing them (kill -9): each plan's folder under `root`
+ * is named by its pid, so a folder whose process is gone is swept before anything looks at a
+ * QEMU image. A view is a plain sparse file: nothing else of a plan outlives it.
  */
 export async function sweepDeadProbes(runner: Runner, root: string): Promise<void> {
-  // the view is the first file a probe export makes
+  // the view is the first file plan makes in its folder
   const found = await runner.run({ argv: ['find', root, '-mindepth', '2', '-maxdepth', '2', '-name', '*.raw'], effect: 'reads' });
   for (const view of found.stdout.split('\n').filter((l) => l.startsWith(`${root}/`))) {
     const owner = posix.basename(posix.dirname(view));
     if (!/^\d+$/.test(owner) || Number(owner) === process.pid || (await runner.readText(`/proc/${owner}/cmdline`)) !== undefined) continue;
-    await stopProbeExport(runner, probeExportPaths(posix.dirname(view), posix.basename(view, '.raw')));
+    await removeProbeFiles(runner, probeExportPaths(posix.dirname(view), posix.basename(view, '.raw')));
   }
 }
 
-export async function withProbeExport<T>(runner: Runner, img: ImageSpec, paths: ExportPaths, forceShare: boolean,
-  use: (view: string) => Promise<T>): Promise<T> {
-  const mk = await runner.run({ argv: ['install', '-D', '-m', '0600', '/dev/null', paths.view], effect: 'scratch' });
-  if (mk.failure) throw new ProbeError(mk.argv, mk.stderr.trim() || `exit ${mk.exitCode}`, 'imgplan must run as root');
-  const stop = () => stopProbeExport(runner, paths);
-  // Ctrl-C while plan reads through the export: stop it before going, so nothing outlives the plan
+/** A QEMU image's guest disk as plan reads it: a sparse raw file that `fill` fills, range by range, before each read. */
+export interface ProbeView {
+  readonly path: string;
+  readonly size: number;
+  /** copies these bytes of the guest disk into the view (cut to the disk, in whole chunks); how many bytes it copied */
+  fill(offset: number, length: number): Promise<number>;
+}
+
+/**
+ * Reads a QEMU image's guest-visible bytes during plan, in user space (probe-view.ts): the view
+ * is made in imgplan's probe folder, filled by qemu-img as `use` reads, and removed before this
+ * returns, whatever `use` does. These commands are scratch work: they change nothing outside that
+ * folder and nothing lasts, so they are recorded and replayed like reads (plans of QEMU images in
+ * unit tests).
+ */
+export async function withProbeView<T>(runner: Runner, img: ImageSpec, paths: ExportPaths, forceShare: boolean, size: number,
+  use: (view: ProbeView) => Promise<T>): Promise<T> {
+  const bad = badViewSize(size);
+  if (bad) throw new ImageContentError(img.name, 'whole', 'QEMU image header', bad);
+  const stop = () => removeProbeFiles(runner, paths);
+  // Ctrl-C while plan reads: remove the view before going, so nothing outlives the plan; caught from before the
+  // view exists, so that no signal between its making and the handler's leaves it (the default action would)
+  // the view's files are removed once the command that runs (install, truncate, a copy) has ended, and no command starts after:
+  // removed while `install` still ran, the file would come back
   let stopping: Promise<void> | undefined;
+  let running: Promise<unknown> = Promise.resolve();
   const onSignal = (sig: NodeJS.Signals) => {
-    stopping ??= stop().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+    stopping ??= running.catch(() => undefined).then(stop).finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  const run = (cmd: Parameters<Runner['run']>[0]) => {
+    if (stopping) return new Promise<never>(() => undefined);
+    const r = runner.run(cmd);
+    running = r;
+    return r;
   };
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const sig of signals) process.on(sig, onSignal);
   try {
-    const argv = storageDaemonArgv({
-      file: img.file, format: img.format, view: paths.view, pidfile: paths.pidfile, writable: false, forceShare,
-    }) as [string, ...string[]];
-    const start = await runner.run({ argv, effect: 'scratch', timeoutMs: 60_000 });
-    if (start.failure) {
-      throw new ProbeError(argv, start.failure === 'not-found' ? 'qemu-storage-daemon is not installed' : start.stderr.trim() || `exit ${start.exitCode}`,
-        start.failure === 'not-found' ? 'install it: apt-get install qemu-system-common' : 'see the message above');
+    const mk = await run({ argv: ['install', '-D', '-m', '0600', '/dev/null', paths.view], effect: 'scratch' });
+    if (mk.failure) throw new ProbeError(mk.argv, mk.stderr.trim() || `exit ${mk.exitCode}`, 'imgplan must run as root');
+    // sparse: only what is filled takes room
+    const sized = await run({ argv: ['truncate', '--size', String(size), paths.view], effect: 'scratch' });
+    if (sized.failure) {
+      throw new ProbeError(sized.argv, sized.stderr.trim() || `exit ${sized.exitCode}`,
+        `the probe folder's filesystem must hold a sparse file of the image's virtual size (${size} bytes)`);
     }
-    return await use(paths.view);
+    const filled = new Set<number>();
+    let copied = 0;
+    const spec = { image: img.file, format: img.format, forceShare, view: paths.view };
+    const fill = async (offset: number, length: number) => {
+      let now = 0;
+      for (const copy of missingCopies([{ offset, length }], size, filled)) {
+        if (copied + copy.length > MAX_FILL_BYTES) {
+          const most = `${MAX_FILL_BYTES / 1024 / 1024} MiB`;
+          throw new ImageContentError(img.name, 'whole', 'disk layout', `plan would copy more than ${most} of it to read its structures`);
+        }
+        const cmd = fillCommand(spec, copy);
+        const r = await run(cmd);
+        if (r.failure) {
+          throw new ProbeError(cmd.argv, r.failure === 'not-found' ? 'qemu-img is not installed' : r.stderr.trim() || `exit ${r.exitCode ?? r.failure}`,
+            r.failure === 'not-found' ? 'install it: apt-get install qemu-utils' : `check it with: qemu-img info ${img.file}`);
+        }
+        for (const c of chunksOf(copy)) filled.add(c);
+        copied += copy.length;
+        now += copy.length;
+      }
+      return now;
+    };
+    return await use({ path: paths.view, size, fill });
   } finally {
     for (const sig of signals) process.off(sig, onSignal);
     await (stopping ?? stop());

@@ -18,7 +18,7 @@ export function exportPaths(stateDir: string, manifestPath: string, image: strin
   return pathsIn(posix.join(stateDir, 'exports', manifestKey(manifestPath)), image);
 }
 
-/** Plan reads a QEMU image through a short-lived export of its own in `probeDir`, gone before plan returns. */
+/** Plan reads a QEMU image through a probe view of its own in `probeDir` (a sparse file qemu-img fills), gone before plan returns. */
 export function probeExportPaths(probeDir: string, image: string): ExportPaths {
   return pathsIn(probeDir, image);
 }

@@ -5,14 +5,23 @@ export class FixtureMissError extends Error {}
 
 /** Replays a Recording. Unknown argv or path is an error that names it; a mutating command is refused. */
 export class FixtureRunner implements Runner {
+  /** how often each argv has been replayed */
+  private readonly seen = new Map<string, number>();
+
   constructor(private readonly rec: Recording, private readonly name = 'fixture') {}
 
+  /**
+   * The same argv recorded more than once (sfdisk of a probe view as it fills) replays in the
+   * order recorded; past the last recording, the last again.
+   */
   async run(cmd: Command): Promise<CommandResult> {
     if (cmd.effect === 'changes') throw new FixtureMissError(`${this.name}: refusing a command that changes the system: ${cmd.argv.join(' ')}`);
     const key = JSON.stringify(cmd.argv);
-    const hit = this.rec.commands.find((c) => JSON.stringify(c.argv) === key);
-    if (!hit) throw new FixtureMissError(`${this.name}: no recorded output for ${cmd.argv.join(' ')}`);
-    return hit;
+    const hits = this.rec.commands.filter((c) => JSON.stringify(c.argv) === key);
+    if (!hits.length) throw new FixtureMissError(`${this.name}: no recorded output for ${cmd.argv.join(' ')}`);
+    const n = this.seen.get(key) ?? 0;
+    this.seen.set(key, n + 1);
+    return hits[Math.min(n, hits.length - 1)]!;
   }
 
   async readText(path: string): Promise<string | undefined> {

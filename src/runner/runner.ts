@@ -8,8 +8,8 @@ export interface Command {
   /** argv, never a shell string. */
   readonly argv: readonly [string, ...string[]];
   /**
-   * reads: changes nothing. scratch: starts or removes something short-lived in imgplan's own
-   * scratch folder while it looks (plan's throw-away QEMU export), gone before the run returns;
+   * reads: changes nothing. scratch: makes, fills or removes something short-lived in imgplan's own
+   * scratch folder while it looks (plan's throw-away probe view of a QEMU image), gone before the run returns;
    * recorded and replayed like a read. changes: changes the system (attach, mount, mkdir…);
    * replay runners refuse those.
    */

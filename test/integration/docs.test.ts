@@ -22,7 +22,7 @@ let bin: string;
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'imgplan-docs-'));
   share = join(tmp, 'share');
-  execFileSync('node', [join(ROOT, 'scripts/gen-docs.mjs'), '--out', share, '--quiet']);
+  execFileSync(process.execPath, [join(ROOT, 'scripts/gen-docs.mjs'), '--out', share, '--quiet']);
   // imgplan on PATH, as the completion calls it for --target
   bin = join(tmp, 'bin');
   mkdirSync(bin);
@@ -128,7 +128,7 @@ describe('imgplan(1) and imgplan-manifest(5)', () => {
 });
 
 describe('imgplan __complete addresses', () => {
-  const complete = (...args: string[]) => execFileSync('node', [CLI, '__complete', 'addresses', ...args],
+  const complete = (...args: string[]) => execFileSync(process.execPath, [CLI, '__complete', 'addresses', ...args],
     { cwd: work, encoding: 'utf8', env: { ...process.env, IMGPLAN_STATE_DIR: join(tmp, 'state') } });
 
   it('prints the addresses a plan of the manifest can name, from the manifest alone', () => {

@@ -94,7 +94,7 @@ export class Sandbox {
   }
 
   /** Fills a filesystem through a temporary writable loop device over [offset, offset+size). */
-  private async populate(file: string, offset: number, size: number, fs: Fs, label?: string, files?: Readonly<Record<string, string>>): Promise<void> {
+  async populate(file: string, offset: number, size: number, fs: Fs, label?: string, files?: Readonly<Record<string, string>>): Promise<void> {
     const loop = (await sh(['losetup', '--find', '--show', '--offset', String(offset), ...(size ? ['--sizelimit', String(size)] : []), file])).trim();
     try {
       await mkfs(fs, loop, label);

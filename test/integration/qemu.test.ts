@@ -42,7 +42,8 @@ mounts:
     expect(plan.stdout).toMatch(/backend +qemu-storage-daemon serves the disk as a raw file over FUSE, read by loop devices \(no nbd: /);
     expect(plan.stdout).toMatch(/\$ qemu-storage-daemon --blockdev driver=file,node-name=file0,filename=\S+\/top\.qcow2,read-only=on --blockdev driver=qcow2,node-name=disk0,file=file0,read-only=on --export type=fuse,id=view0,node-name=disk0,mountpoint=\S+\/top\.raw,writable=off/);
     expect(plan.stdout).toContain('Plan: 24 to add, 0 to change, 0 to destroy. No image will be written.');
-    // plan's own look inside went through a short-lived export that is gone again
+    // plan's own look inside went through a probe view (qemu-img, no daemon) that is gone again
+    expect(readdirSync(join(sb.stateDir, 'probe'))).toEqual([]);
     expect(await sb.leaks()).toEqual([]);
     await runProtocol(sb, {
       manifest: m,
@@ -202,16 +203,22 @@ mounts:
 });
 
 describe.skipIf(!canQemu)('a plan interrupted while it reads a QEMU image', () => {
-  it('stops its short-lived export before it exits', async () => {
+  it('removes its probe view before it exits', async () => {
     await sb.qemuDisk('whole', 'qcow2', sb.path('i.qcow2'));
     const m = sb.writeManifest('i.yaml', `version: 1\nimages:\n  i: { file: i.qcow2, format: qcow2 }\nmounts:\n  - { what: i, where: ${sb.path('i')} }\n`);
-    // interrupt it while its export serves; should the plan outrun the poll, try again
+    // interrupt it while its probe view exists (a view lives some 50 ms: a qemu-img wrapper on PATH makes each copy take
+    // half a second more); should the plan outrun the poll, try again
+    const bin = sb.path('.slow-bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'qemu-img'), '#!/bin/bash\n[ "$1" = convert ] && sleep 0.5\nexec /usr/bin/qemu-img "$@"\n', { mode: 0o755 });
     const probeRoot = join(sb.stateDir, 'probe');
     let interrupted: { exitCode?: number; stdout: string } | undefined;
     for (let attempt = 0; attempt < 10 && !interrupted; attempt++) {
-      const child = execa(process.execPath, [CLI, 'plan', m], { reject: false, env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1' } });
+      const child = execa(process.execPath, [CLI, 'plan', m], {
+        reject: false, env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1', PATH: `${bin}:${process.env.PATH ?? ''}` },
+      });
       for (let i = 0; i < 1000; i++) {
-        if (existsSync(probeRoot) && readdirSync(probeRoot).some((d) => existsSync(join(probeRoot, d, 'i.pid')))) break;
+        if (existsSync(probeRoot) && readdirSync(probeRoot).some((d) => existsSync(join(probeRoot, d, 'i.raw')))) break;
         if (child.exitCode !== null) break;
         await new Promise((r) => setTimeout(r, 5));
       }
@@ -222,25 +229,38 @@ describe.skipIf(!canQemu)('a plan interrupted while it reads a QEMU image', () =
     }
     expect(interrupted).toEqual({ exitCode: 130, stdout: '' });
     expect(await sb.leaks()).toEqual([]);
+    expect(readdirSync(probeRoot)).toEqual([]);
   });
 
-  it('killed (SIGKILL) while its export serves, leaves it to the next run, which sweeps it before it reads the image', async () => {
-    await sb.qemuDisk('whole', 'qcow2', sb.path('k.qcow2'));
-    const m = sb.writeManifest('k.yaml', `version: 1\nimages:\n  k: { file: k.qcow2, format: qcow2 }\nmounts:\n  - { what: k, where: ${sb.path('k')} }\n`);
-    // blkid runs while the export serves: a wrapper of it on PATH kills the plan there, deterministically
+  it('killed (SIGKILL) while qemu-img copies into its probe view, leaves only the view, which the next run sweeps', async () => {
+    await sb.qemuDisk('convert', 'qcow2', sb.path('k.qcow2'));
+    const before = await sha256(sb.path('k.qcow2'));
+    const m = sb.writeManifest('k.yaml', `version: 1\nimages:\n  k: { file: k.qcow2, format: qcow2 }\nmounts:\n  - { what: k/part2, where: ${sb.path('k')} }\n`);
+    // a wrapper of qemu-img on PATH kills the plan at its third copy into the view, then copies as asked
     const bin = sb.path('.kill-bin');
     mkdirSync(bin);
-    writeFileSync(join(bin, 'blkid'), '#!/bin/bash\nkill -KILL "$PPID"\nexit 1\n', { mode: 0o755 });
+    writeFileSync(join(bin, 'qemu-img'), `#!/bin/bash
+if [ "$1" = convert ]; then
+  n=$(( $(cat ${sb.path('.copies')} 2>/dev/null || echo 0) + 1 )); echo $n > ${sb.path('.copies')}
+  [ $n = 3 ] && kill -KILL "$PPID"
+fi
+exec /usr/bin/qemu-img "$@"
+`, { mode: 0o755 });
     const killed = await execa(process.execPath, [CLI, 'plan', m], {
       reject: false, env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1', PATH: `${bin}:${process.env.PATH ?? ''}` },
     });
     expect(killed.signal).toBe('SIGKILL');
-    const left = await sb.leaks();
-    expect(left.join('\n')).toMatch(/qemu-storage-daemon/);
+    // no daemon, no mount, no loop: only the sparse view in the dead plan's folder
+    expect(await sb.leaks()).toEqual([]);
+    const probeRoot = join(sb.stateDir, 'probe');
+    const left = readdirSync(probeRoot);
+    expect(left).toHaveLength(1);
+    expect(readdirSync(join(probeRoot, left[0]!))).toEqual(['k.raw']);
     const next = await sb.imgplan(['plan', m]);
     expect(next.code, next.stdout + next.stderr).toBe(0);
     expect(next.stdout).toContain('mount:');
     expect(await sb.leaks()).toEqual([]);
-    expect(readdirSync(join(sb.stateDir, 'probe'))).toEqual([]);
+    expect(readdirSync(probeRoot)).toEqual([]);
+    expect(await sha256(sb.path('k.qcow2'))).toBe(before);
   });
 });

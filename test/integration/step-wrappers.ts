@@ -10,6 +10,8 @@ export interface JsonStep {
   readonly order: number;
   readonly address: string;
   readonly argv: readonly (string | { ref: string })[];
+  /** how apply's rollback undoes the command: a command with one makes something */
+  readonly undo?: readonly (string | { ref: string })[];
 }
 
 /** A step's argv as a bash glob: a device known only after an earlier step matches anything. */

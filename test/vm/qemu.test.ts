@@ -5,7 +5,8 @@
  * too, with a partition scan of its view. Images come from test/support/qemu-disk.sh and
  * lvm-disk.sh; the leak guard also catches nbd connections and QEMU daemons left behind.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { capabilities, isRoot, sh, sha256, useSandbox } from '../integration/harness.js';
@@ -105,6 +106,43 @@ mounts:
     }
     expect((await sh(['dmsetup', 'info', '--columns', '--noheadings', '--options', 'name'])).split('\n').filter((l) => l.trim().startsWith('VolGroup'))).toEqual([]);
     expect(await Promise.all(images.map(sha256)), 'image contents must not change').toEqual(before);
+  });
+
+  it('no FUSE (/dev/fuse made absent): plan still reads a qcow2, in user space, and chooses nbd; apply and destroy work', async () => {
+    await sb.qemuDisk('convert', 'qcow2', sb.path('nofuse.qcow2'));
+    const before = await sha256(sb.path('nofuse.qcow2'));
+    const m = sb.writeManifest('nofuse.yaml', `version: 1
+images:
+  g: { file: nofuse.qcow2, format: qcow2 }
+mounts:
+  - { what: g/part2, where: ${sb.path('nf/root')} }
+  - { what: g/part1, where: ${sb.path('nf/boot')} }
+`);
+    // the VM is throw-away, but the node is put back all the same
+    const hidden = '/dev/.fuse-hidden-by-test';
+    const hadFuse = existsSync('/dev/fuse');
+    if (hadFuse) renameSync('/dev/fuse', hidden);
+    try {
+      expect(existsSync('/dev/fuse')).toBe(false);
+      const plan = await sb.imgplan(['plan', m]);
+      expect(plan.code, plan.stderr).toBe(0);
+      expect(plan.stdout).toMatch(/backend +qemu-nbd connects \/dev\/nbd\d+ \(the kernel has nbd/);
+      expect(plan.stdout).toContain('g/part2: ext4 "root", uuid 6b0a7f3e-0000-4000-8000-000000000700');
+      expect(plan.stdout).toContain('g/part1: ext4 "boot", uuid 6b0a7f3e-0000-4000-8000-00000000b007');
+      expect(plan.stdout).not.toContain('qemu-storage-daemon');
+      expect(await sb.leaks()).toEqual([]);
+      expect(readdirSync(join(sb.stateDir, 'probe'))).toEqual([]);
+      await runProtocol(sb, {
+        manifest: m, images: [sb.path('nofuse.qcow2')], createdDirs: [sb.path('nf')],
+        whileApplied: () => {
+          expect(read(sb.path('nf/root/etc/hostname'))).toBe('guest\n');
+          expect(read(sb.path('nf/boot/grub/grub.cfg'))).toBe('default=0\n');
+        },
+      });
+    } finally {
+      if (hadFuse) renameSync(hidden, '/dev/fuse');
+    }
+    expect(await sha256(sb.path('nofuse.qcow2'))).toBe(before);
   });
 
   // a module parameter, not a udev matter: this one runs in the lane without udev only (the suite counts no skip)

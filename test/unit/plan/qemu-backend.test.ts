@@ -4,7 +4,9 @@ import { buildDesired } from '../../../src/plan/desired.js';
 import { makePlan } from '../../../src/core/make-plan.js';
 import type { NbdState, ObservedState } from '../../../src/probe/observed.js';
 import { argvText } from '../../../src/render/plan-text.js';
-import { manifestFor, observed } from '../golden-support.js';
+import { collectState } from '../../../src/probe/collect.js';
+import { FixtureRunner } from '../../../src/runner/fixture-runner.js';
+import { manifestFor, observed, recording } from '../golden-support.js';
 
 /**
  * Which QEMU backend, and which nbd device, on the state recorded on this project's host (no
@@ -100,5 +102,26 @@ describe('QEMU backend choice', () => {
       'no-free-nbd: image top needs an nbd device, but every /dev/nbdN is connected (2 devices)',
       'no-free-nbd: image data needs an nbd device, but every /dev/nbdN is connected (2 devices)',
     ]);
+  });
+
+  // plan reads a QEMU image in user space (qemu-img into a probe view): neither FUSE nor a storage daemon is needed to look inside
+  it('no FUSE and no storage daemon: plan still reads the image; with nbd it picks nbd, without it says what apply needs', async () => {
+    const { manifest: base } = manifestFor('qemu/fresh');
+    const rec = recording('qemu/fresh');
+    const bare = { ...rec, paths: { ...rec.paths, '/dev/fuse': { kind: 'missing' as const }, '/usr/bin/qemu-storage-daemon': { kind: 'missing' as const },
+      '/usr/local/bin/qemu-storage-daemon': { kind: 'missing' as const } } };
+    const obs = await collectState(new FixtureRunner(bare, 'no fuse'), base, { stateDir: String(rec.meta.state_dir), probeDir: String(rec.meta.probe_dir) });
+    expect(obs.qemuBackends).toEqual({ storageDaemon: false, fuse: false });
+    expect(obs.images.top!.qemu!.readVia).toBe('probe-view');
+    expect(obs.images.top!.table!.partitions.map((p) => p.number)).toEqual([1, 2]);
+    expect(obs.images.data!.contents.whole!.TYPE).toBe('ext4');
+    const text = `version: 1\nimages:\n${IMAGES}\nmounts:\n  - { what: top/part2, where: /mnt/top }\n  - { what: data, where: /mnt/data }\n`;
+    const m = loadManifest({ path: base.path, text, allowWrites: false }).manifest!;
+    const nbd = buildDesired(m, withNbd({})(obs));
+    expect(nbd.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    expect(nbd.desired.filter((d) => d.kind === 'nbd').map((d) => d.address)).toEqual(['nbd:top', 'nbd:data']);
+    const neither = buildDesired(m, obs).diagnostics.filter((d) => d.severity === 'error').map((d) => d.code);
+    expect(neither).toEqual(['no-qemu-backend', 'no-qemu-backend']);
+    expect(buildDesired(m, obs).diagnostics.find((d) => d.code === 'no-qemu-backend')!.message).toContain('the kernel has no nbd module, and modprobe finds none, and qemu-storage-daemon is not installed');
   });
 });

@@ -4,7 +4,17 @@
 # plan -> apply -> look inside -> destroy with examples/demo.yaml through the installed imgplan,
 # and proves that the image is byte-for-byte unchanged and that nothing is left attached. Run as
 # root. imgplan stays installed (bash scripts/install.sh --uninstall removes it).
+#
+#   bash scripts/demo.sh               the quick start: install what is needed, then the demo
+#   bash scripts/demo.sh --installed   only the demo, through the imgplan already on PATH (from the
+#                                      .deb or the release tarball); needs sfdisk, mkfs.ext4, losetup
 set -euo pipefail
+installed=0
+case ${1:-} in
+  '') ;;
+  --installed) installed=1 ;;
+  *) echo "demo.sh: unknown argument: $1 (none, or --installed)" >&2; exit 2 ;;
+esac
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REPO=$PWD
@@ -41,20 +51,26 @@ on_exit() {
 trap on_exit EXIT
 trap 'exit 130' INT TERM
 
-step "Installing dependencies and building imgplan"
-bash scripts/install-deps.sh
+if [ "$installed" = 1 ]; then
+  IMGPLAN=$(type -P imgplan || true)  # the file on PATH (imgplan is also this script's function)
+  [ -n "$IMGPLAN" ] || { echo "demo.sh: --installed, but there is no imgplan on PATH" >&2; exit 1; }
+  step "Using the installed imgplan: $IMGPLAN"
+else
+  step "Installing dependencies and building imgplan"
+  bash scripts/install-deps.sh
 
-step "Installing imgplan on PATH (scripts/install.sh)"
-bash scripts/install.sh
-case ":$PATH:" in
-  *:/usr/local/bin:*) ;;
-  *) PATH=/usr/local/bin:$PATH; echo "(/usr/local/bin was not on PATH; the demo adds it)" ;;
-esac
-hash -r
-IMGPLAN=$(type -P imgplan || true)  # the file on PATH (imgplan is also this script's function)
-if [ "$IMGPLAN" != /usr/local/bin/imgplan ]; then
-  echo "note: ${IMGPLAN:-nothing} comes first on PATH as imgplan; the demo runs /usr/local/bin/imgplan" >&2
-  IMGPLAN=/usr/local/bin/imgplan
+  step "Installing imgplan on PATH (scripts/install.sh)"
+  bash scripts/install.sh
+  case ":$PATH:" in
+    *:/usr/local/bin:*) ;;
+    *) PATH=/usr/local/bin:$PATH; echo "(/usr/local/bin was not on PATH; the demo adds it)" ;;
+  esac
+  hash -r
+  IMGPLAN=$(type -P imgplan || true)
+  if [ "$IMGPLAN" != /usr/local/bin/imgplan ]; then
+    echo "note: ${IMGPLAN:-nothing} comes first on PATH as imgplan; the demo runs /usr/local/bin/imgplan" >&2
+    IMGPLAN=/usr/local/bin/imgplan
+  fi
 fi
 echo "\$ imgplan --version"
 imgplan --version

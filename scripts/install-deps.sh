@@ -40,6 +40,10 @@ apt_install() {
   hash -r
 }
 
+# scripts/test.sh also needs these (IMGPLAN_WITH_TEST_TOOLS=1): dpkg-dev builds the .deb, lintian checks it, debootstrap
+# makes the fresh roots of the fresh-machine lane (test/fresh-root/run.sh)
+if [ "${IMGPLAN_WITH_TEST_TOOLS:-}" = 1 ]; then PACKAGES+=(dpkg-dev lintian debootstrap); fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do installed "$p" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -61,7 +65,7 @@ stamp="$RT_NODE $(node --version)"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
   || [ "$(cat node_modules/.imgplan-node 2>/dev/null)" != "$stamp" ]; then
   say "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  npm ci --no-audit --no-fund --no-update-notifier --loglevel=error
   printf '%s\n' "$stamp" >node_modules/.imgplan-node
 else
   say "node_modules up to date"

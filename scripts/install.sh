@@ -112,37 +112,18 @@ fi
 
 if [ -f "$here/../dist/imgplan.mjs" ]; then # a clone of the repository (scripts/install.sh)
   repo=$(cd "$here/.." && pwd)
-  src_bundle=$repo/dist/imgplan.mjs src_runtime=$repo/.runtime/node src_share=$repo/dist/share
+  src_bundle=$repo/dist/imgplan.mjs src_share=$repo/dist/share self=scripts/install.sh where=
 elif [ -f "$here/imgplan.mjs" ]; then # a release tarball: install.sh beside imgplan.mjs, node/, share/
-  src_bundle=$here/imgplan.mjs src_runtime=$here/node src_share=$here/share
+  src_bundle=$here/imgplan.mjs src_share=$here/share
+  RT_ENV=$here/node-runtime.env RT_DIR=$here/node self=install.sh where=" (in the release tarball)"
 else
   die "there is no bundle to install ($here/../dist/imgplan.mjs): run bash scripts/install-deps.sh (or npm run build) first"
 fi
-node_min=22
-if [ -f "$here/node-runtime.env" ]; then
-  node_min=$(. "$here/node-runtime.env" && printf '%s' "$IMGPLAN_NODE_MIN")
-fi
-
-major() { # the major version of node binary $1, or 0
-  local v
-  v=$("$1" --version 2>/dev/null) || { echo 0; return; }
-  v=${v#v}
-  v=${v%%.*}
-  if [[ $v =~ ^[0-9]+$ ]]; then echo "$v"; else echo 0; fi
-}
-
-# This host's node, if new enough: PATH without the pinned runtime's (or an installed runtime's) bin.
-host_node() {
-  local d p= n
-  local -a parts
-  IFS=: read -ra parts <<<"$PATH"
-  for d in "${parts[@]}"; do
-    case $d in "$src_runtime/bin" | "$lib/node/bin" | "$root/lib/imgplan/node/bin" | "") ;; *) p=${p:+$p:}$d ;; esac
-  done
-  n=$(PATH=$p && command -v node) || return 1
-  [ "$(major "$n")" -ge "$node_min" ] || return 1
-  printf '%s' "$n"
-}
+# shellcheck source=lib/runtime.sh
+. "$here/lib/runtime.sh"
+src_runtime=$RT_DIR node_min=$IMGPLAN_NODE_MIN
+# This host's node, if new enough: not the pinned runtime's, nor an installed runtime's.
+host_node() { rt_host_node "$lib/node/bin" "$root/lib/imgplan/node/bin"; }
 
 node= run_node=
 if [ "$with_runtime" = 0 ] && node=$(host_node); then
@@ -150,7 +131,7 @@ if [ "$with_runtime" = 0 ] && node=$(host_node); then
   say "using this host's node $node ($("$node" --version)): the pinned runtime is not installed"
 else
   [ -x "$src_runtime/bin/node" ] || die "this host has no Node.js $node_min or newer, and there is no pinned runtime to install ($src_runtime): run bash scripts/install-deps.sh first"
-  [ "$(major "$src_runtime/bin/node")" -ge "$node_min" ] || die "$src_runtime/bin/node is older than Node.js $node_min"
+  [ "$(rt_major "$src_runtime/bin/node")" -ge "$node_min" ] || die "$src_runtime/bin/node is older than Node.js $node_min"
   node=$lib/node/bin/node run_node=$src_runtime/bin/node
   say "installing the pinned Node.js $("$run_node" --version) from $src_runtime$([ "$with_runtime" = 1 ] && echo ' (--with-runtime)')"
 fi
@@ -175,13 +156,13 @@ fi
 launcher=$prefix/bin/imgplan
 add - "$launcher" 0755
 
-uninstall_cmd="scripts/install.sh$([ "$prefix" = /usr/local ] || printf ' --prefix %s' "$prefix") --uninstall"
+uninstall_cmd="$self$([ "$prefix" = /usr/local ] || printf ' --prefix %s' "$prefix") --uninstall$where"
 q() { printf "'%s'" "${1//\'/\'\\\'\'}"; } # quoted for sh
 launcher_text() {
   printf '#!/bin/sh\n'
-  printf '# imgplan %s, installed by scripts/install.sh: runs the bundle on Node.js %s.\n' "$version" "$node"
+  printf '# imgplan %s, installed by %s%s: runs the bundle on Node.js %s.\n' "$version" "$self" "$where" "$node"
   printf '# %s lists what was installed; %s removes it.\n' "$record" "$uninstall_cmd"
-  printf '[ -x %s ] || { echo %s >&2; exit 127; }\n' "$(q "$node")" "$(q "imgplan: $node is gone; run scripts/install.sh again")"
+  printf '[ -x %s ] || { echo %s >&2; exit 127; }\n' "$(q "$node")" "$(q "imgplan: $node is gone; run $self again")"
   printf 'exec %s %s "$@"\n' "$(q "$node")" "$(q "$lib/imgplan.mjs")"
 }
 
@@ -231,7 +212,7 @@ if [ ${#unneeded[@]} -gt 0 ]; then
   done
 fi
 {
-  printf '# imgplan %s under %s, installed by scripts/install.sh: what --uninstall removes.\n' "$version" "$prefix"
+  printf '# imgplan %s under %s, installed by %s%s: what --uninstall removes.\n' "$version" "$prefix" "$self" "$where"
   printf '# f PATH: a file it installed; d PATH: a directory it made (removed once empty).\n'
   printf 'f %s\n' "${!new_files[@]}" | sort
   [ ${#dirs[@]} -eq 0 ] || printf 'd %s\n' "${!dirs[@]}" | sort

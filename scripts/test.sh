@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 start=$(date +%s)
-bash scripts/install-deps.sh
+IMGPLAN_WITH_TEST_TOOLS=1 bash scripts/install-deps.sh
 # shellcheck source=lib/runtime.sh
 . scripts/lib/runtime.sh
 rt_select || { echo "test.sh: $RT_WHY, and no pinned runtime in .runtime/node (scripts/install-deps.sh failed?)" >&2; exit 1; }
@@ -28,6 +28,20 @@ t=$(date +%s)
 npm run --silent typecheck || failed=1
 ./node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile=.test-results/host.json || failed=1
 summary+=("$(node test/count-results.mjs 'host lane' .test-results/host.json || true) ($(( $(date +%s) - t )) s)")
+
+echo "== fresh-machine lane: the quick start, the .deb and the tarball in fresh Debian 12 and 13 roots"
+t=$(date +%s)
+fr_failed=0
+bash scripts/build-deb.sh || fr_failed=1
+lintian --fail-on error,warning dist/packages/imgplan_*.deb 2>&1 | grep -v 'root privileges' || true
+lintian --fail-on error,warning dist/packages/imgplan_*.deb >/dev/null 2>&1 || { echo "lintian: the .deb has errors or warnings"; fr_failed=1; }
+bash scripts/build-tarball.sh || fr_failed=1
+for s in quickstart-12 quickstart-13 deb-13 tarball-12; do
+  bash test/fresh-root/run.sh "$s" >".test-results/fresh-root-$s.log" 2>&1 || { fr_failed=1; tail -40 ".test-results/fresh-root-$s.log"; }
+  tail -1 ".test-results/fresh-root-$s.log"
+done
+[ "$fr_failed" = 0 ] || failed=1
+summary+=("fresh-machine lane: $([ "$fr_failed" = 0 ] && echo passed || echo FAILED) (.deb $(du -h dist/packages/imgplan_*.deb 2>/dev/null | cut -f1 | head -1)) ($(( $(date +%s) - t )) s)")
 
 if [ "${IMGPLAN_VM_LANE:-1}" = 0 ] && [ "${CI:-}" != true ]; then
   summary+=("VM lane: not run (IMGPLAN_VM_LANE=0)")

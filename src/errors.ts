@@ -28,30 +28,46 @@ export class ImgplanError extends Error {
   }
 }
 
-/** Debian package that ships each external tool imgplan runs (for "install X" hints). */
-export const TOOL_PACKAGES: Readonly<Record<string, string>> = {
-  losetup: 'mount',
-  mount: 'mount',
-  umount: 'mount',
-  lsblk: 'util-linux',
-  findmnt: 'util-linux',
-  blkid: 'util-linux',
-  sfdisk: 'fdisk',
-  fuser: 'psmisc',
-  mkdir: 'coreutils',
-  rmdir: 'coreutils',
-  udevadm: 'udev',
-  dmsetup: 'dmsetup',
-  kpartx: 'kpartx',
-  blockdev: 'util-linux',
-  flock: 'util-linux',
-  modprobe: 'kmod',
-  pkill: 'procps',
-  install: 'coreutils',
-  rm: 'coreutils',
-  'qemu-img': 'qemu-utils',
-  'qemu-nbd': 'qemu-utils',
-  'qemu-storage-daemon': 'qemu-system-common',
+interface Packages { readonly apt: string; readonly dnf: string; readonly epel?: true }
+
+/**
+ * The package that ships each external tool imgplan runs, on Debian/Ubuntu (apt) and on
+ * RHEL/Rocky/Alma/Fedora (dnf), for "install X" hints. RHEL keeps sfdisk and losetup in util-linux
+ * and qemu-nbd and qemu-storage-daemon in qemu-img; ntfs-3g comes from EPEL there.
+ */
+export const TOOL_PACKAGES: Readonly<Record<string, Packages>> = {
+  losetup: { apt: 'mount', dnf: 'util-linux' },
+  mount: { apt: 'mount', dnf: 'util-linux' },
+  umount: { apt: 'mount', dnf: 'util-linux' },
+  lsblk: { apt: 'util-linux', dnf: 'util-linux' },
+  findmnt: { apt: 'util-linux', dnf: 'util-linux' },
+  blkid: { apt: 'util-linux', dnf: 'util-linux' },
+  sfdisk: { apt: 'fdisk', dnf: 'util-linux' },
+  fuser: { apt: 'psmisc', dnf: 'psmisc' },
+  mkdir: { apt: 'coreutils', dnf: 'coreutils' },
+  rmdir: { apt: 'coreutils', dnf: 'coreutils' },
+  udevadm: { apt: 'udev', dnf: 'systemd-udev' },
+  dmsetup: { apt: 'dmsetup', dnf: 'device-mapper' },
+  kpartx: { apt: 'kpartx', dnf: 'kpartx' },
+  blockdev: { apt: 'util-linux', dnf: 'util-linux' },
+  flock: { apt: 'util-linux', dnf: 'util-linux' },
+  modprobe: { apt: 'kmod', dnf: 'kmod' },
+  pkill: { apt: 'procps', dnf: 'procps-ng' },
+  install: { apt: 'coreutils', dnf: 'coreutils' },
+  rm: { apt: 'coreutils', dnf: 'coreutils' },
+  'qemu-img': { apt: 'qemu-utils', dnf: 'qemu-img' },
+  'qemu-nbd': { apt: 'qemu-utils', dnf: 'qemu-img' },
+  'qemu-storage-daemon': { apt: 'qemu-system-common', dnf: 'qemu-img' },
+  lvm: { apt: 'lvm2', dnf: 'lvm2' },
+  vgs: { apt: 'lvm2', dnf: 'lvm2' },
+  lvs: { apt: 'lvm2', dnf: 'lvm2' },
+  vgchange: { apt: 'lvm2', dnf: 'lvm2' },
+  lvchange: { apt: 'lvm2', dnf: 'lvm2' },
+  find: { apt: 'findutils', dnf: 'findutils' },
+  grep: { apt: 'grep', dnf: 'grep' },
+  truncate: { apt: 'coreutils', dnf: 'coreutils' },
+  kill: { apt: 'procps', dnf: 'util-linux' },
+  'ntfs-3g': { apt: 'ntfs-3g', dnf: 'ntfs-3g', epel: true },
 };
 
 /** A probe command failed: the tool, how, and what it said. */
@@ -74,7 +90,12 @@ export class ImageContentError extends ImgplanError {
   }
 }
 
-export function missingToolHint(tool: string): string {
+/** "install it: apt-get install P (Debian, Ubuntu), dnf install Q (RHEL, Fedora)" for a known tool. */
+export function missingToolHint(tool: string, verb = 'install it'): string {
   const pkg = TOOL_PACKAGES[tool];
-  return pkg ? `install it: apt-get install ${pkg}` : `install the package that provides ${tool}`;
+  return pkg ? `${verb}: ${installCommands(pkg)}` : `install the package that provides ${tool}`;
+}
+
+function installCommands(pkg: Packages): string {
+  return `apt-get install ${pkg.apt} (Debian, Ubuntu), dnf install ${pkg.dnf} (${pkg.epel ? 'Fedora; RHEL: from EPEL' : 'RHEL, Fedora'})`;
 }

@@ -12,10 +12,13 @@
 #               unpacked), and unpacks them into .runtime/node/ (bin/node, bin/npm, bin/npx,
 #               lib/node_modules/npm). The host's own node is never touched.
 
+# A clone of the repository: scripts/node-runtime.env and .runtime/node. A release tarball's
+# install.sh sets RT_ENV and RT_DIR to its own node-runtime.env and node/ before sourcing this.
 RT_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+RT_ENV=${RT_ENV:-$RT_REPO/scripts/node-runtime.env}
 # shellcheck source=../node-runtime.env
-. "$RT_REPO/scripts/node-runtime.env"
-RT_DIR=$RT_REPO/.runtime/node
+. "$RT_ENV"
+RT_DIR=${RT_DIR:-$RT_REPO/.runtime/node}
 RT_STAMP=$RT_DIR/imgplan-runtime.txt
 RT_REGISTRY=${IMGPLAN_NPM_REGISTRY:-https://registry.npmjs.org}
 RT_REGISTRY=${RT_REGISTRY%/}
@@ -50,21 +53,24 @@ rt_major() {
   if [[ $v =~ ^[0-9]+$ ]]; then echo "$v"; else echo 0; fi
 }
 
-# PATH without the pinned runtime's bin directory (which the scripts may have put first).
+# PATH without the pinned runtime's bin directory (which the scripts may have put first), nor the
+# directories given (an installed copy of the runtime), nor empty entries.
 rt_host_path() {
-  local d out=
+  local d x out=
   local -a parts
   IFS=: read -ra parts <<<"$PATH"
   for d in "${parts[@]}"; do
-    [ "$d" = "$RT_DIR/bin" ] || out=${out:+$out:}$d
+    [ -n "$d" ] && [ "$d" != "$RT_DIR/bin" ] || continue
+    for x in "$@"; do [ "$d" != "$x" ] || continue 2; done
+    out=${out:+$out:}$d
   done
   printf '%s' "$out"
 }
 
-# The host's own node if it is >= IMGPLAN_NODE_MIN (its path), else fails.
+# The host's own node if it is >= IMGPLAN_NODE_MIN (its path), else fails. Arguments: as rt_host_path.
 rt_host_node() {
   local p n
-  p=$(rt_host_path)
+  p=$(rt_host_path "$@")
   n=$(PATH=$p && command -v node) || return 1
   [ "$(rt_major "$n")" -ge "$IMGPLAN_NODE_MIN" ] || return 1
   printf '%s' "$n"

@@ -17,6 +17,7 @@ const TRUSTED_MEANS: Readonly<Record<string, string>> = {
   exec: 'programs in the guest can be run on this host',
 };
 import { formatMismatch, qemuDisks, type DesiredExport, type DesiredNbd, type QemuDisk } from '../qemu/backend.js';
+import { missingToolHint } from '../errors.js';
 
 /** How an attach exposes the filesystem(s) the manifest needs. */
 export type AttachMethod = 'offset-loop' | 'partscan-loop' | 'kpartx-loop' | 'whole-loop';
@@ -254,7 +255,7 @@ function partitionWay(img: ImageSpec, label: string, obs: ObservedState, diags: 
         ? (k.deviceMapper ? 'kpartx is not installed' : 'the kernel has no device-mapper loaded')
         : `the kernel already makes the partitions of ${nbd!.device} (nbd max_part=${nbd!.maxPart}): kpartx maps of them would show every partition twice`}`,
       img.partitionsAt, !dm
-        ? (k.deviceMapper ? 'install it: apt-get install kpartx' : 'load it (modprobe dm_mod), or use partitions: auto or offset-loops')
+        ? (k.deviceMapper ? missingToolHint('kpartx') : 'load it (modprobe dm_mod), or use partitions: auto or offset-loops')
         : 'use partitions: auto'));
       return undefined;
     case 'offset-loops':

@@ -1,5 +1,6 @@
 import type { KernelFacts } from '../probe/observed.js';
 import { ntfsNeedsWindows, type NtfsHealth } from '../probe/ntfs.js';
+import { missingToolHint } from '../errors.js';
 
 /** How a filesystem found by blkid gets mounted: the `mount -t` type. */
 export interface Driver {
@@ -51,7 +52,7 @@ export function chooseDriver(found: string, requested: string | undefined, k: Ke
         problem: {
           code: 'no-fs-driver',
           message: `no driver for NTFS: ${why3g}${requested === 'ntfs-3g' ? '' : ', and the kernel has no ntfs3 driver'}`,
-          hint: k.ntfs3g !== true ? 'install it: apt-get install ntfs-3g' : 'load FUSE: modprobe fuse',
+          hint: k.ntfs3g !== true ? missingToolHint('ntfs-3g') : 'load FUSE: modprobe fuse',
         },
       };
     }
@@ -60,7 +61,7 @@ export function chooseDriver(found: string, requested: string | undefined, k: Ke
       problem: {
         code: 'no-fs-driver',
         message: 'type: ntfs3 asks for the kernel\'s ntfs3 driver, which this kernel does not have (not in /proc/filesystems, no module fs-ntfs3)',
-        hint: 'use type: ntfs to let imgplan use ntfs-3g (apt-get install ntfs-3g)',
+        hint: `use type: ntfs to let imgplan use ntfs-3g (${missingToolHint('ntfs-3g', 'install it with')})`,
       },
     };
   }

@@ -4,6 +4,7 @@ import type { LvmLv, LvmVg } from '../probe/lvm-metadata.js';
 import type { HostVg } from '../probe/lvm-report.js';
 import type { ObservedState } from '../probe/observed.js';
 import { humanBytes } from './format.js';
+import { missingToolHint } from '../errors.js';
 
 /** One physical volume of a VG, as the attach that exposes it. */
 export interface VgPv {
@@ -282,7 +283,7 @@ function startVg(vg: LvmVg, r: VgRequest, pvs: readonly FoundPv[], hostVgs: read
     return undefined;
   }
   if (mode === 'lvm' && obs.hostVgs === null) {
-    diags.push(error('no-lvm', `${r.what} needs LVM's tools, which are not installed`, r.at, 'install them: apt-get install lvm2'));
+    diags.push(error('no-lvm', `${r.what} needs LVM's tools, which are not installed`, r.at, missingToolHint('lvm', 'install them')));
     return undefined;
   }
   return {

@@ -4,6 +4,7 @@ import type { ImageSpec } from '../manifest/types.js';
 import type { ExportObservation, NbdState, ObservedState } from '../probe/observed.js';
 import type { QemuImageInfo } from './img-info.js';
 import { liveNbdDevice, parseQemuNbdCmdline } from './nbd.js';
+import { missingToolHint } from '../errors.js';
 
 /** What both QEMU backends share: the image, its chain, and how it is opened. */
 interface QemuOpen {
@@ -160,13 +161,13 @@ function nbdMissing(nbd: NbdState | undefined): { code: NbdMissing; what: string
       hint: 'use a kernel with CONFIG_BLK_DEV_NBD, or qemu_backend: storage-daemon',
     };
   }
-  if (!nbd.qemuNbd) return { code: 'no-qemu-nbd', what: 'qemu-nbd is not installed', hint: 'install it: apt-get install qemu-utils' };
+  if (!nbd.qemuNbd) return { code: 'no-qemu-nbd', what: 'qemu-nbd is not installed', hint: missingToolHint('qemu-nbd') };
   return undefined;
 }
 
 function storageDaemonMissing(obs: ObservedState): { what: string; hint: string } | undefined {
   const b = obs.qemuBackends;
-  if (!b?.storageDaemon) return { what: 'qemu-storage-daemon is not installed', hint: 'install it: apt-get install qemu-system-common' };
+  if (!b?.storageDaemon) return { what: 'qemu-storage-daemon is not installed', hint: missingToolHint('qemu-storage-daemon') };
   if (!b.fuse) return { what: 'this kernel has no FUSE (/dev/fuse)', hint: 'load it: modprobe fuse' };
   return undefined;
 }

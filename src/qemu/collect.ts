@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { ImageContentError, ProbeError } from '../errors.js';
+import { ImageContentError, ProbeError, missingToolHint } from '../errors.js';
 import { probeExportPaths, type ExportPaths } from './paths.js';
 import type { ImageSpec } from '../manifest/types.js';
 import { removeFolderArgv, removeViewArgv, servesView, stopDaemonArgv } from './storage-daemon.js';
@@ -27,7 +27,7 @@ export async function inspectQemuImage(runner: Runner, img: ImageSpec, heldByUs:
   // imgplan's own writable export or connection holds QEMU's write lock: read past it, it is no other process
   let cmd = qemuImgProbe(img.file, heldByUs);
   let r = await runner.run(cmd);
-  if (r.failure === 'not-found') throw new ProbeError(cmd.argv, 'qemu-img is not installed', 'install it: apt-get install qemu-utils');
+  if (r.failure === 'not-found') throw new ProbeError(cmd.argv, 'qemu-img is not installed', missingToolHint('qemu-img'));
   let inUse: string | undefined;
   if (r.failure) {
     const problem = classifyQemuError(r.stderr);
@@ -197,7 +197,7 @@ export async function withProbeView<T>(runner: Runner, img: ImageSpec, paths: Ex
         const r = await run(cmd);
         if (r.failure) {
           throw new ProbeError(cmd.argv, r.failure === 'not-found' ? 'qemu-img is not installed' : r.stderr.trim() || `exit ${r.exitCode ?? r.failure}`,
-            r.failure === 'not-found' ? 'install it: apt-get install qemu-utils' : `check it with: qemu-img info ${img.file}`);
+            r.failure === 'not-found' ? missingToolHint('qemu-img') : `check it with: qemu-img info ${img.file}`);
         }
         for (const c of chunksOf(copy)) filled.add(c);
         copied += copy.length;

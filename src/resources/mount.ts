@@ -149,7 +149,9 @@ function planMount(d: DesiredMount, p: Planning): void {
   if (replace && mine) p.replaceOld(mine, reason);
   const arg: Arg = sourceArg;
   // inside a guest's tree the kernel mounts on the directory apply opened without following links
-  // (-c: mount(8) must not resolve /proc/self/fd/3 back to a path; -i: no helper program gets it);
+  // (-c: mount(8) must not resolve /proc/self/fd/3 back to a path; -i: no helper program gets it;
+  // the trailing slash makes the kernel follow the fd's link: util-linux 2.41 mounts with
+  // move_mount(2), which, unlike mount(2), does not follow a final symlink and fails with EINVAL);
   // ntfs-3g is such a helper (FUSE), so its nested mounts rely on the check right before the mount
   const pinned = parentWhere !== undefined && d.mountType !== 'ntfs-3g';
   const entry = { kind: 'mount' as const, address: d.address, dependsOn, target: where, source: arg, fstype: d.mountType };
@@ -157,7 +159,7 @@ function planMount(d: DesiredMount, p: Planning): void {
     ...action, action: 'create', replace, reason,
     steps: [{
       argv: pinned
-        ? ['mount', '-c', '-i', '-t', d.mountType, '-o', d.options.join(','), arg, '/proc/self/fd/3']
+        ? ['mount', '-c', '-i', '-t', d.mountType, '-o', d.options.join(','), arg, '/proc/self/fd/3/']
         : ['mount', '-t', d.mountType, '-o', d.options.join(','), arg, where],
       // the parent is mounted by now: its tree is the guest's, checked again right before the mount
       ...(inGuest.length ? { noSymlinks: inGuest } : {}),

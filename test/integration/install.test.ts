@@ -114,6 +114,8 @@ describe.skipIf(!isRoot)('scripts/install.sh', () => {
     mkdirSync(join(rel, 'share/man/man1'), { recursive: true });
     mkdirSync(join(rel, 'share/bash-completion/completions'), { recursive: true });
     copyFileSync(INSTALL, join(rel, 'install.sh'));
+    mkdirSync(join(rel, 'lib'));
+    copyFileSync(join(REPO, 'scripts/lib/runtime.sh'), join(rel, 'lib/runtime.sh'));
     copyFileSync(join(REPO, 'scripts/node-runtime.env'), join(rel, 'node-runtime.env'));
     copyFileSync(join(REPO, 'dist/imgplan.mjs'), join(rel, 'imgplan.mjs'));
     symlinkSync(RUNTIME, join(rel, 'node'));

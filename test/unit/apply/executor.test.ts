@@ -65,7 +65,7 @@ describe('executor', () => {
       ...attachesAndDirs(),
       { argv: ['mount', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', '/dev/loop4', `${G}/mnt/data`], ...ok() },
       { argv: ['mount', '-t', 'xfs', '-o', 'ro,norecovery,nosuid,nodev,noexec', '/dev/loop6', `${G}/mnt/web01`], ...ok() },
-      { argv: ['mount', '-c', '-i', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', '/dev/loop5', '/proc/self/fd/3'], ...ok() },
+      { argv: ['mount', '-c', '-i', '-t', 'ext4', '-o', 'ro,noload,nosuid,nodev,noexec', '/dev/loop5', '/proc/self/fd/3/'], ...ok() },
     ], { [`${G}/mnt/web01/boot`]: { kind: 'directory', empty: true } });
     const journalPath = join(dir, 'journal', 'x.json');
     const r = await executePlan(plan, { runner, journalPath, onEvent: () => {} });

@@ -37,7 +37,7 @@ describe('NTFS driver choice', () => {
   });
   it('neither driver: an error naming the package to install', () => {
     const c = chooseDriver('ntfs', undefined, kernel({ ntfs3g: false, filesystems: { fuseblk: 'registered', ntfs3: 'absent' } }));
-    expect(c).toEqual({ problem: { code: 'no-fs-driver', message: 'no driver for NTFS: ntfs-3g is not installed, and the kernel has no ntfs3 driver', hint: 'install it: apt-get install ntfs-3g' } });
+    expect(c).toEqual({ problem: { code: 'no-fs-driver', message: 'no driver for NTFS: ntfs-3g is not installed, and the kernel has no ntfs3 driver', hint: 'install it: apt-get install ntfs-3g (Debian, Ubuntu), dnf install ntfs-3g (Fedora; RHEL: from EPEL)' } });
   });
   it('ntfs-3g without FUSE in the kernel', () => {
     const c = chooseDriver('ntfs', undefined, kernel({ ntfs3g: true, filesystems: { fuseblk: 'absent', ntfs3: 'absent' } }));

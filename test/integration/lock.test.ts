@@ -256,7 +256,7 @@ describeRoot('the host-wide lock, with real processes', () => {
       const pids = new Set(through.map((r) => String(r.pid)));
       for (const r of refused) {
         // the holders are read one after another: across a handover the one before and the one after can both be named
-        const m = /(another imgplan run holds|other imgplan runs hold) the lock: ((?:pid \d+ \(imgplan (?:apply|destroy) \S+\.yaml\), since \d{4}-\S+(?:; )?)+)/
+        const m = /(another imgplan run holds|other imgplan runs hold) the lock: ((?:pid \d+ \(imgplan (?:apply|destroy) \S+\.yaml\), since \d{4}-[^;\s]+(?:; )?)+)/
           .exec(r.stderr);
         expect(m, r.stderr).not.toBeNull();
         const named = [...m![2]!.matchAll(/pid (\d+) /g)].map((x) => x[1]!);

@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     include: ['test/vm/**/*.test.ts'],
     fileParallelism: false,
+    // both VM runs (with and without udev) go at once over one shared checkout: no shared results cache
+    cache: false,
     // TCG emulation: a CLI call costs seconds
     testTimeout: 600_000,
     hookTimeout: 600_000,

@@ -4,8 +4,9 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { SECTIONS } from './args.mjs';
 import { run } from './proc.mjs';
+import { scaleLines } from './sections/scale.mjs';
 
-export const TARGETS = { applyRatio: 1.3, destroyRatio: 1.3, planExtraMs: 300, versionExtraMs: 120, qcow2ApplyRatio: 1.3, qcow2DestroyRatio: 1.3, bundleRatio: 1.0 };
+export const TARGETS = { applyRatio: 1.3, destroyRatio: 1.3, planExtraMs: 300, versionExtraMs: 120, qcow2ApplyRatio: 1.3, qcow2DestroyRatio: 1.3, bundleRatio: 1.0, scaleRatio: 8, scaleRssMb: 120 };
 
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -90,6 +91,7 @@ export function reportText(res, env, opts, pkgVersion) {
     '',
     ...pairLines(res.pairs),
     ...baselineLines(res),
+    ...scaleLines(res.scale),
     ...res.notes,
     ...res.skipped,
     '',
@@ -106,6 +108,6 @@ export function printReport(res, env, opts, pkgVersion) {
   process.stderr.write(text);
   process.stdout.write(`${JSON.stringify({
     imgplan: pkgVersion, rounds: opts.rounds, warmup: opts.warmup, only: SECTIONS.filter((s) => opts.only.has(s)), environment: env, targets: TARGETS, baselines: res.baselines,
-    ...(res.probeMismatch !== null ? { probeBaselineMatchesTrace: !res.probeMismatch } : {}), pairs: res.pairs, ...(res.vmLane ? { vmLane: res.vmLane } : {}), notes: res.notes, skipped: res.skipped,
+    ...(res.probeMismatch !== null ? { probeBaselineMatchesTrace: !res.probeMismatch } : {}), pairs: res.pairs, ...(res.scale ? { scale: res.scale } : {}), ...(res.vmLane ? { vmLane: res.vmLane } : {}), notes: res.notes, skipped: res.skipped,
   }, null, 2)}\n`);
 }

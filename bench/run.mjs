@@ -12,6 +12,8 @@
 //   plan      `imgplan plan`                   vs  the probe commands plan runs, one after another
 //   --version `node dist/imgplan.mjs --version` vs `node -e 0` (imgplan is the bundle, dist/imgplan.mjs, throughout)
 //   startup (sections/startup.mjs): --version, validate, plan: the bundle vs tsc's dist/cli/main.js, on the same node
+//   scale (sections/scale.mjs): apply, plan, destroy of 1, 16 and 64 images x 2 mounts; plan's processes; peak RSS
+//             (--compare-cli FILE: another build side by side, interleaved)
 //   qcow2-storage-daemon (sections/qcow2-storage-daemon.mjs; the image converted to qcow2; apply until both files are read):
 //   apply     imgplan apply vs  qemu-storage-daemon FUSE view, 2x losetup on it, mkdir -p, 2x mount
 //   destroy   imgplan destroy vs  2x umount, rmdir, 2x losetup -d, pkill --pidfile, wait, rm view
@@ -32,6 +34,7 @@ import { environment, printReport } from './report.mjs';
 import { nbdHostSection, nbdVmSection, kernelHasNbd, vmLaneStatus } from './sections/qcow2-nbd.mjs';
 import { storageDaemonSection } from './sections/qcow2-storage-daemon.mjs';
 import { rawSection } from './sections/raw.mjs';
+import { scaleSection } from './sections/scale.mjs';
 import { startupSection } from './sections/startup.mjs';
 import { CLI, TSC_CLI, assertClean, buildImage, cleanupWorkspace, createWorkspace } from './workspace.mjs';
 
@@ -56,7 +59,7 @@ function whereNbd(noQemuImg) {
 /** Which of the wanted sections run, and where (skipped ones are noted in res.skipped). */
 function chooseSections(opts, res) {
   const noQemuImg = !onPath('qemu-img') && 'qemu-img is not installed (apt-get install qemu-utils)';
-  const plan = { raw: opts.only.has('raw'), startup: opts.only.has('startup'), sd: false, nbd: null, accel: null };
+  const plan = { raw: opts.only.has('raw'), startup: opts.only.has('startup'), scale: opts.only.has('scale'), sd: false, nbd: null, accel: null };
   if (opts.only.has('qcow2-storage-daemon')) {
     const why = whyNoStorageDaemon(noQemuImg);
     if (why) res.skipped.push(`storage-daemon: skipped — ${why}`);
@@ -74,12 +77,13 @@ function chooseSections(opts, res) {
 /** Builds the image if a host section needs it, then runs the chosen sections; returns the QEMU version if QEMU ran. */
 async function runSections(ws, opts, res, plan) {
   const qemu = plan.sd || plan.nbd === 'host';
-  if (plan.raw || plan.startup || qemu) {
+  if (plan.raw || plan.startup || plan.scale || qemu) {
     buildImage(ws, { qemu });
     await assertClean(ws, 'after building the image (the writable loops must be gone)');
   }
   if (plan.raw) await rawSection(ws, opts, res);
   if (plan.startup) await startupSection(ws, opts, res);
+  if (plan.scale) await scaleSection(ws, opts, res);
   const qemuVersion = qemu ? /version (\S+)/.exec(ws.bare(['qemu-img', '--version']).stdout)?.[1] ?? '?' : null;
   if (plan.sd) await storageDaemonSection(ws, opts, res);
   if (plan.nbd === 'host') await nbdHostSection(ws, opts, res);
@@ -105,7 +109,7 @@ async function main(opts) {
   if (Number(process.versions.node.split('.')[0]) < 22) {
     throw new CommandFailed(`the bundle needs Node.js 22+, this is ${process.version}: put .runtime/node/bin first on PATH (scripts/install-deps.sh fetches it)`);
   }
-  const res = { pairs: [], notes: [], skipped: [], baselines: {}, probeMismatch: null, vmLane: null, exitCode: 0 };
+  const res = { pairs: [], notes: [], skipped: [], baselines: {}, probeMismatch: null, vmLane: null, scale: null, exitCode: 0 };
   const plan = chooseSections(opts, res);
   const ws = createWorkspace();
   const load0 = loadavg()[0];

@@ -21,7 +21,8 @@ export function createWorkspace() {
   const mnt = join(tmp, 'mnt');
   const bareDir = join(tmp, 'bare'); // the bare commands' own view, pid files and nbd device
   const baseEnv = { ...process.env, LC_ALL: 'C' }; // what imgplan's runner gives its children
-  const imgplanEnv = { ...process.env, IMGPLAN_STATE_DIR: stateDir };
+  // as the installed launcher runs it: V8's compiled code of the bundle kept between runs (scripts/lib/runtime.sh)
+  const imgplanEnv = { ...process.env, IMGPLAN_STATE_DIR: stateDir, NODE_COMPILE_CACHE: join(tmp, 'node-compile-cache') };
   delete imgplanEnv.IMGPLAN_DEBUG;
   return {
     tmp, stateDir, mnt, bareDir, baseEnv, imgplanEnv,

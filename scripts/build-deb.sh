@@ -14,41 +14,21 @@
 set -euo pipefail
 umask 022
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-repo=$PWD
-say() { printf 'build-deb: %s\n' "$*"; }
-die() { printf 'build-deb: error: %s\n' "$*" >&2; exit 1; }
-
-out=$repo/dist/packages
-while [ $# -gt 0 ]; do
-  case $1 in
-    --out) [ $# -ge 2 ] || die "--out needs a directory"; out=$2; shift 2 ;;
-    --out=*) out=${1#--out=}; shift ;;
-    -h | --help) sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) die "unknown argument: $1 (see --help)" ;;
-  esac
-done
+# shellcheck source=lib/package.sh
+. scripts/lib/package.sh
 for t in dpkg-deb dpkg-shlibdeps dpkg-architecture gzip; do
-  command -v "$t" >/dev/null || die "$t is missing: apt-get install dpkg-dev"
+  command -v "$t" >/dev/null || { printf 'build-deb: error: %s is missing: apt-get install dpkg-dev\n' "$t" >&2; exit 1; }
 done
-[ -f dist/imgplan.mjs ] && [ -d dist/share/man ] || die "dist/imgplan.mjs or dist/share is missing: run bash scripts/install-deps.sh (or npm run build) first"
-
-# shellcheck source=lib/runtime.sh
-. scripts/lib/runtime.sh
-if ! rt_ready; then
-  say "the pinned Node.js is not in .runtime/node: fetching it"
-  rt_fetch || die "could not fetch the pinned Node.js $NODE_VERSION"
-fi
-
-version=$(node -p 'require("./package.json").version' 2>/dev/null || "$RT_DIR/bin/node" -p 'require("./package.json").version')
-[[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+([~+.][0-9A-Za-z.~+]*)?$ ]] || die "package.json's version '$version' is not a Debian version"
-case $(rt_arch) in
+pkg_init build-deb 2,13 "$@"
+version=$PKG_VERSION
+[[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+([~+.][0-9A-Za-z.~+]*)?$ ]] || pkg_die "package.json's version '$version' is not a Debian version"
+case $PKG_ARCH in
   x64) arch=amd64 ;;
   arm64) arch=arm64 ;;
 esac
-[ "$(dpkg-architecture -qDEB_HOST_ARCH)" = "$arch" ] || die "this host is $(dpkg-architecture -qDEB_HOST_ARCH), the runtime is $arch"
+[ "$(dpkg-architecture -qDEB_HOST_ARCH)" = "$arch" ] || pkg_die "this host is $(dpkg-architecture -qDEB_HOST_ARCH), the runtime is $arch"
 # the project has no mailing address yet: .invalid says so (RFC 2606); packagers set their own
 maintainer=${IMGPLAN_DEB_MAINTAINER:-imgplan developers <maintainers@imgplan.invalid>}
-export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -62,11 +42,11 @@ install -d "$root/DEBIAN" "$root/usr/bin" "$lib/node/bin" "$doc" \
 
 install -m 0644 dist/imgplan.mjs "$lib/imgplan.mjs"
 install -m 0755 "$RT_DIR/bin/node" "$lib/node/bin/node"
-cat >"$root/usr/bin/imgplan" <<'EOF'
-#!/bin/sh
-# imgplan from the Debian package: the bundle on the Node.js it ships (/usr/lib/imgplan/node).
-exec /usr/lib/imgplan/node/bin/node /usr/lib/imgplan/imgplan.mjs "$@"
-EOF
+{
+  printf '#!/bin/sh\n# imgplan from the Debian package: the bundle on the Node.js it ships (/usr/lib/imgplan/node).\n'
+  rt_compile_cache_lines
+  printf 'exec /usr/lib/imgplan/node/bin/node /usr/lib/imgplan/imgplan.mjs "$@"\n'
+} >"$root/usr/bin/imgplan"
 chmod 0755 "$root/usr/bin/imgplan"
 
 for m in dist/share/man/man1/*.1 dist/share/man/man5/*.5; do
@@ -83,7 +63,7 @@ Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: imgplan
 Comment: /usr/lib/imgplan/imgplan.mjs is imgplan bundled with the npm packages it uses, each under
  its own licence (the list below). /usr/lib/imgplan/node is the official Node.js $NODE_VERSION
- binary from the npm package node-linux-$(rt_arch), unmodified.
+ binary from the npm package node-linux-$PKG_ARCH, unmodified.
 
 Files: *
 Copyright: the imgplan developers
@@ -127,7 +107,7 @@ EOF
 mkdir -p "$work/shlibs/debian"
 printf 'Source: imgplan\n\nPackage: imgplan\nArchitecture: any\n' >"$work/shlibs/debian/control"
 shlibs=$(cd "$work/shlibs" && dpkg-shlibdeps -O -e"$lib/node/bin/node" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
-[ -n "$shlibs" ] || die "dpkg-shlibdeps found no libraries for the node binary"
+[ -n "$shlibs" ] || pkg_die "dpkg-shlibdeps found no libraries for the node binary"
 
 size=$(du -sk --apparent-size "$root/usr" | cut -f1)
 cat >"$root/DEBIAN/control" <<EOF
@@ -154,10 +134,21 @@ Description: plan, apply and destroy read-only mounts of KVM guest disk images
  runtime in /usr/lib/imgplan.
 EOF
 
+# what imgplan's runs made (/usr/bin/imgplan's compile cache) goes with the package: on remove, as a
+# cache that a later version would not use; the folder only if nothing else is in it
+cat >"$root/DEBIAN/postrm" <<EOF
+#!/bin/sh
+set -e
+if [ "\$1" = remove ] || [ "\$1" = purge ]; then
+  rm -rf $RT_COMPILE_CACHE
+  rmdir ${RT_COMPILE_CACHE%/*} 2>/dev/null || true
+fi
+EOF
+chmod 0755 "$root/DEBIAN/postrm"
+
 find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 (cd "$root" && find usr -type f -print0 | sort -z | xargs -0 md5sum) >"$root/DEBIAN/md5sums"
 touch -d "@$SOURCE_DATE_EPOCH" "$root/DEBIAN/md5sums"
-mkdir -p "$out"
-deb=$out/imgplan_${version}_$arch.deb
+deb=$PKG_OUT/imgplan_${version}_$arch.deb
 dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
-say "$deb ($(du -h "$deb" | cut -f1), installed $((size / 1024)) MiB)"
+pkg_say "$deb ($(du -h "$deb" | cut -f1), installed $((size / 1024)) MiB)"

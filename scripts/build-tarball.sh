@@ -17,33 +17,15 @@
 set -euo pipefail
 umask 022
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-say() { printf 'build-tarball: %s\n' "$*"; }
-die() { printf 'build-tarball: error: %s\n' "$*" >&2; exit 1; }
-
-out=$PWD/dist/packages
-while [ $# -gt 0 ]; do
-  case $1 in
-    --out) [ $# -ge 2 ] || die "--out needs a directory"; out=$2; shift 2 ;;
-    --out=*) out=${1#--out=}; shift ;;
-    -h | --help) sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) die "unknown argument: $1 (see --help)" ;;
-  esac
-done
-[ -f dist/imgplan.mjs ] && [ -d dist/share/man ] || die "dist/imgplan.mjs or dist/share is missing: run bash scripts/install-deps.sh (or npm run build) first"
-
-# shellcheck source=lib/runtime.sh
-. scripts/lib/runtime.sh
-if ! rt_ready; then
-  say "the pinned Node.js is not in .runtime/node: fetching it"
-  rt_fetch || die "could not fetch the pinned Node.js $NODE_VERSION"
-fi
-version=$("$RT_DIR/bin/node" -p 'require("./package.json").version')
-[[ $version =~ ^[0-9A-Za-z.+~-]+$ ]] || die "package.json's version '$version' cannot name a file"
-case $(rt_arch) in
+# shellcheck source=lib/package.sh
+. scripts/lib/package.sh
+pkg_init build-tarball 2,17 "$@"
+version=$PKG_VERSION
+[[ $version =~ ^[0-9A-Za-z.+~-]+$ ]] || pkg_die "package.json's version '$version' cannot name a file"
+case $PKG_ARCH in
   x64) arch=x86_64 ;;
   arm64) arch=aarch64 ;;
 esac
-export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 
 name=imgplan-$version-linux-$arch
 work=$(mktemp -d)
@@ -62,11 +44,10 @@ install -m 0644 "$RT_STAMP" "$top/node/imgplan-runtime.txt"
 cp -R dist/share/. "$top/share/"
 install -m 0644 README.md LICENSE "$top/"
 
-mkdir -p "$out"
-tarball=$out/$name.tar.gz
+tarball=$PKG_OUT/$name.tar.gz
 # reproducible: fixed owner, order and times
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
   --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \
   -C "$work" -cf - "$name" | gzip -9n >"$tarball.partial"
 mv -f "$tarball.partial" "$tarball"
-say "$tarball ($(du -h "$tarball" | cut -f1))"
+pkg_say "$tarball ($(du -h "$tarball" | cut -f1))"

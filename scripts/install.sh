@@ -102,6 +102,13 @@ if [ "$mode" = uninstall ]; then
     if [ -f "$destdir$f" ] || [ -L "$destdir$f" ]; then rm -f -- "$destdir$f"; n=$((n + 1)); fi
   done
   rm -f -- "$destdir$record"
+  # root's compile cache (lib/runtime.sh's RT_COMPILE_CACHE; made by the launcher's runs, not
+  # installed): removed too, unless the .deb's imgplan uses it as well
+  cache=/var/cache/imgplan/node-compile-cache
+  if [ -z "$destdir" ] && [ -d "$cache" ] && [ ! -e /usr/bin/imgplan ]; then
+    rm -rf -- "$cache"
+    rmdir -- "${cache%/*}" 2>/dev/null || true
+  fi
   kept=$(remove_empty_dirs "${!old_dirs[@]}")
   [ -z "$kept" ] || say "kept these directories, which now hold files imgplan did not install: ${kept//$'\n'/, }"
   say "removed imgplan from $root ($n files)"
@@ -163,6 +170,7 @@ launcher_text() {
   printf '# imgplan %s, installed by %s%s: runs the bundle on Node.js %s.\n' "$version" "$self" "$where" "$node"
   printf '# %s lists what was installed; %s removes it.\n' "$record" "$uninstall_cmd"
   printf '[ -x %s ] || { echo %s >&2; exit 127; }\n' "$(q "$node")" "$(q "imgplan: $node is gone; run $self again")"
+  rt_compile_cache_lines
   printf 'exec %s %s "$@"\n' "$(q "$node")" "$(q "$lib/imgplan.mjs")"
 }
 

@@ -20,6 +20,7 @@ import { diskEnds, FILL_CHUNK, MAX_TABLE_ROUNDS, partitionRanges, rangeEnds } fr
 import { kindOf } from '../resources/registry.js';
 import { parseQemuImgInfo, qemuImgProbe } from '../qemu/img-info.js';
 import { parseSfdisk, type PartitionTable } from './sfdisk.js';
+import { PROBE_CONCURRENCY, settledAll, settledMap } from '../runner/concurrent.js';
 import { guestComponents } from '../plan/graph.js';
 import type { JournalEntry, JournalIntent } from '../plan/types.js';
 import { deviceName } from '../plan/refs.js';
@@ -250,6 +251,19 @@ async function withDiskseq(runner: Runner, loops: readonly LoopDevice[]): Promis
   return out;
 }
 
+/** The running kernel's release, its config if /boot has it, else its partition parsers' symbols (if /proc/kallsyms is readable). */
+async function readKernel(runner: Runner): Promise<{ release: string; config: string | undefined; kallsyms: string | undefined }> {
+  const release = (await runner.readText(probes.KERNEL_RELEASE_PATH))?.trim() ?? 'unknown';
+  const config = await runner.readText(probes.kernelConfigPath(release));
+  let kallsyms: string | undefined;
+  if (config === undefined) {
+    // grep exits 1 when no parser symbol is there, 2 when /proc/kallsyms cannot be read
+    const r = await runProbe(runner, probes.KALLSYMS_PARSERS, [1, 2]);
+    if (r.exitCode !== 2) kallsyms = r.stdout;
+  }
+  return { release, config, kallsyms };
+}
+
 export interface CollectOptions {
   readonly stateDir: string;
   /** what the state is read for (default apply); destroy: the journal and live objects only, QEMU images are not opened */
@@ -260,33 +274,29 @@ export interface CollectOptions {
 
 /** Reads the live state the plan needs, once, through the runner. Changes nothing. */
 export async function collectState(runner: Runner, manifest: Manifest, opts: CollectOptions): Promise<ObservedState> {
-  const lsblkR = await runProbe(runner, probes.LSBLK);
-  const blockDevices = parsed(probes.LSBLK, () => parseLsblk(lsblkR.stdout));
-  const losetupR = await runProbe(runner, probes.LOSETUP);
-  let loops = parsed(probes.LOSETUP, () => parseLosetup(losetupR.stdout));
-  const findmntR = await runProbe(runner, probes.FINDMNT);
-  const mounts = parsed(probes.FINDMNT, () => parseFindmnt(findmntR.stdout));
-
-  const release = (await runner.readText(probes.KERNEL_RELEASE_PATH))?.trim() ?? 'unknown';
-  const config = await runner.readText(probes.kernelConfigPath(release));
-  let kallsyms: string | undefined;
-  if (config === undefined) {
-    // grep exits 1 when no parser symbol is there, 2 when /proc/kallsyms cannot be read
-    const r = await runProbe(runner, probes.KALLSYMS_PARSERS, [1, 2]);
-    if (r.exitCode !== 2) kallsyms = r.stdout;
-  }
-  const udev = (await runner.inspectPath(probes.UDEV_CONTROL_PATH)).kind !== 'missing';
-  const deviceMapper = (await runner.inspectPath(probes.DM_CONTROL_PATH)).kind !== 'missing';
-  let kpartx = false;
-  for (const p of probes.KPARTX_PATHS) if (!kpartx) kpartx = (await runner.inspectPath(p)).kind === 'file';
+  // the host-wide reads do not depend on each other: all at once
+  const [blockDevices, loopsNow, mounts, kernelRead, udev, deviceMapper, kpartx] = await settledAll([
+    async () => { const r = await runProbe(runner, probes.LSBLK); return parsed(probes.LSBLK, () => parseLsblk(r.stdout)); },
+    async () => { const r = await runProbe(runner, probes.LOSETUP); return parsed(probes.LOSETUP, () => parseLosetup(r.stdout)); },
+    async () => { const r = await runProbe(runner, probes.FINDMNT); return parsed(probes.FINDMNT, () => parseFindmnt(r.stdout)); },
+    () => readKernel(runner),
+    async () => (await runner.inspectPath(probes.UDEV_CONTROL_PATH)).kind !== 'missing',
+    async () => (await runner.inspectPath(probes.DM_CONTROL_PATH)).kind !== 'missing',
+    async () => {
+      for (const p of probes.KPARTX_PATHS) if ((await runner.inspectPath(p)).kind === 'file') return true;
+      return false;
+    },
+  ] as const);
+  let loops = loopsNow;
+  const { release, config, kallsyms } = kernelRead;
   const kernelBase = { release, partscan: partscanEvidence(release, config, kallsyms, blockDevices), udev, deviceMapper, kpartx };
   let dmMaps: DmMap[] = [];
   if (deviceMapper) {
     // a host with device-mapper but without dmsetup has no kpartx either (it depends on it)
-    const info = await runner.run(probes.DMSETUP_INFO);
+    const [info, table] = await settledAll([() => runner.run(probes.DMSETUP_INFO), () => runner.run(probes.DMSETUP_TABLE)] as const);
     if (info.failure !== 'not-found') {
       checked(probes.DMSETUP_INFO, info);
-      const table = await runProbe(runner, probes.DMSETUP_TABLE);
+      checked(probes.DMSETUP_TABLE, table);
       dmMaps = parsed(probes.DMSETUP_INFO, () => joinDm(parseDmInfo(info.stdout), parseDmTable(table.stdout)));
     }
   }
@@ -326,7 +336,8 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
   const images: Record<string, ImageObservation> = {};
   const usesLvm = manifest.mounts.some((m) => m.source.kind === 'lv') || manifest.images.some((i) => i.volumeGroups.length > 0);
   const lvNames = new Set(manifest.mounts.flatMap((m) => (m.source.kind === 'lv' ? [m.source.lv] : [])));
-  for (const img of manifest.images) {
+  // each image is read on its own (its own file, its own probe view): several at once
+  const observed = await settledMap(manifest.images, PROBE_CONCURRENCY, (img) => {
     const wanted = new Set(
       manifest.mounts
         .filter((m) => m.source.image === img.name)
@@ -335,8 +346,9 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     wanted.add('whole');
     // LVM: a VG's PVs can be on any partition of any image of the manifest
     if (usesLvm) wanted.add('all');
-    images[img.name] = await collectImage(runner, img, wanted, lvNames, qctx);
-  }
+    return collectImage(runner, img, wanted, lvNames, qctx);
+  });
+  for (const [i, img] of manifest.images.entries()) images[img.name] = observed[i]!;
   const found = new Set(Object.values(images).flatMap((i) => Object.values(i.contents).map((c) => c.TYPE))
     .filter((t): t is string => t !== undefined && !(t in NOT_MOUNTABLE)));
   const filesystems = await collectFilesystems(runner, found);

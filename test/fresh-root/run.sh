@@ -7,8 +7,12 @@
 #   quickstart-12, quickstart-13   a clean copy of the repository in a fresh Debian 12 / 13 root, then
 #                                  the README's first quick-start command exactly as written:
 #                                  bash scripts/demo.sh -> "Demo OK"
+#   suite-12, suite-13             a clean copy in a fresh Debian 12 / 13 root, then the README's second
+#                                  quick-start command exactly as written: bash scripts/test.sh
+#                                  (every lane; the VM lane boots with the fresh root as its "/")
 #   deb-13                         the .deb (scripts/build-deb.sh, built here) in a fresh Debian 13 root:
-#                                  apt-get install ./imgplan_….deb, man imgplan, then the demo through
+#                                  apt-get install ./imgplan_….deb, man imgplan, bash completion of a
+#                                  command and a flag, then the demo through
 #                                  /usr/bin/imgplan (scripts/demo.sh --installed), then apt-get purge
 #   tarball-12                     the release tarball (scripts/build-tarball.sh, built here) in a
 #                                  fresh Debian 12 root with no Node.js at all: its install.sh, the
@@ -36,6 +40,18 @@ copy_clone() { # ROOT_DIR
     | (cd "$REPO" && tar --null --no-recursion -T - -cf -) | tar -xf - -C "$1/root/imgplan"
 }
 
+# A fresh root NAME on SUITE holding PACKAGE in /root and, in /root/demo, only what the demo needs
+# beside an installed imgplan (scripts/demo.sh --installed).
+stage_demo() { # NAME SUITE PACKAGE
+  fr_new "$1" "$2"
+  local root
+  root=$(fr_root "$1")
+  mkdir -p "$root/root/demo/scripts" "$root/root/demo/examples"
+  cp "$3" "$root/root/"
+  cp scripts/demo.sh "$root/root/demo/scripts/"
+  cp examples/demo.yaml "$root/root/demo/examples/"
+}
+
 name=$scenario
 start=$(date +%s)
 finish() {
@@ -52,24 +68,25 @@ finish() {
 trap finish EXIT
 
 case $scenario in
-  quickstart-12 | quickstart-13)
-    suite=$([ "$scenario" = quickstart-12 ] && echo bookworm || echo trixie)
+  quickstart-12 | quickstart-13 | suite-12 | suite-13)
+    suite=$(case $scenario in *-12) echo bookworm ;; *) echo trixie ;; esac)
+    # exactly one of the README's quick-start commands, in the clone, as root: the first (the demo),
+    # or the second (the whole suite, the VM lane's VMs booting with this root as their "/")
+    case $scenario in
+      quickstart-*) cmd='bash scripts/demo.sh' expect='^Demo OK$' ;;
+      suite-*) cmd='bash scripts/test.sh' expect='^total: [1-9][0-9]* passed, 0 failed' ;;
+    esac
     fr_new "$name" "$suite"
     copy_clone "$(fr_root "$name")"
-    fr_say "$name: bash scripts/demo.sh in a fresh Debian $suite root"
-    # exactly the README's first command, in the clone, as root
-    fr_run "$name" 'cd imgplan && bash scripts/demo.sh' 2>&1 | tee "$FR_WORK/$name.log"
-    grep -qx 'Demo OK' "$FR_WORK/$name.log" || fr_die "$name: no 'Demo OK' (log: $FR_WORK/$name.log)"
+    fr_say "$name: $cmd in a fresh Debian $suite root"
+    fr_run "$name" "cd imgplan && $cmd" 2>&1 | tee "$FR_WORK/$name.log"
+    grep -aqE "$expect" "$FR_WORK/$name.log" || fr_die "$name: no line '$expect' from $cmd (log: $FR_WORK/$name.log)"
     ;;
   deb-13)
     debs=(dist/packages/imgplan_*.deb)
     [ -f "${debs[0]}" ] || fr_die "no dist/packages/imgplan_*.deb: run bash scripts/build-deb.sh first"
-    fr_new "$name" trixie
-    root=$(fr_root "$name")
-    mkdir -p "$root/root/demo/scripts" "$root/root/demo/examples"
-    cp "${debs[0]}" "$root/root/"
-    cp scripts/demo.sh "$root/root/demo/scripts/"
-    cp examples/demo.yaml "$root/root/demo/examples/"
+    stage_demo "$name" trixie "${debs[0]}"
+    cp test/fresh-root/complete-installed.sh "$(fr_root "$name")/root/"
     fr_run "$name" "set -e
       export DEBIAN_FRONTEND=noninteractive
       apt-get update -qq
@@ -79,23 +96,23 @@ case $scenario in
       imgplan --version
       man -w imgplan
       MANWIDTH=80 man imgplan 2>/dev/null | head -3
-      [ -f /usr/share/bash-completion/completions/imgplan ]
+      apt-get install -y -qq bash-completion >/dev/null
+      bash complete-installed.sh
       cd demo && bash scripts/demo.sh --installed
+      [ -d /var/cache/imgplan/node-compile-cache ] && echo 'compile cache: /var/cache/imgplan/node-compile-cache'
       apt-get purge -y -qq imgplan >/dev/null
       ! command -v imgplan
-      [ ! -e /usr/lib/imgplan ] && echo 'purged: /usr/lib/imgplan is gone'" 2>&1 | tee "$FR_WORK/$name.log"
+      [ ! -e /usr/lib/imgplan ] && [ ! -e /var/cache/imgplan ] && echo 'purged: /usr/lib/imgplan and the compile cache are gone'" 2>&1 | tee "$FR_WORK/$name.log"
     grep -qx 'Demo OK' "$FR_WORK/$name.log" || fr_die "$name: no 'Demo OK' (log: $FR_WORK/$name.log)"
-    grep -qx 'purged: /usr/lib/imgplan is gone' "$FR_WORK/$name.log" || fr_die "$name: the purge did not finish"
+    grep -qx 'completion: imgplan des -> destroy' "$FR_WORK/$name.log" || fr_die "$name: bash completion did not complete the command 'des'"
+    grep -qx 'completion: imgplan plan --det -> --detailed-exitcode' "$FR_WORK/$name.log" || fr_die "$name: bash completion did not complete the flag '--det'"
+    grep -qx 'compile cache: /var/cache/imgplan/node-compile-cache' "$FR_WORK/$name.log" || fr_die "$name: /usr/bin/imgplan kept no compile cache"
+    grep -qx 'purged: /usr/lib/imgplan and the compile cache are gone' "$FR_WORK/$name.log" || fr_die "$name: the purge did not finish"
     ;;
   tarball-12)
     tars=(dist/packages/imgplan-*-linux-*.tar.gz)
     [ -f "${tars[0]}" ] || fr_die "no dist/packages/imgplan-*-linux-*.tar.gz: run bash scripts/build-tarball.sh first"
-    fr_new "$name" bookworm
-    root=$(fr_root "$name")
-    mkdir -p "$root/root/demo/scripts" "$root/root/demo/examples"
-    cp "${tars[0]}" "$root/root/"
-    cp scripts/demo.sh "$root/root/demo/scripts/"
-    cp examples/demo.yaml "$root/root/demo/examples/"
+    stage_demo "$name" bookworm "${tars[0]}"
     t=$(basename "${tars[0]}")
     fr_run "$name" "set -e
       export DEBIAN_FRONTEND=noninteractive
@@ -106,11 +123,13 @@ case $scenario in
       bash ${t%.tar.gz}/install.sh
       imgplan --version
       cd demo && bash scripts/demo.sh --installed && cd ..
+      [ -d /var/cache/imgplan/node-compile-cache ] && echo 'compile cache: /var/cache/imgplan/node-compile-cache'
       bash ${t%.tar.gz}/install.sh --uninstall
       ! command -v imgplan
-      [ ! -e /usr/local/lib/imgplan ] && echo 'uninstalled: /usr/local/lib/imgplan is gone'" 2>&1 | tee "$FR_WORK/$name.log"
+      [ ! -e /usr/local/lib/imgplan ] && [ ! -e /var/cache/imgplan ] && echo 'uninstalled: /usr/local/lib/imgplan and the compile cache are gone'" 2>&1 | tee "$FR_WORK/$name.log"
     grep -qx 'Demo OK' "$FR_WORK/$name.log" || fr_die "$name: no 'Demo OK' (log: $FR_WORK/$name.log)"
-    grep -qx 'uninstalled: /usr/local/lib/imgplan is gone' "$FR_WORK/$name.log" || fr_die "$name: the uninstall did not finish"
+    grep -qx 'compile cache: /var/cache/imgplan/node-compile-cache' "$FR_WORK/$name.log" || fr_die "$name: /usr/local/bin/imgplan kept no compile cache"
+    grep -qx 'uninstalled: /usr/local/lib/imgplan and the compile cache are gone' "$FR_WORK/$name.log" || fr_die "$name: the uninstall did not finish"
     ;;
-  *) fr_die "unknown scenario '$scenario': quickstart-12, quickstart-13, deb-13 or tarball-12" ;;
+  *) fr_die "unknown scenario '$scenario': quickstart-12, quickstart-13, suite-12, suite-13, deb-13 or tarball-12" ;;
 esac

@@ -15,6 +15,13 @@ import { cleanupLeaks, findLeaks } from '../support/leaks.mjs';
 /** The CLI the tests run: the single-file bundle the build makes and scripts/install.sh installs (Node.js 22+). */
 export const CLI = join(import.meta.dirname, '../../dist/imgplan.mjs');
 
+/**
+ * Where the CLI runs keep V8's compiled code of the bundle, as the installed launcher has them do
+ * (scripts/lib/runtime.sh: NODE_COMPILE_CACHE): in the VM lane the guest's own /tmp (the two VM runs
+ * share the checkout), on the host beside the other tools' caches.
+ */
+export const COMPILE_CACHE = process.env.VMLANE === '1' ? '/tmp/imgplan-test-compile-cache' : join(import.meta.dirname, '../../node_modules/.cache/imgplan-compile-cache');
+
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** What the running kernel offers that some backends need; a test that lacks one is skipped, saying which. */
@@ -189,7 +196,7 @@ export class Sandbox {
   async imgplan(args: string[], opts: { env?: Record<string, string> } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
     const r = await execa(process.execPath, [CLI, ...args], {
       reject: false, stdin: 'ignore', cwd: this.root,
-      env: { IMGPLAN_STATE_DIR: this.stateDir, NO_COLOR: '1', ...opts.env },
+      env: { IMGPLAN_STATE_DIR: this.stateDir, NO_COLOR: '1', NODE_COMPILE_CACHE: COMPILE_CACHE, ...opts.env },
     });
     return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
   }

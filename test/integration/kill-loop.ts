@@ -13,7 +13,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { CLI, type Sandbox } from './harness.js';
+import { CLI, COMPILE_CACHE, type Sandbox } from './harness.js';
 import { wrapStepTools, type JsonStep } from './step-wrappers.js';
 
 export type KillWhen = 'before' | 'after';
@@ -104,7 +104,7 @@ export async function killAtSteps(sb: Sandbox, o: KillLoopOptions): Promise<Kill
       const killed = await execa(process.execPath, [CLI, 'apply', o.manifest, '--auto-approve', '--json'], {
         reject: false, stdin: 'ignore', cwd: sb.root,
         env: {
-          IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1', PATH: `${bin}:${process.env.PATH ?? ''}`, KILL_REAL_PATH: process.env.PATH ?? '',
+          IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1', NODE_COMPILE_CACHE: COMPILE_CACHE, PATH: `${bin}:${process.env.PATH ?? ''}`, KILL_REAL_PATH: process.env.PATH ?? '',
           KILL_AT: String(step.order), KILL_WHEN: when, KILL_COUNT: count, KILL_LOG: log, KILL_PATTERNS: patterns,
         },
       });

@@ -11,7 +11,7 @@ const SHELL = [/^runner\//, /^apply\//, /^operation\//, /^cli\//, /^(probe|qemu)
  * so no import runs backwards. The plan's vocabulary (plan/types.ts) is shared by all.
  */
 const LAYERS: readonly (readonly [string, RegExp])[] = [
-  ['base', /^(version|embedded|diagnostics|errors|printable)\.ts$|^runner\/runner\.ts$|^plan\/types\.ts$/],
+  ['base', /^(version|embedded|diagnostics|errors|printable)\.ts$|^runner\/(runner|concurrent)\.ts$|^plan\/types\.ts$/],
   ['manifest', /^manifest\//],
   ['journal format', /^journal\/format\.ts$/],
   ['probe parsers', /^probe\/(?!collect\.ts|observed\.ts)/],

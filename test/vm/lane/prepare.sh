@@ -11,7 +11,7 @@ say() { printf 'vm-prepare: %s\n' "$*" >&2; }
 
 # what the guest needs from the host's root: QEMU itself, busybox for the initramfs, kmod for
 # modprobe in the guest, and the storage tools the VM suite drives
-packages=(qemu-system-x86 busybox-static kmod kpartx dmsetup lvm2 udev xz-utils)
+packages=(qemu-system-x86 busybox-static kmod kpartx dmsetup lvm2 udev xz-utils zstd)
 if [ "${1:-}" != --no-apt ]; then
   missing=()
   for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
@@ -21,6 +21,20 @@ if [ "${1:-}" != --no-apt ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 fi
+
+is_elf() { [ "$(head -c 4 "$1" | od -An -c | tr -d ' ')" = '177ELF' ]; }
+extract_vmlinux() { # VMLINUZ OUT: the ELF kernel inside a bzImage, as the kernel's scripts/extract-vmlinux finds it
+  local magic tool at
+  for magic in $'\xfd7zXZ\x00':xz $'\x28\xb5\x2f\xfd':zstd; do
+    tool=${magic##*:} magic=${magic%:*}
+    command -v "$tool" >/dev/null || continue
+    for at in $(LC_ALL=C grep -Fabo -- "$magic" "$1" | cut -d: -f1 | head -5 || true); do
+      tail -c +"$((at + 1))" "$1" | "$tool" -dc 2>/dev/null >"$2" || true
+      is_elf "$2" && return 0
+    done
+  done
+  return 1
+}
 
 # the meta package names the ABI package, e.g. linux-image-6.1.0-56-amd64
 resolve() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
@@ -44,18 +58,22 @@ if [ ! -f "$kdir/vmlinux" ]; then
   dpkg-deb -x "$work/${pkg}"_*.deb "$work/deb"
   cp "$work/deb/boot/config-$kver" "$kdir/config"
   # only what storage tests can load: block, dm, md, loop, nbd, filesystems, 9p, virtio
+  # Debian 13's kernel packages (merged /usr) keep them in /usr/lib/modules, Debian 12's in /lib/modules
   src=$work/deb/lib/modules/$kver dst=$kdir/lib/modules/$kver
+  [ -d "$src" ] || src=$work/deb/usr/lib/modules/$kver
+  [ -d "$src" ] || { say "no modules for $kver in $pkg"; exit 1; }
   rm -rf "$kdir/lib"; mkdir -p "$dst/kernel/drivers" "$dst/kernel/net"
   cp -a "$src"/modules.builtin* "$src"/modules.order "$dst/"
   for d in arch block crypto fs lib mm; do [ -d "$src/kernel/$d" ] && cp -a "$src/kernel/$d" "$dst/kernel/"; done
   for d in block md virtio char; do [ -d "$src/kernel/drivers/$d" ] && cp -a "$src/kernel/drivers/$d" "$dst/kernel/drivers/"; done
   cp -a "$src/kernel/net/9p" "$dst/kernel/net/"
+  # Debian 13 compresses its modules (.ko.xz); the initramfs's busybox insmod loads only plain ones
+  find "$dst" -name '*.ko.xz' -exec xz -d {} +
   depmod -b "$kdir" "$kver"
   # QEMU boots the uncompressed ELF through its PVH entry: no real-mode setup and no in-guest
   # xz decompression, which cost seconds under TCG
-  at=$(grep -abo $'\xfd7zXZ\x00' "$work/deb/boot/vmlinuz-$kver" | head -1 | cut -d: -f1)
-  tail -c +"$((at + 1))" "$work/deb/boot/vmlinuz-$kver" | xz -dc 2>/dev/null > "$work/vmlinux" || true
-  [ "$(head -c 4 "$work/vmlinux" | od -An -c | tr -d ' ')" = '177ELF' ] || { say "no vmlinux in $pkg"; exit 1; }
+  # (Debian 12 compresses it with xz, Debian 13 with zstd: tried at each place the magic appears)
+  extract_vmlinux "$work/deb/boot/vmlinuz-$kver" "$work/vmlinux" || { say "no vmlinux in $pkg"; exit 1; }
   mv "$work/vmlinux" "$kdir/vmlinux"
 fi
 

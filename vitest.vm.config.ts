@@ -5,7 +5,7 @@ export default defineConfig({
   test: {
     include: ['test/vm/**/*.test.ts'],
     fileParallelism: false,
-    // both VM runs (with and without udev) go at once over one shared checkout: no shared results cache
+    // no results cache in the shared checkout: the files run in the same order every time
     cache: false,
     // TCG emulation: a CLI call costs seconds
     testTimeout: 600_000,

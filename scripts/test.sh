@@ -10,7 +10,6 @@
 #   3. VM lane, twice: the test/vm suite in a QEMU VM booting Debian's stock kernel (partition
 #      scan, device-mapper, kpartx), once without udev (like a container), once with (like an
 #      admin host). A VM-lane test that is skipped fails the run.
-# 2 and both runs of 3 go at the same time, after 1; each lane's log is in .test-results/LANE.log.
 # CI runs exactly this (.ci/run). IMGPLAN_VM_LANE=0 skips the VM lane (not allowed in CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +31,9 @@ npm run --silent typecheck || failed=1
 ./node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile=.test-results/host.json || failed=1
 summary+=("$(node test/count-results.mjs 'host lane' .test-results/host.json || true) ($(( $(date +%s) - t )) s)")
 
-# The fresh-machine lane and the VM lane's two runs go at the same time: a VM under TCG keeps about
-# 1.4 of the 2 cores busy (one guest CPU mostly waits for the other), the fresh lane mostly waits
-# for apt and dpkg. Each writes its own log, printed whole once all are done.
+# The lanes after the host lane run one after another: two TCG VMs at once on 2 cores each ran
+# 2-3x slower than alone (measured: lvm.test.ts 361 s alone, 714-869 s beside the other VM), so
+# running them together saved nothing.
 fresh_lane() {
   local t fr_failed=0 s
   t=$(date +%s)
@@ -67,20 +66,13 @@ else
   summary+=("VM lane preparation: $(( $(date +%s) - t )) s")
   lanes+=(vm-no-udev vm-udev)
 fi
-echo "== at the same time: ${lanes[*]/#/lane }"
-declare -A pid
 for l in "${lanes[@]}"; do
+  echo "== $l lane"
   case $l in
     fresh) fresh_lane ;;
     vm-*) vm_lane "${l#vm-}" ;;
-  esac >".test-results/$l.log" 2>&1 &
-  pid[$l]=$!
-done
-for l in "${lanes[@]}"; do wait "${pid[$l]}" || failed=1; done
-for l in "${lanes[@]}"; do
-  echo "== $l lane: its log"
-  cat ".test-results/$l.log"
-  summary+=("$(cat ".test-results/$l.summary" 2>/dev/null || echo "$l lane: no summary (it stopped early: see its log)")")
+  esac || failed=1
+  summary+=("$(cat ".test-results/$l.summary" 2>/dev/null || echo "$l lane: no summary (it stopped early: see its output above)")")
 done
 
 echo

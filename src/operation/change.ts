@@ -44,6 +44,6 @@ export async function change(ctx: OperationContext, mode: Mode, input: Input, al
     }
     if (!(await options.approve(plan))) return { outcome: 'cancelled', plan };
     ctx.emit({ type: 'execution_start', plan });
-    return { outcome: await execute(ctx, loaded, plan, observed.journalPath, options.target, options.rollback ?? true), plan };
+    return { outcome: await execute(ctx, loaded, plan, observed, options.target, options.rollback ?? true), plan };
   });
 }

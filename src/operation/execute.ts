@@ -2,6 +2,7 @@ import { executePlan } from '../apply/executor.js';
 import { makePlan } from '../core/make-plan.js';
 import { targetPlan } from '../plan/target.js';
 import { isEmptyPlan, type Plan } from '../plan/types.js';
+import type { ObservedState } from '../probe/observed.js';
 import type { OperationContext } from './context.js';
 import type { Outcome } from './events.js';
 import type { Loaded } from './manifest.js';
@@ -11,10 +12,11 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
 /**
  * Runs a plan's steps, then checks that the system converged: a new plan for the same scope
- * (the whole manifest, or `target`) must be empty.
+ * (the whole manifest, or `target`) must be empty. `observed`: what the plan was made from.
  */
-export async function execute(ctx: OperationContext, loaded: Loaded, plan: Plan, journalPath: string, target: string | undefined,
+export async function execute(ctx: OperationContext, loaded: Loaded, plan: Plan, observed: ObservedState, target: string | undefined,
   rollback = true): Promise<Outcome> {
+  const journalPath = observed.journalPath;
   const mode = plan.mode;
   // a first signal lets the running step finish and the run roll back; a second one ends it at once (the journal has what it made)
   let stop: string | undefined;
@@ -42,7 +44,7 @@ export async function execute(ctx: OperationContext, loaded: Loaded, plan: Plan,
     });
     return outcome;
   }
-  const again = makePlan(loaded.manifest, await observe(ctx, loaded.manifest, mode), { mode });
+  const again = makePlan(loaded.manifest, await observe(ctx, loaded.manifest, mode, observed), { mode });
   // a target that is gone after a targeted destroy is converged
   const rest = again.plan && target
     ? ([...again.plan.actions, ...again.plan.unchanged].some((a) => a.address === target) ? targetPlan(again.plan, target) : { ...again.plan, actions: [] })

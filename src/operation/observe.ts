@@ -13,11 +13,12 @@ import type { Loaded } from './manifest.js';
 /**
  * The live state, read for a plan of this mode (destroy does not look inside QEMU images). The
  * journal is read only through real directories and as a regular file, never through a link; so
- * are the other manifests' journals, whose objects this manifest's plan shows as theirs.
+ * are the other manifests' journals, whose objects this manifest's plan shows as theirs. `known`:
+ * this run's reading before its steps (collectState's `known`).
  */
-export async function observe(ctx: OperationContext, manifest: Manifest, mode: Mode): Promise<ObservedState> {
+export async function observe(ctx: OperationContext, manifest: Manifest, mode: Mode, known?: ObservedState): Promise<ObservedState> {
   await checkJournalPath(journalPath(ctx.stateDir, manifest.path));
-  const observed = await collectState(ctx.runner, manifest, { stateDir: ctx.stateDir, mode });
+  const observed = await collectState(ctx.runner, manifest, { stateDir: ctx.stateDir, mode, ...(known ? { known } : {}) });
   return { ...observed, others: await readOtherJournals(ctx.stateDir, manifest.path) };
 }
 

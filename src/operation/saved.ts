@@ -102,6 +102,6 @@ export async function applySavedPlan(ctx: OperationContext, input: Input, option
       return { outcome: 'no-changes', plan };
     }
     ctx.emit({ type: 'execution_start', plan, savedPlan: input.path });
-    return { outcome: await execute(ctx, loaded, plan, observed.journalPath, saved.target, options.rollback ?? true), plan };
+    return { outcome: await execute(ctx, loaded, plan, observed, saved.target, options.rollback ?? true), plan };
   });
 }

@@ -270,6 +270,12 @@ export interface CollectOptions {
   readonly mode?: 'apply' | 'destroy';
   /** where plan's probe views of QEMU images go (default: STATEDIR/probe/PID, so concurrent plans never meet) */
   readonly probeDir?: string;
+  /**
+   * This run's own earlier reading (apply's and destroy's check that the system converged): the
+   * kernel's partition parsers, and what a raw image holds when the manifest keeps it read-only,
+   * are taken from it. No step imgplan runs changes them; every live object is read again.
+   */
+  readonly known?: ObservedState;
 }
 
 /** Reads the live state the plan needs, once, through the runner. Changes nothing. */
@@ -279,7 +285,7 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     async () => { const r = await runProbe(runner, probes.LSBLK); return parsed(probes.LSBLK, () => parseLsblk(r.stdout)); },
     async () => { const r = await runProbe(runner, probes.LOSETUP); return parsed(probes.LOSETUP, () => parseLosetup(r.stdout)); },
     async () => { const r = await runProbe(runner, probes.FINDMNT); return parsed(probes.FINDMNT, () => parseFindmnt(r.stdout)); },
-    () => readKernel(runner),
+    async () => (opts.known ? undefined : readKernel(runner)),
     async () => (await runner.inspectPath(probes.UDEV_CONTROL_PATH)).kind !== 'missing',
     async () => (await runner.inspectPath(probes.DM_CONTROL_PATH)).kind !== 'missing',
     async () => {
@@ -288,8 +294,10 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     },
   ] as const);
   let loops = loopsNow;
-  const { release, config, kallsyms } = kernelRead;
-  const kernelBase = { release, partscan: partscanEvidence(release, config, kallsyms, blockDevices), udev, deviceMapper, kpartx };
+  const parsers = kernelRead
+    ? { release: kernelRead.release, partscan: partscanEvidence(kernelRead.release, kernelRead.config, kernelRead.kallsyms, blockDevices) }
+    : { release: opts.known!.kernel.release, partscan: opts.known!.kernel.partscan };
+  const kernelBase = { ...parsers, udev, deviceMapper, kpartx };
   let dmMaps: DmMap[] = [];
   if (deviceMapper) {
     // a host with device-mapper but without dmsetup has no kpartx either (it depends on it)
@@ -346,6 +354,8 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     wanted.add('whole');
     // LVM: a VG's PVs can be on any partition of any image of the manifest
     if (usesLvm) wanted.add('all');
+    const known = opts.known?.images[img.name];
+    if (known && !needsQemu(img) && img.access === 'read-only') return Promise.resolve(known);
     return collectImage(runner, img, wanted, lvNames, qctx);
   });
   for (const [i, img] of manifest.images.entries()) images[img.name] = observed[i]!;

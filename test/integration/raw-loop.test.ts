@@ -1,6 +1,6 @@
 import { readdirSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isRoot, useSandbox, kernelHas, sh } from './harness.js';
+import { isRoot, useSandbox, kernelHas, sh, sha256 } from './harness.js';
 import { read, runProtocol } from './protocol.js';
 
 const describeRoot = isRoot ? describe : describe.skip;
@@ -106,6 +106,48 @@ mounts:
       manifest: m, images: [img], createdDirs: [sb.path('var')],
       whileApplied: () => expect(read(sb.path('var/log/messages'))).toBe('boot ok\n'),
     });
+  });
+
+  it('the check that apply and destroy converged reads only live objects again: a read-only image\'s contents and the kernel\'s parsers come from the plan', async () => {
+    const ro = await sb.partitionedImage('ro.img', 48, 'dos', [{ size: '16M', fs: 'ext4', label: 'a' }, { fs: 'ext4', label: 'b' }]);
+    const rw = await sb.wholeImage('rw.img', 32, 'ext4', 'rw');
+    const roMount = `  - { what: ro/part2, where: ${sb.path('m/ro')} }\n`;
+    const only = sb.writeManifest('ro.yaml', `version: 1\nimages:\n  ro: { file: ro.img, format: raw }\nmounts:\n${roMount}`);
+    const both = sb.writeManifest('both.yaml', `version: 1
+images:
+  ro: { file: ro.img, format: raw }
+  rw: { file: rw.img, format: raw, access: read-write }
+mounts:
+${roMount}  - { what: rw, where: ${sb.path('m/rw')} }
+`);
+    const before = await sha256(ro);
+    // the probe commands of a run, from imgplan's debug log
+    const probes = async (args: string[]) => {
+      const r = await sb.imgplan([...args, '--auto-approve'], { env: { IMGPLAN_DEBUG: '1' } });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const ran = r.stderr.split('\n').flatMap((l) => (l.startsWith('debug: $ ') ? [l.slice('debug: $ '.length).replace(/ {2}→.*$/, '')] : []));
+      const count = (f: (c: string) => boolean) => ran.filter(f).length;
+      return {
+        table: (img: string) => count((c) => c === `sfdisk --json ${img}`),
+        signatures: (img: string) => count((c) => c.startsWith('blkid ') && c.endsWith(` ${img}`)),
+        live: count((c) => c.startsWith('losetup --list ')),
+        kernel: count((c) => c.includes('/proc/kallsyms')),
+      };
+    };
+    for (const args of [['apply', only], ['destroy', only], ['apply', both, '--allow-writes']]) {
+      const p = await probes(args);
+      const run = args.join(' ');
+      expect(p.live, `${run}: the loops are read before the steps and again after them`).toBe(2);
+      // read once, for the plan: no step changes the read-only image or which partition tables the kernel parses
+      expect(p.table(ro), run).toBe(1);
+      expect(p.signatures(ro), `${run}: the whole image and part2`).toBe(2);
+      expect(p.kernel, run).toBeLessThanOrEqual(1);
+      // a read-write image is read again: a read-write mount may change what it holds
+      if (args[1] === both) expect([p.table(rw), p.signatures(rw)], run).toEqual([2, 2]);
+    }
+    // destroy by the journal alone (a manifest with a read-write image does not load without --allow-writes)
+    expect((await sb.imgplan(['destroy', both, '--auto-approve'])).code).toBe(0);
+    expect(await sha256(ro), 'the read-only image must not change').toBe(before);
   });
 
   it('ext4 whose journal needs recovery mounts read-only without replay, image unchanged', async () => {

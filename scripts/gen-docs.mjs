@@ -50,7 +50,8 @@ const isGroup = (c) => help.visibleCommands(c).length > 0;
 const valueKind = (opt) => (!opt.required && !opt.optional ? undefined
   : /<(file|path)>/.test(opt.flags) ? 'file' : /<address>/.test(opt.flags) ? 'address' : 'text');
 /** What a positional argument is, for completion: by its name. */
-const argKind = (arg) => ({ manifest: 'manifest', 'manifest-or-plan': 'manifest-or-plan', plan: 'plan', command: 'command' })[arg.name()] ?? 'file';
+const argKind = (arg) => (arg.variadic && arg.name() === 'command' ? 'program'
+  : ({ manifest: 'manifest', 'manifest-or-plan': 'manifest-or-plan', plan: 'plan', command: 'command' })[arg.name()] ?? 'file');
 
 // ---------------------------------------------------------------------------------------------
 // roff
@@ -338,10 +339,12 @@ ${valued.map((v) => `    ${v}`).join('\n')}
   esac
 }
 
-# What positional argument N (from 0) of PATH is (manifest, manifest-or-plan, plan, command, file).
+# What positional argument N (from 0) of PATH is (manifest, manifest-or-plan, plan, command, program, file).
 _imgplan_arg() {
   case "$1|$2" in
-${leaves.flatMap((x) => help.visibleArguments(x.cmd).map((a, i) => `    ${shq(`${x.path}|${i}`)}) echo ${argKind(a)} ;;`)).join('\n')}
+${leaves.flatMap((x) => help.visibleArguments(x.cmd).flatMap((a, i) => [`    ${shq(`${x.path}|${i}`)}) echo ${argKind(a)} ;;`,
+    // exec's COMMAND ARG…: a program, then its arguments (files)
+    ...(argKind(a) === 'program' ? [`    ${shq(`${x.path}|`)}*) echo file ;;`] : [])])).join('\n')}
     'help|0') echo command ;;
   esac
 }
@@ -427,6 +430,7 @@ _imgplan() {
   case $kind in
     '') ;;
     command) mapfile -t COMPREPLY < <(compgen -W "$(_imgplan_subs '')" -- "$cur") ;;
+    program) mapfile -t COMPREPLY < <(compgen -c -- "$cur" | sort -u) ;;
     *) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(_imgplan_files "$kind" "$cur" | sort -u) ;;
   esac
   return 0
@@ -477,7 +481,8 @@ function zshCompletion() {
   return ret
 }`);
     } else {
-      const args = help.visibleArguments(x.cmd).map((a, i) => `'${i + 1}:${a.name()}:${zaction[argKind(a)]}'`);
+      // exec's COMMAND ARG…: zsh's own completion of a command line (_imgplan_program)
+      const args = help.visibleArguments(x.cmd).map((a, i) => (argKind(a) === 'program' ? `'*::${a.name()}:_imgplan_program'` : `'${i + 1}:${a.name()}:${zaction[argKind(a)]}'`));
       fns.push(`${zfn(x.path)}() {
   _arguments -s \\
     ${[...opts, ...args].join(' \\\n    ')}
@@ -498,6 +503,17 @@ function zshCompletion() {
 _imgplan_manifest() { _files -g '*.(yaml|yml)(-.)' }
 _imgplan_manifest_or_plan() { _files -g '*.(yaml|yml|plan)(-.)' }
 _imgplan_plan() { _files -g '*.plan(-.)' }
+# exec's COMMAND ARG…: words holds what follows the options, from the manifest (or from "--" when an
+# option came between); past it and "--", zsh completes a command line of its own
+_imgplan_program() {
+  local i=\${words[(i)--]}
+  if (( i < CURRENT )); then
+    shift $i words; (( CURRENT -= i ))
+  elif (( CURRENT > 1 )); then
+    shift words; (( CURRENT-- ))
+  fi
+  _normal
+}
 _imgplan_cmd_names() {
   local -a names
   names=(${help.visibleCommands(program).map((c) => c.name()).join(' ')})

@@ -11,6 +11,12 @@ export const EXIT = {
   stale: 6,
   locked: 7,
   internal: 70,
+  /** exec only: imgplan's own failure (the guest could not be opened, or not closed completely); the command's status is not passed on */
+  execFailed: 125,
+  /** exec only: the command was found but could not be run (as a shell's) */
+  execCannotRun: 126,
+  /** exec only: the command was not found (as a shell's) */
+  execNotFound: 127,
   interrupted: 130,
   terminated: 143,
 } as const;

@@ -13,10 +13,10 @@ import { renderPlan } from '../render/plan-text.js';
 import { printable } from '../printable.js';
 import { ExecaRunner } from '../runner/execa-runner.js';
 import { approver } from './prompt.js';
-import { err, out, stdoutStyle, view } from './view.js';
+import { err, out, STDOUT, stdoutStyle, view, type Sink } from './view.js';
 
 /** An error's text as it reaches the terminal: its lines kept, anything else that could act on the terminal escaped. */
-const shown = (s: string) => s.split('\n').map(printable).join('\n');
+export const shown = (s: string) => s.split('\n').map(printable).join('\n');
 
 export type Name = 'plan' | 'apply' | 'destroy' | 'validate' | 'show' | 'graph';
 
@@ -52,17 +52,18 @@ export function exitCode(outcome: Outcome, detailedExitcode = false): ExitCode {
 const stateDir = () => process.env.IMGPLAN_STATE_DIR || DEFAULT_STATE_DIR;
 const isRoot = () => typeof process.getuid !== 'function' || process.getuid() === 0;
 
-function context(json: boolean): OperationContext {
+/** What an operation runs with: the real runner, the state folder, and the view (text for people on `sink`). */
+export function context(json: boolean, sink: Sink = STDOUT): OperationContext {
   return {
     runner: new ExecaRunner(process.env.IMGPLAN_DEBUG ? (l) => err(`debug: ${l}\n`) : undefined),
     stateDir: stateDir(),
-    emit: view(json, (o) => exitCode(o)),
+    emit: view(json, (o) => exitCode(o), sink),
   };
 }
 
-const lockTimeout = (options: Options) => options.lockTimeout === undefined ? {} : { lockTimeoutSeconds: Number(options.lockTimeout) };
+export const lockTimeout = (options: Options) => options.lockTimeout === undefined ? {} : { lockTimeoutSeconds: Number(options.lockTimeout) };
 
-function requireRoot(what: string): void {
+export function requireRoot(what: string): void {
   if (!isRoot()) {
     throw new ImgplanError(`${what} needs root: it attaches loop devices and mounts filesystems`, EXIT.invalid, `run it as root: sudo imgplan ${what} …`);
   }

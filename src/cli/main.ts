@@ -19,7 +19,8 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      return 3;
+      // exec's own failures are 125, so that its other statuses are the command's (README "exec")
+      return argv.slice(2).find((a) => !a.startsWith('-')) === 'exec' ? 125 : 3;
     }
     throw e;
   }

@@ -34,6 +34,14 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     { command: 'imgplan destroy rescue.yaml --auto-approve', says: 'without asking (needed when stdin is not a terminal)' },
     { command: 'imgplan destroy rescue.yaml --target attach:web01/part1', says: 'recovery: that loop device and what stands on it' },
   ],
+  exec: [
+    { command: 'imgplan exec rescue.yaml -- cat etc/hostname', says: 'open the guest, run one command in its root (the first mount), close it again' },
+    { command: 'imgplan exec rescue.yaml', says: 'a shell in the guest\'s tree; exiting it unmounts and detaches' },
+    {
+      command: 'imgplan exec rescue.yaml --auto-approve -- tar -C "$IMGPLAN_ROOT" -czf /srv/web01-etc.tgz etc',
+      says: 'unattended: exits with tar\'s status (125 if imgplan failed)',
+    },
+  ],
   validate: [
     { command: 'imgplan validate rescue.yaml', says: 'check the manifest (schema and rules); reads no image' },
     { command: 'imgplan validate evidence.yaml --allow-writes', says: 'a manifest with access: read-write' },
@@ -68,6 +76,7 @@ export function examplesText(examples: readonly Example[]): string {
 /** What the program's actions call: each command's runner, and where it leaves the exit code. */
 export interface Actions {
   run(name: import('./commands.js').Name, file: string, options: Record<string, unknown>): Promise<number>;
+  exec(manifest: string, command: readonly string[], options: Record<string, unknown>): Promise<number>;
   captureState(manifest: string, out: string, scenario: string): Promise<number>;
   complete(what: string, file: string | undefined): Promise<number>;
   exit(code: number): void;
@@ -76,13 +85,14 @@ export interface Actions {
 /** The actions main.ts gives: the commands, loaded when one runs. */
 export const defaultActions = (exit: (code: number) => void): Actions => ({
   run: async (name, file, options) => (await import('./commands.js')).runCommand(name, file, options),
+  exec: async (manifest, command, options) => (await import('./exec.js')).execCommand(manifest, command, options),
   captureState: async (manifest, out, scenario) => (await import('./commands.js')).captureState(manifest, out, scenario),
   complete: async (what, file) => (await import('./complete.js')).complete(what, file),
   exit,
 });
 
 /** Actions that do nothing: for walking the program (documentation, completion) without running it. */
-const inert: Actions = { run: async () => 0, captureState: async () => 0, complete: async () => 0, exit: () => undefined };
+const inert: Actions = { run: async () => 0, exec: async () => 0, captureState: async () => 0, complete: async () => 0, exit: () => undefined };
 
 /** imgplan's command line: every command, argument and option, with its help text and examples. */
 export function buildProgram(actions: Actions = inert): Command {
@@ -131,6 +141,16 @@ export function buildProgram(actions: Actions = inert): Command {
     .option('--target <address>', 'only this object and what depends on it (recovery)')
     .option(...lockTimeout)
     .action(run('destroy'));
+  withExamples(program.command('exec'), 'exec')
+    .description('apply, run COMMAND in the guest\'s tree, then destroy, always (after a failure, Ctrl-C or SIGTERM too); exits with COMMAND\'s status')
+    .argument('<manifest>', 'manifest file')
+    .argument('[command...]', 'the command and its arguments, after "--" (default: $SHELL)')
+    .option('--auto-approve', 'do not ask; required when stdin is not a terminal')
+    .option(...lockTimeout)
+    .option('--allow-writes', 'permit images with access: read-write')
+    .action(async (manifest: string, command: string[], options: Record<string, unknown>) => {
+      actions.exit(await actions.exec(manifest, command, options));
+    });
   withExamples(program.command('validate'), 'validate')
     .description('check the manifest against the schema and its rules; reads nothing else')
     .argument(...manifestArg)

@@ -34,11 +34,11 @@ function summaryJson(e: ChangeSummary, exitCode: (o: Outcome) => ExitCode): obje
     };
 }
 
-function summaryText(e: ChangeSummary): void {
+function summaryText(e: ChangeSummary, write: (s: string) => void): void {
   const Mode = e.mode === 'apply' ? 'Apply' : 'Destroy';
   if (e.ok) {
     // an empty plan says "No changes" itself
-    if (e.outcome === 'applied') out(`\n${Mode} complete! ${e.add} added, ${e.change} changed, ${e.destroy} destroyed.\n`);
+    if (e.outcome === 'applied') write(`\n${Mode} complete! ${e.add} added, ${e.change} changed, ${e.destroy} destroyed.\n`);
     return;
   }
   const f = e.failure;
@@ -52,12 +52,21 @@ function summaryText(e: ChangeSummary): void {
   if (f.interrupted) err(`Stopped by ${f.interrupted}.\n`);
 }
 
+/** Where the text for people goes: stdout, or stderr when stdout is another program's (exec). */
+export interface Sink {
+  readonly stream: NodeJS.WriteStream;
+  readonly write: (s: string) => void;
+  readonly style: () => ReturnType<typeof styleFor>;
+}
+export const STDOUT: Sink = { stream: process.stdout, write: out, style: stdoutStyle };
+export const STDERR: Sink = { stream: process.stderr, write: err, style: stderrStyle };
+
 /**
  * Renders an operation's events as they come: as text for people (the plan and progress on
- * stdout, problems on stderr) or, with --json, as one JSON object per line on stdout (README
- * "JSON"), with what people need on stderr still.
+ * `sink`, stdout by default; problems on stderr) or, with --json, as one JSON object per line on
+ * stdout (README "JSON"), with what people need on stderr still.
  */
-export function view(json: boolean, exitCode: (o: Outcome) => ExitCode): (e: OperationEvent) => void {
+export function view(json: boolean, exitCode: (o: Outcome) => ExitCode, sink: Sink = STDOUT): (e: OperationEvent) => void {
   return (e) => {
     switch (e.type) {
       case 'diagnostics':
@@ -82,14 +91,14 @@ export function view(json: boolean, exitCode: (o: Outcome) => ExitCode): (e: Ope
         return;
       case 'planned_changes':
         if (json) jsonLine({ type: 'planned_changes', plan: planToJson(e.plan) });
-        else out(renderPlan(e.plan, stdoutStyle()));
+        else sink.write(renderPlan(e.plan, sink.style()));
         return;
       case 'execution_start':
-        if (!json) out(e.savedPlan ? `\nApplying the saved plan ${e.savedPlan} (the saved plan is the approval).\n\n` : '\n');
+        if (!json) sink.write(e.savedPlan ? `\nApplying the saved plan ${e.savedPlan} (the saved plan is the approval).\n\n` : '\n');
         return;
       case 'change_summary':
         if (json) jsonLine(summaryJson(e, exitCode));
-        else summaryText(e);
+        else summaryText(e, sink.write);
         return;
       case 'not_converged':
         err('\nimgplan: internal error: the system did not converge; a new plan right after still has changes:\n');
@@ -120,7 +129,7 @@ export function view(json: boolean, exitCode: (o: Outcome) => ExitCode): (e: Ope
       default:
         // step_start … rollback_step, from the executor as they are
         if (json) jsonLine(e);
-        else out(`${progressText(e)}\n`);
+        else sink.write(`${progressText(e)}\n`);
     }
   };
 }

@@ -8,6 +8,9 @@ export { captureState, type CaptureOptions } from './capture.js';
 export { DEFAULT_LOCK_TIMEOUT_SECONDS, type ChangeOptions, type ChangeResult } from './change.js';
 export { readInput, type Input, type OperationContext } from './context.js';
 export { destroy } from './destroy.js';
+export {
+  closed, commandStatus, execManifest, execSetting, mountVariable, type CommandEnd, type ExecOptions, type ExecPhase, type ExecResult, type ExecSetting,
+} from './exec.js';
 export type { ChangeSummary, Emit, Mode, OperationEvent, Outcome, StepFailure } from './events.js';
 export { BadLockTimeoutError } from './lock.js';
 export { plan, type PlanOptions, type PlanResult } from './plan.js';

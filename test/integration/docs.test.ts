@@ -70,7 +70,7 @@ describe('--help', () => {
     const words = [...command.split(/\s*[|>]/)[0]!.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
     expect(words[0]).toBe('imgplan');
     const ran: string[] = [];
-    const p = buildProgram({ run: async (n) => (ran.push(n), 0), captureState: async () => (ran.push('capture-state'), 0), complete: async () => 0, exit: () => {} });
+    const p = buildProgram({ run: async (n) => (ran.push(n), 0), exec: async () => (ran.push('exec'), 0), captureState: async () => (ran.push('capture-state'), 0), complete: async () => 0, exit: () => {} });
     p.configureOutput({ writeOut: () => {}, writeErr: () => {} });
     await expect(p.parseAsync(words.slice(1), { from: 'user' }).then(() => 'parsed', (e: { code?: string }) => e.code))
       .resolves.toMatch(/^(parsed|commander\.helpDisplayed)$/);
@@ -154,7 +154,7 @@ _imgplan; printf '%s\\n' "\${COMPREPLY[@]}"`;
 
   it('completes commands and subcommands', () => {
     expect(bash('imgplan', 'pl')).toEqual(['plan']);
-    expect(bash('imgplan', '')).toEqual(['plan', 'apply', 'destroy', 'validate', 'show', 'graph', 'debug', 'help']);
+    expect(bash('imgplan', '')).toEqual(['plan', 'apply', 'destroy', 'exec', 'validate', 'show', 'graph', 'debug', 'help']);
     expect(bash('imgplan', 'debug', 'c')).toEqual(['capture-state']);
   });
 
@@ -171,6 +171,12 @@ _imgplan; printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(bash('imgplan', 'apply', '')).toEqual(['other.yml', 'rescue.yaml', 'saved.plan', 'sub']);
     expect(bash('imgplan', 'show', '')).toEqual(['saved.plan', 'sub']);
     expect(bash('imgplan', 'plan', '--lock-timeout', '')).toEqual([]);
+  });
+
+  it('completes exec\'s command after the manifest: a program, then its arguments as files', () => {
+    expect(bash('imgplan', 'exec', '')).toEqual(['other.yml', 'rescue.yaml', 'sub']);
+    expect(bash('imgplan', 'exec', 'rescue.yaml', '--', 'lsbl')).toEqual(['lsblk']);
+    expect(bash('imgplan', 'exec', 'rescue.yaml', '--', 'cat', 'oth')).toEqual(['other.yml']);
   });
 
   it('completes --target with the manifest\'s addresses, also after a ":" that bash splits at', () => {
@@ -193,11 +199,11 @@ describe.runIf(has('zsh'))('zsh completion', () => {
 
   it('completes commands, options, manifests and addresses in an interactive zsh', () => {
     const lines = ['imgplan pl', 'imgplan apply --auto', 'imgplan validate oth', 'imgplan show sa', 'imgplan debug cap',
-      `imgplan plan rescue.yaml --target mount:${work}/mnt/web01/`, 'imgplan destroy rescue.yaml --target nb'];
+      `imgplan plan rescue.yaml --target mount:${work}/mnt/web01/`, 'imgplan destroy rescue.yaml --target nb', 'imgplan exec rescue.yaml -- lsbl'];
     const r = spawnSync('zsh', [join(ROOT, 'test/support/zsh-complete.zsh'), join(share, 'zsh/site-functions'), work, bin, ...lines],
       { encoding: 'utf8', timeout: 60_000 });
     expect(r.stdout.split('\n').filter(Boolean)).toEqual(['imgplan plan', 'imgplan apply --auto-approve', 'imgplan validate other.yml',
       'imgplan show saved.plan', 'imgplan debug capture-state', `imgplan plan rescue.yaml --target mount:${work}/mnt/web01/boot`,
-      'imgplan destroy rescue.yaml --target nbd:data']);
+      'imgplan destroy rescue.yaml --target nbd:data', 'imgplan exec rescue.yaml -- lsblk']);
   });
 });

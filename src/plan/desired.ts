@@ -18,6 +18,7 @@ const TRUSTED_MEANS: Readonly<Record<string, string>> = {
 };
 import { formatMismatch, qemuDisks, type DesiredExport, type DesiredNbd, type QemuDisk } from '../qemu/backend.js';
 import { missingToolHint } from '../errors.js';
+import { pastEndProblem, rejectedGptProblem } from './truncated.js';
 
 /** How an attach exposes the filesystem(s) the manifest needs. */
 export type AttachMethod = 'offset-loop' | 'partscan-loop' | 'kpartx-loop' | 'whole-loop';
@@ -162,6 +163,11 @@ export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, 
   };
   const qemuObj = view?.export ?? nbd;
   const withQemu = qemuObj ? { qemu: qemuObj } : {};
+  const gptProblem = rejectedGptProblem(img, o, base.imageSize, m.at);
+  if (gptProblem) {
+    diags.push(gptProblem);
+    return undefined;
+  }
   if (src.kind === 'whole') {
     if (o.table) {
       const parts = describeParts(o.table.partitions);
@@ -186,6 +192,11 @@ export function locateStorage(src: Storage, img: ImageSpec, obs: ObservedState, 
   if (!part) {
     diags.push(error('no-such-partition', `image ${img.name} has no partition ${src.number}`, m.at,
       `its ${o.table.label} partition table has: ${describeParts(o.table.partitions)}`));
+    return undefined;
+  }
+  const cut = pastEndProblem(img, o.table, src.number, base.imageSize, m.at);
+  if (cut) {
+    diags.push(cut);
     return undefined;
   }
   if (o.table.label === 'dos' && MBR_EXTENDED_TYPES.has(part.type)) {

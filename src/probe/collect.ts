@@ -9,6 +9,7 @@ import { boundedReader, MalformedImageError, readBudget } from './bytes.js';
 import { joinDm, parseDmInfo, parseDmTable, type DmMap } from './dmsetup.js';
 import * as probes from './commands.js';
 import { parseFindmnt } from './findmnt.js';
+import { readGpt, type GptLayout } from './gpt.js';
 import { parseLosetup, type LoopDevice } from './losetup.js';
 import { parseLsblk, type BlockDevice } from './lsblk.js';
 import { inspectLvmPv, type LvmPv } from './lvm-metadata.js';
@@ -89,7 +90,7 @@ interface QemuContext {
    */
   readonly served: (image: string) => { readonly path: string; readonly via: 'nbd' | 'export'; readonly writesImage: boolean } | undefined;
   readonly probePaths: (image: string) => ExportPaths;
-  /** destroy needs no image contents */
+  /** destroy needs no image contents (raw or QEMU): only the image file's identity */
   readonly contents: boolean;
 }
 
@@ -98,6 +99,8 @@ async function collectImage(runner: Runner, img: ImageSpec, wanted: ReadonlySet<
   const file = img.file;
   const stat = await runner.inspectPath(file);
   if (stat.kind !== 'file') return { file, stat, table: null, contents: {} };
+  // destroy goes by the journal and the live objects: what an image holds changes none of its steps
+  if (!q.contents) return { file, stat, table: null, contents: {} };
   if (!needsQemu(img)) {
     const o = await readContents(runner, img.name, file, stat.size ?? 0, wanted, lvNames);
     // nothing recognisable in a "raw" image: say so if QEMU sees another format (a qcow2 named raw)
@@ -106,7 +109,6 @@ async function collectImage(runner: Runner, img: ImageSpec, wanted: ReadonlySet<
     const probe = await runner.run(qemuImgProbe(file, false)).then((r) => (r.failure ? undefined : parseQemuImgInfo(r.stdout)[0]), () => undefined);
     return { ...o, file, stat, ...(probe && probe.format !== 'raw' ? { qemu: { probe } } : {}) };
   }
-  if (!q.contents) return { file, stat, table: null, contents: {} };
   const served = q.served(img.name);
   const qemu = await inspectQemuImage(runner, img, served?.writesImage ?? false);
   if (!qemu.chain || qemu.problem || (qemu.inUse && !img.allowLive)) return { file, stat, table: null, contents: {}, qemu };
@@ -210,14 +212,25 @@ async function readContents(runner: Runner, image: string, file: string, size: n
   // an NTFS or FAT boot sector ends in 55AA like an MBR, and sfdisk reads it as an empty dos
   // table; blkid knows better: a filesystem at offset 0 and no PTTYPE means no partition table
   if (table && contents.whole?.TYPE && !contents.whole.PTTYPE && table.partitions.length === 0) table = null;
+  // sfdisk falls back to the protective MBR of a GPT it rejects (a copy cut short has no backup header): read the primary one
+  let rejectedGpt: GptLayout | null | undefined;
+  if (table?.label === 'dos' && table.partitions.length === 1 && table.partitions[0]!.type.toLowerCase() === 'ee') {
+    const reader = boundedReader(async (offset: number, length: number) => {
+      await view?.fill(offset, Math.max(0, Math.min(length, size - offset)));
+      return (await runner.readBytes(file, offset, length)) ?? new Uint8Array();
+    }, budget);
+    rejectedGpt = await readGpt(reader).catch((e: unknown) => {
+      throw e instanceof MalformedImageError ? new ImageContentError(image, 'whole', 'GPT partition table', e.message) : e;
+    }) ?? null;
+  }
   if (table) {
     for (const p of table.partitions) {
       const key = `part${p.number}`;
       if (wanted.has(key) || wanted.has('all')) await probeRange(key, { offset: p.start * table.sectorSize, size: p.size * table.sectorSize });
     }
   }
-  return { table, contents, ...(Object.keys(ntfs).length ? { ntfs } : {}), ...(Object.keys(lvm).length ? { lvm } : {}),
-    ...(Object.keys(lvContents).length ? { lvContents } : {}) };
+  return { table, contents, ...(rejectedGpt !== undefined ? { rejectedGpt } : {}), ...(Object.keys(ntfs).length ? { ntfs } : {}),
+    ...(Object.keys(lvm).length ? { lvm } : {}), ...(Object.keys(lvContents).length ? { lvContents } : {}) };
 }
 
 /**
@@ -266,7 +279,7 @@ async function readKernel(runner: Runner): Promise<{ release: string; config: st
 
 export interface CollectOptions {
   readonly stateDir: string;
-  /** what the state is read for (default apply); destroy: the journal and live objects only, QEMU images are not opened */
+  /** what the state is read for (default apply); destroy: the journal and live objects only, no image's contents are read */
   readonly mode?: 'apply' | 'destroy';
   /** where plan's probe views of QEMU images go (default: STATEDIR/probe/PID, so concurrent plans never meet) */
   readonly probeDir?: string;

@@ -1,3 +1,4 @@
+import type { GptLayout } from './gpt.js';
 import type { Journal, OtherJournals } from '../journal/format.js';
 import type { PathInfo } from '../runner/runner.js';
 import type { BlkidInfo } from './blkid.js';
@@ -98,6 +99,11 @@ export interface ImageObservation {
   readonly lvContents?: Readonly<Record<string, BlkidInfo>>;
   /** what Windows left on each NTFS among contents, by the same keys */
   readonly ntfs?: Readonly<Record<string, NtfsHealth>>;
+  /**
+   * sfdisk saw only a GPT's protective MBR (it rejected the GPT): the primary GPT as imgplan reads
+   * it (src/probe/gpt.ts), or null when there is none whose header checks out
+   */
+  readonly rejectedGpt?: GptLayout | null;
 }
 
 /** The live state, captured once per run through the Runner, as plain data. */

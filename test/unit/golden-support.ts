@@ -23,9 +23,9 @@ export function manifestFor(state: string, file = 'manifest.yaml', allowWrites =
 }
 
 /** Replays the recorded probes through the product's own collect code. */
-export async function observed(state: string, manifest: Manifest): Promise<ObservedState> {
+export async function observed(state: string, manifest: Manifest, mode: 'apply' | 'destroy' = 'apply'): Promise<ObservedState> {
   const rec = recording(state);
   return collectState(new FixtureRunner(rec, state), manifest, {
-    stateDir: String(rec.meta.state_dir), ...(rec.meta.probe_dir ? { probeDir: String(rec.meta.probe_dir) } : {}),
+    stateDir: String(rec.meta.state_dir), mode, ...(rec.meta.probe_dir ? { probeDir: String(rec.meta.probe_dir) } : {}),
   });
 }

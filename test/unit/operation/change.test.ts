@@ -51,6 +51,14 @@ describe('operation: apply and destroy from a manifest, over recorded states', (
     expect(r.plan?.actions.every((a) => a.action === 'delete')).toBe(true);
   });
 
+  it('destroy reads no image\'s contents (no sfdisk, blkid or qemu-img): it goes by the journal and the live objects', async () => {
+    const h = at('rescue/applied');
+    const r = await destroy(h.ctx, h.manifest(), { approve: async () => false });
+    expect(r.plan?.actions.map((a) => a.address)).toContain('attach:web01/part3');
+    expect(h.probed.map((c) => c[0])).toEqual(expect.arrayContaining(['lsblk', 'losetup', 'findmnt']));
+    expect(h.probed.filter((c) => ['sfdisk', 'blkid', 'qemu-img'].includes(c[0]!))).toEqual([]);
+  });
+
   it('apply of a manifest with errors stops at its diagnostics, before the lock', async () => {
     const h = at('rescue/applied');
     const r = await apply(h.ctx, { path: h.manifest().path, text: 'version: 1\nimages: [not, a, map]\n' }, { approve: async () => true, lockTimeoutSeconds: Number.NaN });

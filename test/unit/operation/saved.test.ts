@@ -14,7 +14,7 @@ import { recordedStates } from './support.js';
 /** A plan saved on one recorded state (what `plan --out` writes), as the file apply reads. */
 async function savedOn(state: string, mode: 'apply' | 'destroy' = 'apply') {
   const { manifest } = manifestFor(state);
-  const obs = await observed(state, manifest);
+  const obs = await observed(state, manifest, mode);
   const p = makePlan(manifest, obs, { mode }).plan!;
   return { path: '/srv/runbooks/rescue.plan', text: encodeSavedPlan(p, planFacts(manifest, obs), '0.1.0'), plan: p };
 }

@@ -10,7 +10,7 @@ import { GOLDEN, recording } from '../golden-support.js';
 
 /**
  * An operation context over a recorded state (test/golden/STATE/state.json): probes are
- * replayed; a mutating command fails as a step would ("refused by the test") and is kept in
+ * replayed (and kept in `probed`); a mutating command fails as a step would ("refused by the test") and is kept in
  * `mutations`; the lock is taken, and the journal written, in a temporary folder; events are kept in `events`; the
  * manifest a saved plan names is read from `files` (by `manifest()`, at its recorded path).
  */
@@ -22,9 +22,13 @@ export function recorded(state: string) {
   const rec = JSON.parse(JSON.stringify(recording(state)).split(recordedDir).join(join(lockDir, 'state'))) as Recording;
   const fixture = new FixtureRunner(rec, state);
   const mutations: string[][] = [];
+  const probed: string[][] = [];
   const runner: Runner = {
     run: async (cmd) => {
-      if (cmd.effect !== 'changes') return fixture.run(cmd);
+      if (cmd.effect !== 'changes') {
+        probed.push([...cmd.argv]);
+        return fixture.run(cmd);
+      }
       mutations.push([...cmd.argv]);
       return { argv: cmd.argv, exitCode: 1, stdout: '', stderr: 'refused by the test', failure: 'exit-code' };
     },
@@ -51,7 +55,7 @@ export function recorded(state: string) {
   };
   const types = () => events.map((e) => e.type);
   const cleanup = () => rmSync(lockDir, { recursive: true, force: true });
-  return { ctx, events, types, mutations, manifest, files, cleanup };
+  return { ctx, events, types, mutations, probed, manifest, files, cleanup };
 }
 
 /** Fails the test if anything below the CLI wrote to stdout or stderr. */

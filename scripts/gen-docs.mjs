@@ -343,8 +343,8 @@ ${valued.map((v) => `    ${v}`).join('\n')}
 _imgplan_arg() {
   case "$1|$2" in
 ${leaves.flatMap((x) => help.visibleArguments(x.cmd).flatMap((a, i) => [`    ${shq(`${x.path}|${i}`)}) echo ${argKind(a)} ;;`,
-    // exec's COMMAND ARG…: a program, then its arguments (files)
-    ...(argKind(a) === 'program' ? [`    ${shq(`${x.path}|`)}*) echo file ;;`] : [])])).join('\n')}
+    // a variadic argument goes on (exec's COMMAND ARG…: a program, then its arguments, files)
+    ...(a.variadic ? [`    ${shq(`${x.path}|`)}*) echo ${argKind(a) === 'program' ? 'file' : argKind(a)} ;;`] : [])])).join('\n')}
     'help|0') echo command ;;
   esac
 }
@@ -482,7 +482,8 @@ function zshCompletion() {
 }`);
     } else {
       // exec's COMMAND ARG…: zsh's own completion of a command line (_imgplan_program)
-      const args = help.visibleArguments(x.cmd).map((a, i) => (argKind(a) === 'program' ? `'*::${a.name()}:_imgplan_program'` : `'${i + 1}:${a.name()}:${zaction[argKind(a)]}'`));
+      const args = help.visibleArguments(x.cmd).map((a, i) => (argKind(a) === 'program' ? `'*::${a.name()}:_imgplan_program'`
+        : `'${a.variadic ? '*' : i + 1}:${a.name()}:${zaction[argKind(a)]}'`));
       fns.push(`${zfn(x.path)}() {
   _arguments -s \\
     ${[...opts, ...args].join(' \\\n    ')}

@@ -1,7 +1,7 @@
 import { EXIT, ImgplanError, ProbeError, type ExitCode } from '../errors.js';
 import { DEFAULT_STATE_DIR } from '../journal/format.js';
 import {
-  apply, BadLockTimeoutError, captureState as capture, destroy, plan, readInput, show, validate,
+  apply, BadLockTimeoutError, captureState as capture, destroy, inspect, plan, readInput, show, validate,
   type Input, type OperationContext, type Outcome,
 } from '../operation/index.js';
 import { SavedPlanError } from '../plan/codec.js';
@@ -9,6 +9,7 @@ import { UnknownTargetError } from '../plan/target.js';
 import { isEmptyPlan } from '../plan/types.js';
 import { renderDot } from '../render/plan-dot.js';
 import { planToJson } from '../render/plan-json.js';
+import { renderInspect } from '../render/inspect-text.js';
 import { renderPlan } from '../render/plan-text.js';
 import { printable } from '../printable.js';
 import { ExecaRunner } from '../runner/execa-runner.js';
@@ -143,6 +144,22 @@ export async function runCommand(name: Name, file: string, options: Options): Pr
     }
     if (e instanceof ImgplanError) {
       // a message may quote image bytes (a malformed structure's text) or a tool's output: shown, never interpreted
+      if (e.message) err(`imgplan: ${e instanceof ProbeError ? '' : 'error: '}${shown(e.message)}\n`);
+      if (e.hint) err(`  hint: ${shown(e.hint)}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}
+
+/** `imgplan inspect IMAGE…`: the report as text or JSON on stdout. */
+export async function inspectCommand(images: readonly string[], options: { format?: string; json?: boolean }): Promise<ExitCode> {
+  try {
+    const report = await inspect(context(false), images, { format: options.format ?? 'raw' });
+    out(options.json === true ? `${JSON.stringify(report, null, 2)}\n` : renderInspect(report));
+    return report.images.some((i) => i.problems.length) ? EXIT.failedCleanly : EXIT.ok;
+  } catch (e) {
+    if (e instanceof ImgplanError) {
       if (e.message) err(`imgplan: ${e instanceof ProbeError ? '' : 'error: '}${shown(e.message)}\n`);
       if (e.hint) err(`  hint: ${shown(e.hint)}\n`);
       return e.exitCode;

@@ -34,6 +34,10 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     { command: 'imgplan destroy rescue.yaml --auto-approve', says: 'without asking (needed when stdin is not a terminal)' },
     { command: 'imgplan destroy rescue.yaml --target attach:web01/part1', says: 'recovery: that loop device and what stands on it' },
   ],
+  inspect: [
+    { command: 'imgplan inspect web01.img', says: 'partitions, filesystems, LVM and Windows state of a raw image; attaches and mounts nothing' },
+    { command: 'imgplan inspect --format qcow2 web01.qcow2 --json', says: 'a QEMU image (its format is given, never guessed), as JSON' },
+  ],
   exec: [
     { command: 'imgplan exec rescue.yaml -- cat etc/hostname', says: 'open the guest, run one command in its root (the first mount), close it again' },
     { command: 'imgplan exec rescue.yaml', says: 'a shell in the guest\'s tree; exiting it unmounts and detaches' },
@@ -76,6 +80,7 @@ export function examplesText(examples: readonly Example[]): string {
 /** What the program's actions call: each command's runner, and where it leaves the exit code. */
 export interface Actions {
   run(name: import('./commands.js').Name, file: string, options: Record<string, unknown>): Promise<number>;
+  inspect(images: readonly string[], options: Record<string, unknown>): Promise<number>;
   exec(manifest: string, command: readonly string[], options: Record<string, unknown>): Promise<number>;
   captureState(manifest: string, out: string, scenario: string): Promise<number>;
   complete(what: string, file: string | undefined): Promise<number>;
@@ -85,6 +90,7 @@ export interface Actions {
 /** The actions main.ts gives: the commands, loaded when one runs. */
 export const defaultActions = (exit: (code: number) => void): Actions => ({
   run: async (name, file, options) => (await import('./commands.js')).runCommand(name, file, options),
+  inspect: async (images, options) => (await import('./commands.js')).inspectCommand(images, options),
   exec: async (manifest, command, options) => (await import('./exec.js')).execCommand(manifest, command, options),
   captureState: async (manifest, out, scenario) => (await import('./commands.js')).captureState(manifest, out, scenario),
   complete: async (what, file) => (await import('./complete.js')).complete(what, file),
@@ -92,7 +98,9 @@ export const defaultActions = (exit: (code: number) => void): Actions => ({
 });
 
 /** Actions that do nothing: for walking the program (documentation, completion) without running it. */
-const inert: Actions = { run: async () => 0, exec: async () => 0, captureState: async () => 0, complete: async () => 0, exit: () => undefined };
+const inert: Actions = {
+  run: async () => 0, inspect: async () => 0, exec: async () => 0, captureState: async () => 0, complete: async () => 0, exit: () => undefined,
+};
 
 /** imgplan's command line: every command, argument and option, with its help text and examples. */
 export function buildProgram(actions: Actions = inert): Command {
@@ -141,6 +149,14 @@ export function buildProgram(actions: Actions = inert): Command {
     .option('--target <address>', 'only this object and what depends on it (recovery)')
     .option(...lockTimeout)
     .action(run('destroy'));
+  withExamples(program.command('inspect'), 'inspect')
+    .description('show what disk images hold (partitions, filesystems, LVM, Windows state); attaches, mounts and writes nothing')
+    .argument('<image...>', 'image files')
+    .option('--format <format>', 'the images\' format: raw (default), qcow2, vmdk, vdi, vhdx, vpc; never guessed', 'raw')
+    .option('--json', 'as JSON (schemas/inspect.schema.json)')
+    .action(async (images: string[], options: Record<string, unknown>) => {
+      actions.exit(await actions.inspect(images, options));
+    });
   withExamples(program.command('exec'), 'exec')
     .description('apply, run COMMAND in the guest\'s tree, then destroy, always (after a failure, Ctrl-C or SIGTERM too); exits with COMMAND\'s status')
     .argument('<manifest>', 'manifest file')

@@ -94,7 +94,12 @@ interface QemuContext {
   readonly contents: boolean;
 }
 
-async function collectImage(runner: Runner, img: ImageSpec, wanted: ReadonlySet<string>, lvNames: ReadonlySet<string>,
+/** LV names whose filesystem is read (every one, for inspect) */
+interface Names {
+  has(name: string): boolean;
+}
+
+async function collectImage(runner: Runner, img: ImageSpec, wanted: ReadonlySet<string>, lvNames: Names,
   q: QemuContext): Promise<ImageObservation> {
   const file = img.file;
   const stat = await runner.inspectPath(file);
@@ -158,7 +163,7 @@ async function readTable(runner: Runner, image: string, file: string, size: numb
  * QEMU image, or plan's probe view of one (`view`: every range is filled before it is read).
  */
 async function readContents(runner: Runner, image: string, file: string, size: number, wanted: ReadonlySet<string>,
-  lvNames: ReadonlySet<string>, view?: ProbeView): Promise<Omit<ImageObservation, 'file' | 'stat'>> {
+  lvNames: Names, view?: ProbeView): Promise<Omit<ImageObservation, 'file' | 'stat'>> {
   let table = await readTable(runner, image, file, size, view);
   const fill = async (r: { offset: number; length: number }) => {
     for (const e of rangeEnds(r)) await view?.fill(e.offset, e.length);
@@ -229,6 +234,11 @@ async function readContents(runner: Runner, image: string, file: string, size: n
       if (wanted.has(key) || wanted.has('all')) await probeRange(key, { offset: p.start * table.sectorSize, size: p.size * table.sectorSize });
     }
   }
+  // what the rejected GPT's partitions hold, where they lie wholly inside the image (inspect: every one)
+  for (const p of rejectedGpt?.partitions ?? []) {
+    const range = { offset: p.start * rejectedGpt!.sectorSize, size: p.size * rejectedGpt!.sectorSize };
+    if (wanted.has('all') && range.offset + range.size <= size) await probeRange(`part${p.number}`, range);
+  }
   return { table, contents, ...(rejectedGpt !== undefined ? { rejectedGpt } : {}), ...(Object.keys(ntfs).length ? { ntfs } : {}),
     ...(Object.keys(lvm).length ? { lvm } : {}), ...(Object.keys(lvContents).length ? { lvContents } : {}) };
 }
@@ -289,6 +299,8 @@ export interface CollectOptions {
    * are taken from it. No step imgplan runs changes them; every live object is read again.
    */
   readonly known?: ObservedState;
+  /** every partition's and every LV's contents, not only what the manifest mounts (inspect) */
+  readonly readAll?: boolean;
 }
 
 /** Reads the live state the plan needs, once, through the runner. Changes nothing. */
@@ -356,7 +368,7 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
 
   const images: Record<string, ImageObservation> = {};
   const usesLvm = manifest.mounts.some((m) => m.source.kind === 'lv') || manifest.images.some((i) => i.volumeGroups.length > 0);
-  const lvNames = new Set(manifest.mounts.flatMap((m) => (m.source.kind === 'lv' ? [m.source.lv] : [])));
+  const lvNames: Names = opts.readAll ? { has: () => true } : new Set(manifest.mounts.flatMap((m) => (m.source.kind === 'lv' ? [m.source.lv] : [])));
   // each image is read on its own (its own file, its own probe view): several at once
   const observed = await settledMap(manifest.images, PROBE_CONCURRENCY, (img) => {
     const wanted = new Set(
@@ -366,7 +378,7 @@ export async function collectState(runner: Runner, manifest: Manifest, opts: Col
     );
     wanted.add('whole');
     // LVM: a VG's PVs can be on any partition of any image of the manifest
-    if (usesLvm) wanted.add('all');
+    if (usesLvm || opts.readAll) wanted.add('all');
     const known = opts.known?.images[img.name];
     if (known && !needsQemu(img) && img.access === 'read-only') return Promise.resolve(known);
     return collectImage(runner, img, wanted, lvNames, qctx);

@@ -13,7 +13,26 @@ export interface GptLayout {
   /** bytes the disk had: the backup header's sector is its last */
   readonly diskBytes: number;
   /** each used entry, numbered as sfdisk numbers them (entry index + 1), in sectors */
-  readonly partitions: readonly { readonly number: number; readonly start: number; readonly size: number }[];
+  readonly partitions: readonly GptPartition[];
+}
+
+export interface GptPartition {
+  readonly number: number;
+  /** in sectors */
+  readonly start: number;
+  readonly size: number;
+  /** the partition type GUID, as sfdisk prints it (upper case) */
+  readonly type: string;
+  /** the entry's name (UTF-16LE in the image; attacker-controlled text) */
+  readonly name: string;
+}
+
+const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0')).join('').toUpperCase();
+
+/** A GUID as text: its first three fields are little-endian on disk. */
+function guid(b: Uint8Array): string {
+  const r = (s: number, e: number) => Uint8Array.from(b.subarray(s, e)).reverse();
+  return `${hex(r(0, 4))}-${hex(r(4, 6))}-${hex(r(6, 8))}-${hex(b.subarray(8, 10))}-${hex(b.subarray(10, 16))}`;
 }
 
 /** GPT allows more, but no guest disk has more entries than this (sfdisk's default is 128). */
@@ -49,7 +68,8 @@ export async function readGpt(read: ByteReader): Promise<GptLayout | undefined> 
       const first = u64(e, 32);
       const last = u64(e, 40);
       if (last < first) throw new MalformedImageError(`GPT entry ${i + 1} ends (sector ${last}) before it starts (sector ${first})`);
-      partitions.push({ number: i + 1, start: first, size: last - first + 1 });
+      const name = new TextDecoder('utf-16le').decode(e.subarray(56, 128)).replace(/\0.*$/s, '');
+      partitions.push({ number: i + 1, start: first, size: last - first + 1, type: guid(e.subarray(0, 16)), name });
     }
     return { sectorSize: ss, diskBytes: bounded((alternate + 1) * ss, Number.MAX_SAFE_INTEGER, 'the GPT disk size', ss + 32), partitions };
   }

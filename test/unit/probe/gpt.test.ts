@@ -23,7 +23,10 @@ function disk(s: Spec = {}): Uint8Array {
     entries.fill(0xaa, i * entrySize, i * entrySize + 16);
     entries.writeBigUInt64LE(e.first, i * entrySize + 32);
     entries.writeBigUInt64LE(e.last, i * entrySize + 40);
+    entries.write(`p${i + 1}\u00e9`, i * entrySize + 56, 'utf16le');
   }
+  // a type GUID as it lies on disk: 0FC63DAF-8483-4772-8E79-3D69D8477DE4 (Linux filesystem), first three fields little-endian
+  if (s.entries === undefined) Buffer.from('AF3DC60F838472478E793D69D8477DE4', 'hex').copy(entries, 0);
   const h = Buffer.alloc(ss);
   h.write('EFI PART', 0, 'ascii');
   h.writeUInt32LE(0x10000, 8);
@@ -49,7 +52,10 @@ describe('the primary GPT, read by imgplan (for a GPT sfdisk rejects)', () => {
   it('reads the disk size the header gives and each used entry, numbered as sfdisk numbers them', async () => {
     expect(await readGpt(reader(disk()))).toEqual({
       sectorSize: 512, diskBytes: 131072 * 512,
-      partitions: [{ number: 1, start: 2048, size: 32768 }, { number: 2, start: 34816, size: 96223 }],
+      partitions: [
+        { number: 1, start: 2048, size: 32768, type: '0FC63DAF-8483-4772-8E79-3D69D8477DE4', name: 'p1\u00e9' },
+        { number: 2, start: 34816, size: 96223, type: 'AAAAAAAA-AAAA-AAAA-AAAA-AAAAAAAAAAAA', name: 'p2\u00e9' },
+      ],
     });
   });
 

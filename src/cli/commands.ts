@@ -1,7 +1,7 @@
 import { EXIT, ImgplanError, ProbeError, type ExitCode } from '../errors.js';
 import { DEFAULT_STATE_DIR } from '../journal/format.js';
 import {
-  apply, BadLockTimeoutError, captureState as capture, destroy, inspect, plan, readInput, show, validate,
+  apply, BadLockTimeoutError, captureState as capture, destroy, inspect, inspectManifest, plan, readInput, show, validate,
   type Input, type OperationContext, type Outcome,
 } from '../operation/index.js';
 import { SavedPlanError } from '../plan/codec.js';
@@ -155,7 +155,15 @@ export async function runCommand(name: Name, file: string, options: Options): Pr
 /** `imgplan inspect IMAGE…`: the report as text or JSON on stdout. */
 export async function inspectCommand(images: readonly string[], options: { format?: string; json?: boolean }): Promise<ExitCode> {
   try {
-    const report = await inspect(context(false), images, { format: options.format ?? 'raw' });
+    // one manifest (by its name: an image is never YAML) names the images and their formats
+    const manifest = images.length === 1 && /\.ya?ml$/.test(images[0]!);
+    if (manifest && options.format !== undefined) {
+      throw new ImgplanError(`--format is for image files: the manifest ${images[0]} gives each image's format`, EXIT.invalid);
+    }
+    const report = manifest
+      ? await inspectManifest(context(false), await readInput(images[0]!))
+      : await inspect(context(false), images, { format: options.format ?? 'raw' });
+    if (!report) return EXIT.invalid;
     out(options.json === true ? `${JSON.stringify(report, null, 2)}\n` : renderInspect(report));
     return report.images.some((i) => i.problems.length) ? EXIT.failedCleanly : EXIT.ok;
   } catch (e) {

@@ -37,6 +37,7 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
   inspect: [
     { command: 'imgplan inspect web01.img', says: 'partitions, filesystems, LVM and Windows state of a raw image; attaches and mounts nothing' },
     { command: 'imgplan inspect --format qcow2 web01.qcow2 --json', says: 'a QEMU image (its format is given, never guessed), as JSON' },
+    { command: 'imgplan inspect rescue.yaml', says: 'every image of a manifest, with the formats it gives' },
   ],
   exec: [
     { command: 'imgplan exec rescue.yaml -- cat etc/hostname', says: 'open the guest, run one command in its root (the first mount), close it again' },
@@ -151,8 +152,8 @@ export function buildProgram(actions: Actions = inert): Command {
     .action(run('destroy'));
   withExamples(program.command('inspect'), 'inspect')
     .description('show what disk images hold (partitions, filesystems, LVM, Windows state); attaches, mounts and writes nothing')
-    .argument('<image...>', 'image files')
-    .option('--format <format>', 'the images\' format: raw (default), qcow2, vmdk, vdi, vhdx, vpc; never guessed', 'raw')
+    .argument('<image...>', 'image files, or one manifest (*.yaml, *.yml): its images, each with its own format')
+    .option('--format <format>', 'the image files\' format: raw (default), qcow2, vmdk, vdi, vhdx, vpc; never guessed')
     .option('--json', 'as JSON (schemas/inspect.schema.json)')
     .action(async (images: string[], options: Record<string, unknown>) => {
       actions.exit(await actions.inspect(images, options));

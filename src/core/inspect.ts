@@ -50,6 +50,8 @@ export interface VgReport {
 }
 
 export interface ImageReport {
+  /** inspect MANIFEST: the image's name there */
+  readonly name?: string;
   readonly file: string;
   /** the format it was opened with (--format, raw by default) */
   readonly format: string;

@@ -3,7 +3,8 @@ import { imageReport, type InspectReport } from '../core/inspect.js';
 import { EXIT, ImgplanError } from '../errors.js';
 import { QEMU_FORMATS, type ImageFormat, type ImageSpec, type Manifest } from '../manifest/types.js';
 import { collectState } from '../probe/collect.js';
-import type { OperationContext } from './context.js';
+import type { Input, OperationContext } from './context.js';
+import { load } from './manifest.js';
 
 export const INSPECT_FORMATS: readonly ImageFormat[] = ['raw', ...QEMU_FORMATS];
 
@@ -33,4 +34,18 @@ export async function inspect(ctx: OperationContext, files: readonly string[], o
   const manifest: Manifest = { path: `${ctx.stateDir}/inspect`, sha256: '', images, mounts: [] };
   const observed = await collectState(ctx.runner, manifest, { stateDir: ctx.stateDir, readAll: true });
   return { format_version: '1.0', images: images.map((img) => imageReport(img, observed.images[img.name]!)) };
+}
+
+/**
+ * `imgplan inspect MANIFEST`: the manifest's images, each with its own format, read as above
+ * (every partition and LV, not only the mounted ones); undefined when the manifest does not load
+ * (its diagnostics were emitted). It may be applied: what imgplan serves of a QEMU image is read there.
+ */
+export async function inspectManifest(ctx: OperationContext, input: Input): Promise<InspectReport | undefined> {
+  // inspect writes nothing, so a manifest with read-write images loads as it is
+  const loaded = load(ctx.emit, input, true);
+  if (!loaded) return undefined;
+  const { manifest } = loaded;
+  const observed = await collectState(ctx.runner, manifest, { stateDir: ctx.stateDir, readAll: true });
+  return { format_version: '1.0', images: manifest.images.map((img) => ({ name: img.name, ...imageReport(img, observed.images[img.name]!) })) };
 }

@@ -18,7 +18,8 @@ function fsText(f: FilesystemReport | undefined): string {
 }
 
 function imageText(r: ImageReport): string[] {
-  const out = [`${printable(r.file)}: ${r.format}${r.qemu_probe ? ` (QEMU's probe says ${printable(r.qemu_probe)})` : ''}, ${humanBytes(r.size_bytes)}`];
+  const guess = r.qemu_probe ? ` (QEMU's probe says ${printable(r.qemu_probe)})` : '';
+  const out = [`${r.name ? `${r.name} ` : ''}${printable(r.file)}: ${r.format}${guess}, ${humanBytes(r.size_bytes)}`];
   for (const b of r.backing_chain ?? []) out.push(`  backing file ${printable(b.file)} (${printable(b.format)})`);
   const t = r.partition_table;
   if (t) {

@@ -103,3 +103,31 @@ describeRoot('imgplan inspect (host kernel)', () => {
     ]);
   });
 });
+
+describeRoot('imgplan inspect MANIFEST (host kernel)', () => {
+  it('inspects the manifest\'s images under their names, each with its own format; --format with a manifest is refused', async () => {
+    const raw = await sb.wholeImage('data.img', 32, 'ext4', 'data');
+    const q = sb.path('web01.qcow2');
+    await sb.qemuDisk('convert', 'qcow2', q);
+    const m = sb.writeManifest('rescue.yaml', `version: 1
+images:
+  web01: { file: web01.qcow2, format: qcow2 }
+  data: { file: data.img, format: raw }
+mounts:
+  - { what: data, where: ${sb.path('mnt/data')} }
+`);
+    const { code, report } = await inspectJson([m]);
+    expect(code).toBe(0);
+    expect(report.images.map((i) => [i.name, i.format, i.problems])).toEqual([['web01', 'qcow2', []], ['data', 'raw', []]]);
+    expect(part(report.images[0]!, 2)!.filesystem).toMatchObject({ type: 'ext4', label: 'root' });
+    expect(report.images[1]!.filesystem).toMatchObject({ type: 'ext4', label: 'data' });
+    expect((await sb.imgplan(['inspect', m])).stdout).toMatch(/^web01 \S+web01\.qcow2: qcow2, 64\.0 MiB$/m);
+    const refused = await sb.imgplan(['inspect', '--format', 'raw', m]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('--format is for image files');
+    const broken = await sb.imgplan(['inspect', sb.writeManifest('broken.yaml', 'version: 1\nimages: []\n')]);
+    expect(broken.code).toBe(3);
+    expect(await sb.leaks()).toEqual([]);
+    expect(raw).toBe(sb.path('data.img'));
+  });
+});

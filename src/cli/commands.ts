@@ -1,4 +1,4 @@
-import { EXIT, ImgplanError, ProbeError, type ExitCode } from '../errors.js';
+import { EXIT, ImgplanError, type ExitCode } from '../errors.js';
 import { DEFAULT_STATE_DIR } from '../journal/format.js';
 import {
   apply, BadLockTimeoutError, captureState as capture, destroy, inspect, inspectManifest, plan, readInput, show, validate,
@@ -11,13 +11,11 @@ import { renderDot } from '../render/plan-dot.js';
 import { planToJson } from '../render/plan-json.js';
 import { renderInspect } from '../render/inspect-text.js';
 import { renderPlan } from '../render/plan-text.js';
-import { printable } from '../printable.js';
 import { ExecaRunner } from '../runner/execa-runner.js';
 import { approver } from './prompt.js';
-import { err, out, STDOUT, stdoutStyle, view, type Sink } from './view.js';
+import { err, out, printError, shown, STDOUT, stdoutStyle, view, type Sink } from './view.js';
 
 /** An error's text as it reaches the terminal: its lines kept, anything else that could act on the terminal escaped. */
-export const shown = (s: string) => s.split('\n').map(printable).join('\n');
 
 export type Name = 'plan' | 'apply' | 'destroy' | 'validate' | 'show' | 'graph';
 
@@ -143,9 +141,7 @@ export async function runCommand(name: Name, file: string, options: Options): Pr
       return EXIT.invalid;
     }
     if (e instanceof ImgplanError) {
-      // a message may quote image bytes (a malformed structure's text) or a tool's output: shown, never interpreted
-      if (e.message) err(`imgplan: ${e instanceof ProbeError ? '' : 'error: '}${shown(e.message)}\n`);
-      if (e.hint) err(`  hint: ${shown(e.hint)}\n`);
+      printError(e);
       return e.exitCode;
     }
     throw e;
@@ -168,8 +164,7 @@ export async function inspectCommand(images: readonly string[], options: { forma
     return report.images.some((i) => i.problems.length) ? EXIT.failedCleanly : EXIT.ok;
   } catch (e) {
     if (e instanceof ImgplanError) {
-      if (e.message) err(`imgplan: ${e instanceof ProbeError ? '' : 'error: '}${shown(e.message)}\n`);
-      if (e.hint) err(`  hint: ${shown(e.hint)}\n`);
+      printError(e);
       return e.exitCode;
     }
     throw e;
@@ -185,7 +180,7 @@ export async function captureState(file: string, outFile: string, scenario: stri
     return EXIT.ok;
   } catch (e) {
     if (e instanceof ImgplanError) {
-      if (e.message) err(`imgplan: ${shown(e.message)}\n`);
+      printError(e);
       return e.exitCode;
     }
     throw e;

@@ -5,9 +5,9 @@ import {
   BadLockTimeoutError, closed, commandStatus, execManifest, readInput, type CommandEnd, type ExecPhase, type ExecResult, type ExecSetting,
 } from '../operation/index.js';
 import { printable } from '../printable.js';
-import { context, exitCode, lockTimeout, requireRoot, shown, type Options } from './commands.js';
+import { context, exitCode, lockTimeout, requireRoot, type Options } from './commands.js';
 import { approver } from './prompt.js';
-import { err, STDERR } from './view.js';
+import { err, printError, STDERR } from './view.js';
 
 /** Signals that must not end imgplan while the guest is open: it closes the guest first. */
 const HELD = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -34,11 +34,6 @@ function told(command: readonly string[]): (p: ExecPhase) => void {
       }
     }
   };
-}
-
-function printError(e: ImgplanError): void {
-  if (e.message) err(`imgplan: error: ${shown(e.message)}\n`);
-  if (e.hint) err(`  hint: ${shown(e.hint)}\n`);
 }
 
 /** The exit status of `imgplan exec` (README "exec"): the command's, once the guest is closed; 125 when imgplan failed. */

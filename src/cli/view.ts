@@ -6,12 +6,21 @@ import { renderDiagnostics } from '../render/diagnostics.js';
 import { planToJson } from '../render/plan-json.js';
 import { renderPlan } from '../render/plan-text.js';
 import { styleFor } from '../render/style.js';
-import type { ExitCode } from '../errors.js';
+import { ProbeError, type ExitCode, type ImgplanError } from '../errors.js';
 
 export const out = (s: string) => process.stdout.write(s);
 export const err = (s: string) => process.stderr.write(s);
 export const stdoutStyle = () => styleFor(process.stdout, process.env);
 export const stderrStyle = () => styleFor(process.stderr, process.env);
+/** Text from an image or a tool, on a screen: each line shown, never interpreted. */
+export const shown = (s: string) => s.split('\n').map(printable).join('\n');
+
+/** An ImgplanError for people, on stderr: what was wrong and what to do (a probe's message carries its own prefix). */
+export function printError(e: ImgplanError): void {
+  if (e.message) err(`imgplan: ${e instanceof ProbeError ? '' : 'error: '}${shown(e.message)}\n`);
+  if (e.hint) err(`  hint: ${shown(e.hint)}\n`);
+}
+
 const jsonLine = (o: object) => out(`${JSON.stringify(o)}\n`);
 
 function progressText(e: ExecEvent): string {

@@ -1,8 +1,9 @@
 import type { ImageSpec } from '../manifest/types.js';
 import { humanBytes } from '../plan/format.js';
+import { wholeInside } from '../plan/truncated.js';
 import type { BlkidInfo } from '../probe/blkid.js';
 import type { LvmPv } from '../probe/lvm-metadata.js';
-import type { NtfsHealth } from '../probe/ntfs.js';
+import { ntfsStateName, type NtfsHealth } from '../probe/ntfs.js';
 import type { ImageObservation } from '../probe/observed.js';
 
 /**
@@ -79,21 +80,13 @@ const NOTES: Readonly<Record<string, string>> = {
   linux_raid_member: 'md RAID member: not assembled (not supported yet)',
 };
 
-function windowsState(n: NtfsHealth): string {
-  if (n.hibernation === 'hibernated') return 'hibernated';
-  if (n.logFile === 'windows-cached') return 'fast-startup';
-  if (n.logFile === 'unclean') return 'unclean';
-  if (n.hibernation === 'unknown' || n.logFile === 'unknown') return 'unknown';
-  return 'clean';
-}
-
 function filesystem(b: BlkidInfo | undefined, ntfs?: NtfsHealth, pv?: LvmPv): FilesystemReport | undefined {
   if (!b?.TYPE) return undefined;
   return {
     type: b.TYPE,
     ...(b.LABEL !== undefined ? { label: b.LABEL } : {}),
     ...(b.UUID !== undefined ? { uuid: b.UUID } : {}),
-    ...(ntfs ? { windows: { state: windowsState(ntfs), dirty: ntfs.dirty, ...(ntfs.version ? { version: ntfs.version } : {}) } } : {}),
+    ...(ntfs ? { windows: { state: ntfsStateName(ntfs), dirty: ntfs.dirty, ...(ntfs.version ? { version: ntfs.version } : {}) } } : {}),
     ...(pv?.vg ? { vg: pv.vg.name } : {}),
     ...(NOTES[b.TYPE] ? { note: NOTES[b.TYPE] } : {}),
   };
@@ -142,7 +135,7 @@ export function imageReport(img: ImageSpec, o: ImageObservation): ImageReport {
   const partitions = (t?.partitions ?? []).map((p) => {
     const key = `part${p.number}`;
     const fs = filesystem(o.contents[key], o.ntfs?.[key], o.lvm?.[key]);
-    const whole = (p.start + p.size) * t!.sectorSize <= size;
+    const whole = wholeInside(p, t!.sectorSize, size);
     if (!whole) problems.push(`partition ${p.number} ends past the end of the image: truncated`);
     return {
       number: p.number, start_bytes: p.start * t!.sectorSize, size_bytes: p.size * t!.sectorSize, type: p.type,

@@ -12,8 +12,13 @@ import { humanBytes } from './format.js';
 
 const RECOPY = 'copy the image again from its source, or compare its size with the original\'s (ls -l, qemu-img info)';
 
+/** Whether a partition (in sectors) lies wholly inside an image of imageBytes. */
+export function wholeInside(p: { readonly start: number; readonly size: number }, sectorSize: number, imageBytes: number): boolean {
+  return (p.start + p.size) * sectorSize <= imageBytes;
+}
+
 function inside(parts: readonly { number: number; start: number; size: number }[], sectorSize: number, imageBytes: number): string {
-  const whole = parts.filter((p) => (p.start + p.size) * sectorSize <= imageBytes).map((p) => `part${p.number}`);
+  const whole = parts.filter((p) => wholeInside(p, sectorSize, imageBytes)).map((p) => `part${p.number}`);
   return whole.length ? `partitions wholly inside the file: ${whole.join(', ')}` : 'no partition lies wholly inside the file';
 }
 
@@ -34,7 +39,7 @@ export function rejectedGptProblem(img: ImageSpec, o: ImageObservation, imageByt
 /** A partition that ends past the end of the image: the image is truncated, and the partition is not all there. */
 export function pastEndProblem(img: ImageSpec, table: PartitionTable, number: number, imageBytes: number, at: SourcePos): Diagnostic | undefined {
   const part = table.partitions.find((p) => p.number === number);
-  if (!part || (part.start + part.size) * table.sectorSize <= imageBytes) return undefined;
+  if (!part || wholeInside(part, table.sectorSize, imageBytes)) return undefined;
   return error('image-truncated', `partition ${number} of ${img.name} ends at ${humanBytes((part.start + part.size) * table.sectorSize)}, ` +
     `past the end of the image (${humanBytes(imageBytes)}): the image looks truncated (a copy cut short), and this partition is not all there`, at,
   `${inside(table.partitions, table.sectorSize, imageBytes)}; ${RECOPY}`);

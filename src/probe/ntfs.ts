@@ -56,6 +56,15 @@ export function ntfsNeedsWindows(h: NtfsHealth): { unclean: boolean; hibernated:
   };
 }
 
+/** The state ntfsNeedsWindows judges, in one word (inspect's report): the strongest reason first. */
+export function ntfsStateName(h: NtfsHealth): 'hibernated' | 'fast-startup' | 'unclean' | 'unknown' | 'clean' {
+  if (h.hibernation === 'hibernated') return 'hibernated';
+  if (h.logFile === 'windows-cached') return 'fast-startup';
+  if (h.logFile === 'unclean') return 'unclean';
+  if (h.hibernation === 'unknown' || h.logFile === 'unknown') return 'unknown';
+  return 'clean';
+}
+
 const MFT_RECORD = { mft: 0, logFile: 2, volume: 3, root: 5 } as const;
 const ATTR = {
   attributeList: 0x20, fileName: 0x30, volumeName: 0x60, volumeInformation: 0x70, data: 0x80, indexRoot: 0x90, indexAllocation: 0xa0,

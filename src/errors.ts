@@ -46,6 +46,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, Packages>> = {
   mount: { apt: 'mount', dnf: 'util-linux' },
   umount: { apt: 'mount', dnf: 'util-linux' },
   lsblk: { apt: 'util-linux', dnf: 'util-linux' },
+  unshare: { apt: 'util-linux', dnf: 'util-linux' },
   findmnt: { apt: 'util-linux', dnf: 'util-linux' },
   blkid: { apt: 'util-linux', dnf: 'util-linux' },
   sfdisk: { apt: 'fdisk', dnf: 'util-linux' },

@@ -85,6 +85,7 @@ export interface Actions {
   exec(manifest: string, command: readonly string[], options: Record<string, unknown>): Promise<number>;
   captureState(manifest: string, out: string, scenario: string): Promise<number>;
   complete(what: string, file: string | undefined): Promise<number>;
+  readGuest(request: string): Promise<number>;
   exit(code: number): void;
 }
 
@@ -95,12 +96,14 @@ export const defaultActions = (exit: (code: number) => void): Actions => ({
   exec: async (manifest, command, options) => (await import('./exec.js')).execCommand(manifest, command, options),
   captureState: async (manifest, out, scenario) => (await import('./commands.js')).captureState(manifest, out, scenario),
   complete: async (what, file) => (await import('./complete.js')).complete(what, file),
+  readGuest: async (request) => (await import('./read-guest.js')).readGuest(request),
   exit,
 });
 
 /** Actions that do nothing: for walking the program (documentation, completion) without running it. */
 const inert: Actions = {
-  run: async () => 0, inspect: async () => 0, exec: async () => 0, captureState: async () => 0, complete: async () => 0, exit: () => undefined,
+  run: async () => 0, inspect: async () => 0, exec: async () => 0, captureState: async () => 0, complete: async () => 0, readGuest: async () => 0,
+  exit: () => undefined,
 };
 
 /** imgplan's command line: every command, argument and option, with its help text and examples. */
@@ -201,6 +204,12 @@ export function buildProgram(actions: Actions = inert): Command {
     .argument('[file]', 'manifest or saved plan (default: imgplan.yaml)')
     .action(async (what: string, file: string | undefined) => {
       actions.exit(await actions.complete(what, file));
+    });
+  // inspect's guest reader, started by inspect itself in private namespaces (src/cli/read-guest.ts)
+  program.command('__read-guest', { hidden: true })
+    .argument('<request>', 'JSON: GuestReadRequest')
+    .action(async (request: string) => {
+      actions.exit(await actions.readGuest(request));
     });
   return program;
 }

@@ -1,4 +1,5 @@
 import type { ImageSpec } from '../manifest/types.js';
+import type { GuestReport } from './guest.js';
 import { humanBytes } from '../plan/format.js';
 import { wholeInside } from '../plan/truncated.js';
 import type { BlkidInfo } from '../probe/blkid.js';
@@ -12,7 +13,7 @@ import type { ImageObservation } from '../probe/observed.js';
  * in it comes from the image and is escaped where it is shown, never interpreted.
  */
 export interface InspectReport {
-  readonly format_version: '1.0';
+  readonly format_version: '1.1';
   readonly images: readonly ImageReport[];
 }
 
@@ -69,6 +70,10 @@ export interface ImageReport {
   /** the whole image's own filesystem, when it has no partition table */
   readonly filesystem?: FilesystemReport;
   readonly vgs: readonly VgReport[];
+  /** who the guest is, from the files of each volume holding a Linux root (src/core/guest.ts) */
+  readonly guests?: readonly GuestReport[];
+  /** volumes whose files were not read, and why (a filesystem that does not mount, an LV only device-mapper reads) */
+  readonly unread?: readonly { readonly volume: string; readonly why: string }[];
   /** what could not be read, and why (a truncated copy, a rejected GPT, an image QEMU cannot open) */
   readonly problems: readonly string[];
 }

@@ -1,8 +1,11 @@
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { imageReport, type InspectReport } from '../core/inspect.js';
+import { guestReports, guestVolumes, MAX_GUEST_VOLUMES, type GuestVolume, type VolumeRead } from '../core/guest.js';
+import { imageReport, type ImageReport, type InspectReport } from '../core/inspect.js';
 import { EXIT, ImgplanError } from '../errors.js';
 import { QEMU_FORMATS, type ImageFormat, type ImageSpec, type Manifest } from '../manifest/types.js';
 import { collectState } from '../probe/collect.js';
+import type { ObservedState } from '../probe/observed.js';
 import type { Input, OperationContext } from './context.js';
 import { load } from './manifest.js';
 
@@ -11,6 +14,59 @@ export const INSPECT_FORMATS: readonly ImageFormat[] = ['raw', ...QEMU_FORMATS];
 export interface InspectOptions {
   /** the format every image is opened with: never QEMU's guess (a raw guest could write a qcow2 header naming a host file) */
   readonly format: string;
+}
+
+/** How long the guest reader may take for all volumes of one run. */
+const READER_TIMEOUT_MS = 180_000;
+
+/**
+ * Each raw image's guests, from the files of its Linux volumes: read by one short-lived process
+ * (`imgplan __read-guest`, src/cli/read-guest.ts) in its own mount and PID namespaces, so that
+ * nothing it mounts is seen by the host or outlives it.
+ */
+async function withGuests(
+  ctx: OperationContext, images: readonly ImageSpec[], observed: ObservedState, reports: ImageReport[],
+): Promise<ImageReport[]> {
+  const plans = images.map((img, i) => (img.format === 'raw' && observed.images[img.name]?.stat.kind === 'file'
+    ? guestVolumes(img, observed.images[img.name]!, reports[i]!, observed.kernel) : { volumes: [], unread: [] }));
+  const volumes: GuestVolume[] = plans.flatMap((p) => p.volumes);
+  let reads: VolumeRead[] = [];
+  let why: string | undefined;
+  if (volumes.length > MAX_GUEST_VOLUMES) {
+    why = `inspect reads the files of at most ${MAX_GUEST_VOLUMES} volumes in one run, and these images have ${volumes.length}`;
+  } else if (volumes.length && process.getuid?.() !== 0) {
+    why = 'only root reads the guest\'s files (inspect mounts its filesystems, in a private namespace)';
+  } else if (volumes.length) {
+    ({ reads, why } = await readGuests(ctx, volumes));
+  }
+  return reports.map((r, i) => {
+    const img = images[i]!;
+    const failed = reads.filter((x) => x.key.startsWith(`${img.name}:`) && x.error)
+      .map((x) => ({ volume: x.key.slice(img.name.length + 1), why: `it does not mount read-only: ${x.error!}` }));
+    const notRead = why ? plans[i]!.volumes.map((v) => ({ volume: v.key.slice(img.name.length + 1), why: why! })) : [];
+    const unread = [...plans[i]!.unread, ...failed, ...notRead];
+    const guests = guestReports(img, r, reads);
+    return { ...r, ...(guests.length ? { guests } : {}), ...(unread.length ? { unread } : {}) };
+  });
+}
+
+async function readGuests(ctx: OperationContext, volumes: readonly GuestVolume[]): Promise<{ reads: VolumeRead[]; why?: string }> {
+  // the reader's tmpfs goes over this folder in its namespace only; on the host it stays an empty folder of imgplan's
+  const base = `${ctx.stateDir}/inspect`;
+  await mkdir(base, { recursive: true, mode: 0o700 });
+  const self = process.argv[1];
+  if (!self) return { reads: [], why: 'imgplan cannot find its own program to start its guest reader' };
+  const r = await ctx.runner.run({
+    argv: ['unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', '--',
+      process.execPath, self, '__read-guest', JSON.stringify({ base, volumes })],
+    effect: 'changes', timeoutMs: READER_TIMEOUT_MS, lifeline: true,
+  });
+  if (r.failure) return { reads: [], why: `the guest reader failed (${r.failure}): ${r.stderr.trim().slice(0, 500)}` };
+  try {
+    return { reads: JSON.parse(r.stdout) as VolumeRead[] };
+  } catch {
+    return { reads: [], why: 'the guest reader gave no answer imgplan understands' };
+  }
 }
 
 /**
@@ -33,7 +89,8 @@ export async function inspect(ctx: OperationContext, files: readonly string[], o
   // a manifest of the images and no mounts: its journal (none) is looked up under a name no manifest file has
   const manifest: Manifest = { path: `${ctx.stateDir}/inspect`, sha256: '', images, mounts: [] };
   const observed = await collectState(ctx.runner, manifest, { stateDir: ctx.stateDir, readAll: true });
-  return { format_version: '1.0', images: images.map((img) => imageReport(img, observed.images[img.name]!)) };
+  const reports = images.map((img) => imageReport(img, observed.images[img.name]!));
+  return { format_version: '1.1', images: await withGuests(ctx, images, observed, reports) };
 }
 
 /**
@@ -47,5 +104,6 @@ export async function inspectManifest(ctx: OperationContext, input: Input): Prom
   if (!loaded) return undefined;
   const { manifest } = loaded;
   const observed = await collectState(ctx.runner, manifest, { stateDir: ctx.stateDir, readAll: true });
-  return { format_version: '1.0', images: manifest.images.map((img) => ({ name: img.name, ...imageReport(img, observed.images[img.name]!) })) };
+  const reports = manifest.images.map((img) => ({ name: img.name, ...imageReport(img, observed.images[img.name]!) }));
+  return { format_version: '1.1', images: await withGuests(ctx, manifest.images, observed, reports) };
 }

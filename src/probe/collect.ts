@@ -12,7 +12,7 @@ import { parseFindmnt } from './findmnt.js';
 import { readGpt, type GptLayout } from './gpt.js';
 import { parseLosetup, type LoopDevice } from './losetup.js';
 import { parseLsblk, type BlockDevice } from './lsblk.js';
-import { inspectLvmPv, type LvmPv } from './lvm-metadata.js';
+import { inspectLvmPv, linearLvRange, type LvmPv } from './lvm-metadata.js';
 import { parseVgsReport, type HostVg } from './lvm-report.js';
 import { inspectNtfs, ntfsMftOffset, type NtfsHealth } from './ntfs.js';
 import type { ExportObservation, FilesystemDriver, ImageObservation, KernelFacts, NbdState, ObservedState } from './observed.js';
@@ -202,11 +202,9 @@ async function readContents(runner: Runner, image: string, file: string, size: n
       // what filesystem each named LV holds: blkid of its first segment, where that lies on this PV
       for (const lv of pv.vg?.lvs ?? []) {
         if (!lvNames.has(lv.name)) continue;
-        const seg = lv.segments[0];
-        const pvMeta = pv.vg!.pvs.find((p) => p.key === seg?.stripes[0]?.pv);
-        if (!seg || seg.stripes.length !== 1 || pvMeta?.uuid !== pv.pvUuid) continue;
-        const es = pv.vg!.extentSize * 512;
-        const lvRange = { offset: base + pvMeta.peStart * 512 + seg.stripes[0]!.pe * es, size: seg.extentCount * es };
+        const onPv = linearLvRange(pv, lv);
+        if (!onPv) continue;
+        const lvRange = { offset: base + onPv.offset, size: onPv.size };
         await fill({ offset: lvRange.offset, length: lvRange.size });
         const r = await runProbe(runner, probes.blkid(file, lvRange), [2]);
         lvContents[lv.uuid] = r.exitCode === 0 ? parseBlkidExport(r.stdout) : {};

@@ -60,6 +60,18 @@ export interface LvmPv {
   readonly problems: readonly string[];
 }
 
+/**
+ * Where an LV's bytes lie on this PV (offset from the PV's start), when the LV is one linear
+ * segment on it: then a loop at that offset reads the LV without device-mapper.
+ */
+export function linearLvRange(pv: LvmPv, lv: LvmLv): { readonly offset: number; readonly size: number } | undefined {
+  const seg = lv.segments[0];
+  const pvMeta = pv.vg?.pvs.find((p) => p.key === seg?.stripes[0]?.pv);
+  if (!seg || seg.stripes.length !== 1 || pvMeta?.uuid !== pv.pvUuid) return undefined;
+  const es = pv.vg!.extentSize * 512;
+  return { offset: pvMeta.peStart * 512 + seg.stripes[0]!.pe * es, size: seg.extentCount * es };
+}
+
 class LvmFormatError extends MalformedImageError {}
 
 const LABEL = 'LABELONE';

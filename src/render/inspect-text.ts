@@ -1,3 +1,4 @@
+import type { GuestReport } from '../core/guest.js';
 import type { FilesystemReport, ImageReport, InspectReport } from '../core/inspect.js';
 import { humanBytes } from '../plan/format.js';
 import { printable } from '../printable.js';
@@ -17,10 +18,37 @@ function fsText(f: FilesystemReport | undefined): string {
   return parts.join('  ');
 }
 
+/** Who the guest is: its OS, names and network first, then its kernels and fstab. */
+function guestText(g: GuestReport): string[] {
+  const os = g.os ? printable(g.os.pretty_name ?? ([g.os.name, g.os.version].filter(Boolean).join(' ') || g.os.id || 'unknown')) : 'an unknown Linux';
+  const out = [`  guest on ${printable(g.root)}: ${os}`];
+  out.push(`    hostname ${g.hostname ? printable(g.hostname) : '(none found)'}${g.machine_id ? `  machine-id ${printable(g.machine_id)}` : ''}`);
+  for (const n of g.network) {
+    const what = [n.name ? printable(n.name) : '(any interface)', n.mac ? `mac ${printable(n.mac)}` : '', ...n.addresses.map(printable),
+      n.dhcp ? 'dhcp' : '', n.gateway ? `gateway ${printable(n.gateway)}` : ''].filter(Boolean).join('  ');
+    out.push(`    network ${what}  (${printable(n.source)})`);
+  }
+  if (!g.network.length) out.push('    network: no configuration found');
+  out.push(`    kernels${g.boot ? ` (in ${printable(g.boot)})` : ''}: ${g.kernels.length ? g.kernels.map(printable).join(', ') : 'none found in /boot'}`);
+  if (g.fstab) {
+    out.push('    fstab:');
+    for (const e of g.fstab) {
+      const to = e.volume ? ` → ${printable(e.volume)}` : '';
+      const opts = e.options.length ? ` ${printable(e.options.join(','))}` : '';
+      out.push(`      ${printable(e.file).padEnd(14)} ${printable(e.spec)} ${printable(e.type)}${opts}${to}${e.note ? `  (${printable(e.note)})` : ''}`);
+    }
+  } else {
+    out.push('    fstab: none');
+  }
+  for (const p of g.problems) out.push(`    note: ${printable(p)}`);
+  return out;
+}
+
 function imageText(r: ImageReport): string[] {
   const guess = r.qemu_probe ? ` (QEMU's probe says ${printable(r.qemu_probe)})` : '';
   const out = [`${r.name ? `${r.name} ` : ''}${printable(r.file)}: ${r.format}${guess}, ${humanBytes(r.size_bytes)}`];
   for (const b of r.backing_chain ?? []) out.push(`  backing file ${printable(b.file)} (${printable(b.format)})`);
+  for (const g of r.guests ?? []) out.push(...guestText(g));
   const t = r.partition_table;
   if (t) {
     out.push(`  ${printable(t.label)} partition table, ${t.sector_size}-byte sectors${t.partitions.length ? '' : ', no partitions'}` +
@@ -40,6 +68,7 @@ function imageText(r: ImageReport): string[] {
       out.push(`    ${printable(vg.name)}/${printable(lv.name).padEnd(12)} ${humanBytes(lv.size_bytes).padEnd(10)} ${fsText(lv.filesystem)}`);
     }
   }
+  for (const u of r.unread ?? []) out.push(`  files of ${printable(u.volume)} not read: ${printable(u.why)}`);
   for (const p of r.problems) out.push(`  problem: ${printable(p)}`);
   return out;
 }

@@ -74,7 +74,7 @@ export class ExecaRunner implements Runner {
     const r = await execa(file, args, {
       reject: false,
       // execa passes a descriptor number through as the child's fd 3; its types only list 3…9 there
-      stdio: (dir ? ['ignore', 'pipe', 'pipe', dir.fd] : ['ignore', 'pipe', 'pipe']) as ['ignore', 'pipe', 'pipe'],
+      stdio: [cmd.lifeline ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(dir ? [dir.fd] : [])] as unknown as ['ignore', 'pipe', 'pipe'],
       env: this.env,
       extendEnv: true,
       // a command that changes the system runs in its own process group, so the terminal's Ctrl-C reaches imgplan alone,

@@ -21,6 +21,11 @@ export interface Command {
    * for a link after the check cannot redirect the command; if that open fails, the command is not run
    */
   readonly dirFd3?: { readonly base: string; readonly path: string };
+  /**
+   * stdin is a pipe imgplan holds open and never writes: the command reads end of file when
+   * imgplan exits, even when imgplan is killed (inspect's guest reader stops then)
+   */
+  readonly lifeline?: true;
 }
 
 export type Failure = 'not-found' | 'timed-out' | 'killed' | 'exit-code';

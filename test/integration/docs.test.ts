@@ -70,7 +70,7 @@ describe('--help', () => {
     const words = [...command.split(/\s*[|>]/)[0]!.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
     expect(words[0]).toBe('imgplan');
     const ran: string[] = [];
-    const p = buildProgram({ run: async (n) => (ran.push(n), 0), inspect: async () => (ran.push('inspect'), 0), exec: async () => (ran.push('exec'), 0), captureState: async () => (ran.push('capture-state'), 0), complete: async () => 0, exit: () => {} });
+    const p = buildProgram({ run: async (n) => (ran.push(n), 0), inspect: async () => (ran.push('inspect'), 0), exec: async () => (ran.push('exec'), 0), captureState: async () => (ran.push('capture-state'), 0), complete: async () => 0, readGuest: async () => 0, exit: () => {} });
     p.configureOutput({ writeOut: () => {}, writeErr: () => {} });
     await expect(p.parseAsync(words.slice(1), { from: 'user' }).then(() => 'parsed', (e: { code?: string }) => e.code))
       .resolves.toMatch(/^(parsed|commander\.helpDisplayed)$/);

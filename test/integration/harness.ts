@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
@@ -60,8 +60,11 @@ export interface PartSpec {
   readonly name?: string;
   readonly fs?: Fs;
   readonly label?: string;
-  readonly files?: Readonly<Record<string, string>>;
+  readonly files?: Files;
 }
+
+/** Files to write into a filesystem: text, or a symbolic link to a target (which may lead anywhere: the guest's choice). */
+export type Files = Readonly<Record<string, string | { readonly link: string }>>;
 
 async function mkfs(fs: Fs, dev: string, label?: string): Promise<void> {
   const l = label ?? '';
@@ -101,7 +104,7 @@ export class Sandbox {
   }
 
   /** Fills a filesystem through a temporary writable loop device over [offset, offset+size). */
-  async populate(file: string, offset: number, size: number, fs: Fs, label?: string, files?: Readonly<Record<string, string>>): Promise<void> {
+  async populate(file: string, offset: number, size: number, fs: Fs, label?: string, files?: Files): Promise<void> {
     const loop = (await sh(['losetup', '--find', '--show', '--offset', String(offset), ...(size ? ['--sizelimit', String(size)] : []), file])).trim();
     try {
       await mkfs(fs, loop, label);
@@ -113,7 +116,8 @@ export class Sandbox {
           for (const [p, content] of Object.entries(files)) {
             await mkdir(dirname(join(mnt, p)), { recursive: true });
             if (p.endsWith('/')) await mkdir(join(mnt, p), { recursive: true });
-            else await writeFile(join(mnt, p), content);
+            else if (typeof content === 'string') await writeFile(join(mnt, p), content);
+            else await symlink(content.link, join(mnt, p));
           }
         } finally {
           await sh(['umount', mnt]);
@@ -140,7 +144,7 @@ export class Sandbox {
     return file;
   }
 
-  async wholeImage(name: string, sizeMiB: number, fs: Fs, label?: string, files?: Readonly<Record<string, string>>): Promise<string> {
+  async wholeImage(name: string, sizeMiB: number, fs: Fs, label?: string, files?: Files): Promise<string> {
     const file = this.path(name);
     await sh(['truncate', '-s', `${sizeMiB}M`, file]);
     await this.populate(file, 0, 0, fs, label, files);

@@ -7,6 +7,10 @@
 #                                             and lv_swap
 #   lvm-disk.sh span OUT1.img OUT2.img [VG]  two whole-disk PVs of one VG (datavg) whose lv_data
 #                                             (ext4, data/part.txt) has one segment on each
+#   lvm-disk.sh centos-offline OUT.img [VG]  as centos, but p1 and lv_root (64 MiB) left for the
+#                                             caller to fill: the PV is made on an offset loop and the
+#                                             LVs only written into its metadata (no device-mapper, no
+#                                             partition scan); prints "P1_OFFSET P1_SIZE LV_OFFSET LV_SIZE" in bytes
 #   lvm-disk.sh pv OUT.img [VG]              one small whole-disk PV (16 MiB, 1 MiB extents) of VG
 #                                             (VolGroup) with lv_root and lv_swap, never activated
 #                                             and empty: real metadata to craft (lvm-craft.mjs);
@@ -61,6 +65,21 @@ case $kind in
     settle; waitdev "/dev/mapper/${vg//-/--}-lv_data"
     mkfs.ext4 -q -L data "/dev/mapper/${vg//-/--}-lv_data"
     fill "/dev/mapper/${vg//-/--}-lv_data" data/part.txt=spans-two-images
+    ;;
+  centos-offline)
+    out=$1 vg=${2:-VolGroup}
+    rm -f "$out"; truncate -s 160M "$out"
+    printf 'label: dos\nsize=16M, type=83, bootable\ntype=8e\n' | sfdisk -q "$out"
+    read -r s1 n1 s2 n2 < <(sfdisk --json "$out" | python3 -c 'import json,sys; p=json.load(sys.stdin)["partitiontable"]["partitions"]; print(*[x for q in p for x in (q["start"]*512, q["size"]*512)])')
+    l=$(losetup --find --show --offset "$s2" --sizelimit "$n2" "$out"); loops+=("$l")
+    lvm_() { local e; e=$(LVM_SUPPRESS_FD_WARNINGS=1 "$@" --devices "$l" 2>&1 >/dev/null) || { echo "$e" >&2; return 1; }; }
+    lvm_ pvcreate -q "$l"
+    lvm_ vgcreate -q -s 4M "$vg" "$l"
+    lvm_ lvcreate -q -y -Wn -an -Zn --driverloaded n -L 64M -n lv_root "$vg"
+    lvm_ lvcreate -q -y -Wn -an -Zn --driverloaded n -L 8M -n lv_swap "$vg"
+    pe=$(LVM_SUPPRESS_FD_WARNINGS=1 pvs --devices "$l" --noheadings --units b --nosuffix -o pe_start "$l" | tr -d ' ')
+    settle
+    echo "$s1 $n1 $((s2 + pe)) $((64 << 20))"
     ;;
   pv)
     out=$1 vg=${2:-VolGroup}

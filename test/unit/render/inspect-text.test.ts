@@ -5,7 +5,7 @@ import { renderInspect } from '../../../src/render/inspect-text.js';
 describe('inspect as text', () => {
   it('shows an image\'s strings as data: a label with terminal escapes and newlines is escaped, never acted on', () => {
     const report: InspectReport = {
-      format_version: '1.0',
+      format_version: '1.1',
       images: [{
         file: '/srv/x.img', format: 'raw', size_bytes: 64 << 20, vgs: [{ name: 'vg\x1b]0;owned\x07', uuid: 'u', pvs: ['part1'], pv_count: 2, lvs: [] }], problems: [],
         partition_table: {

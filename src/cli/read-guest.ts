@@ -1,0 +1,76 @@
+import { mkdir } from 'node:fs/promises';
+import { GUEST_DIRS, GUEST_FILES, MAX_DIR_READS, type GuestReadRequest, type VolumeRead } from '../core/guest.js';
+import { listGuestDir, readGuestFile } from '../runner/guest-files.js';
+import { ExecaRunner } from '../runner/execa-runner.js';
+
+/**
+ * The hidden `imgplan __read-guest REQUEST`: the process inspect starts, through
+ * `unshare --mount --propagation private --pid --fork --kill-child`, to read guests' files.
+ * Everything it mounts is in its own mount namespace, so the host never sees it, and goes when
+ * the namespace's last process exits, however that happens: the mounts with the namespace,
+ * mount's loop devices with them (autoclear), FUSE daemons with the PID namespace. Its stdin is
+ * a pipe imgplan holds: when imgplan dies, even by SIGKILL, this process sees end of file and
+ * exits at once. It prints one JSON array of VolumeRead on stdout.
+ */
+export async function readGuest(requestJson: string): Promise<number> {
+  const lifeline = () => process.exit(3);
+  process.stdin.on('end', lifeline).on('error', lifeline).resume();
+  try {
+    return await readAll(requestJson);
+  } finally {
+    // the lifeline keeps Node's event loop alive: let go of it, or the reader never exits
+    process.stdin.off('end', lifeline).destroy();
+  }
+}
+
+async function readAll(requestJson: string): Promise<number> {
+  const request = JSON.parse(requestJson) as GuestReadRequest;
+  const runner = new ExecaRunner();
+  const tmpfs = await runner.run({
+    argv: ['mount', '-t', 'tmpfs', '-o', 'size=1m,mode=0700,nosuid,nodev,noexec', 'imgplan-inspect', request.base], effect: 'changes',
+  });
+  if (tmpfs.failure) {
+    process.stderr.write(`cannot mount a tmpfs on ${request.base}: ${tmpfs.stderr.trim()}\n`);
+    return 1;
+  }
+  const reads: VolumeRead[] = [];
+  const mounted: string[] = [];
+  for (const [i, v] of request.volumes.entries()) {
+    if (v.mount[0] !== 'mount') throw new Error(`not a mount command: ${v.mount[0]}`);
+    const dir = `${request.base}/${i}`;
+    await mkdir(dir);
+    const r = await runner.run({ argv: ['mount', ...v.mount.slice(1), dir], effect: 'changes', timeoutMs: 60_000 });
+    if (r.failure) {
+      reads.push({ key: v.key, error: (r.stderr.trim() || r.failure).slice(0, 500), files: {}, dirs: {} });
+      continue;
+    }
+    mounted.push(dir);
+    reads.push({ key: v.key, ...(await readVolume(dir)) });
+  }
+  // the namespace's end would unmount all this too, but only once the kernel gets to it: unmounted here, the loops are gone when imgplan goes on
+  for (const dir of [...mounted.reverse(), request.base]) await runner.run({ argv: ['umount', '--', dir], effect: 'changes' });
+  process.stdout.write(JSON.stringify(reads));
+  return 0;
+}
+
+async function readVolume(root: string): Promise<Pick<VolumeRead, 'files' | 'dirs'>> {
+  const files: Record<string, VolumeRead['files'][string]> = {};
+  const dirs: Record<string, VolumeRead['dirs'][string]> = {};
+  for (const path of GUEST_FILES) {
+    const f = await readGuestFile(root, path);
+    if (f) files[path] = f;
+  }
+  for (const d of GUEST_DIRS) {
+    const listed = await listGuestDir(root, d.path);
+    if (!listed) continue;
+    dirs[d.path] = listed;
+    if (!d.read) continue;
+    const wanted = listed.entries.filter((e) => e.kind !== 'directory' && d.read!.test(e.name)).slice(0, MAX_DIR_READS);
+    for (const e of wanted) {
+      const path = `${d.path}/${e.name}`;
+      const f = await readGuestFile(root, path);
+      if (f) files[path] = f;
+    }
+  }
+  return { files, dirs };
+}

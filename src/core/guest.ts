@@ -1,0 +1,261 @@
+import type { ImageSpec } from '../manifest/types.js';
+import { chooseDriver } from '../plan/filesystems.js';
+import { baseMountOptions } from '../plan/mount-options.js';
+import {
+  parseDebianVersion, parseFstab, parseHostname, parseIfcfg, parseInterfaces, parseLsbRelease, parseMachineId, parseNetplan, parseNetworkd,
+  parseNmKeyfile, parseOsRelease, parsePersistentNetRules, parseRedhatRelease, parseSysconfigNetwork, specRef,
+  type FstabEntry, type NetInterface, type OsIdentity,
+} from '../probe/guest-config.js';
+import { linearLvRange } from '../probe/lvm-metadata.js';
+import type { ImageObservation, KernelFacts } from '../probe/observed.js';
+import type { FilesystemReport, ImageReport } from './inspect.js';
+
+/**
+ * Who a guest is, from the files of its filesystems: `inspect` mounts each Linux filesystem of an
+ * image read-only, with the hostile-image defaults, in a private mount namespace of a short-lived
+ * process (src/cli/read-guest.ts), reads the files below, and this module turns what was read into
+ * the guest's identity. Everything here comes from the image: parsed, bounded, never interpreted.
+ */
+
+/** Filesystems whose files inspect reads (a Linux root or /boot can be on any of them). */
+const LINUX_FILESYSTEMS: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs']);
+/** The most volumes of one inspect run that are mounted to be read. */
+export const MAX_GUEST_VOLUMES = 64;
+
+/** What is read of each filesystem: files, and directories whose entries are listed (and read, those whose names match). */
+export const GUEST_FILES: readonly string[] = [
+  '/etc/os-release', '/usr/lib/os-release', '/etc/redhat-release', '/etc/centos-release', '/etc/system-release', '/etc/lsb-release',
+  '/etc/debian_version', '/etc/hostname', '/etc/HOSTNAME', '/etc/sysconfig/network', '/etc/machine-id', '/var/lib/dbus/machine-id',
+  '/etc/fstab', '/etc/network/interfaces', '/etc/udev/rules.d/70-persistent-net.rules',
+];
+export const GUEST_DIRS: readonly { readonly path: string; readonly read?: RegExp }[] = [
+  { path: '/' },
+  { path: '/boot' },
+  { path: '/etc/sysconfig/network-scripts', read: /^ifcfg-(?!lo$)[^~]+$/ },
+  { path: '/etc/NetworkManager/system-connections', read: /^[^.].*$/ },
+  { path: '/etc/netplan', read: /^[^.].*\.ya?ml$/ },
+  { path: '/etc/systemd/network', read: /^[^.].*\.(network|link)$/ },
+  { path: '/etc/network/interfaces.d', read: /^[a-zA-Z0-9_-]+$/ },
+];
+/** The most files read from one listed directory. */
+export const MAX_DIR_READS = 64;
+
+export interface GuestVolume {
+  /** "image1:part2", "image1:VolGroup/lv_root", "image1:whole" */
+  readonly key: string;
+  /** the whole `mount` argv, without the target directory (the reader adds its own) */
+  readonly mount: readonly string[];
+}
+
+export interface GuestDir {
+  readonly entries: readonly { readonly name: string; readonly kind: string }[];
+  readonly truncated?: true;
+  readonly error?: string;
+}
+
+/** What was read of one volume (the reader's answer), file data in base64. */
+export interface VolumeRead {
+  readonly key: string;
+  readonly error?: string;
+  readonly files: Readonly<Record<string, { readonly data?: string; readonly size?: number; readonly truncated?: true; readonly error?: string }>>;
+  readonly dirs: Readonly<Record<string, GuestDir>>;
+}
+
+export interface GuestReadRequest {
+  /** a directory of imgplan's own; inside the namespace a tmpfs is mounted over it, and the volumes below that */
+  readonly base: string;
+  readonly volumes: readonly GuestVolume[];
+}
+
+export type ResolvedFstabEntry = FstabEntry & {
+  /** the volume of this image it names ("part1", "VolGroup/lv_root"), when it is here */
+  readonly volume?: string;
+  readonly note?: string;
+};
+
+export interface GuestReport {
+  /** the volume holding the guest's / ("part2", "VolGroup/lv_root", "whole") */
+  readonly root: string;
+  readonly os?: OsIdentity;
+  readonly hostname?: string;
+  readonly machine_id?: string;
+  /** kernel versions found in /boot (vmlinuz-VERSION) */
+  readonly kernels: readonly string[];
+  /** the volume whose files the kernels were listed from, when /boot is its own filesystem */
+  readonly boot?: string;
+  readonly fstab?: readonly ResolvedFstabEntry[];
+  readonly network: readonly NetInterface[];
+  readonly problems: readonly string[];
+}
+
+/** Volumes of an image inspect reads, and those it cannot (why). */
+export interface GuestPlan {
+  readonly volumes: readonly GuestVolume[];
+  readonly unread: readonly { readonly volume: string; readonly why: string }[];
+}
+
+function mountArgv(file: string, offset: number, size: number, fs: FilesystemReport, kernel: KernelFacts): string[] | string {
+  const choice = chooseDriver(fs.type, undefined, kernel);
+  if ('problem' in choice) return choice.problem.message;
+  const type = choice.driver.mountType;
+  // xfs refuses a second filesystem with a UUID already mounted (a clone, or this image applied): nouuid, as read-only needs no log
+  const options = [...baseMountOptions(type, { readOnly: true, kernel: kernel.release, xfsUuidClash: type === 'xfs' })];
+  // mount's own loop (libmount) is read-only with ro and autoclear: it goes when the mount does, with the namespace
+  return ['mount', '-t', type, '-o', ['loop', `offset=${offset}`, `sizelimit=${size}`, ...options].join(','), '--', file];
+}
+
+/** Which volumes of a raw image inspect mounts to read the guest's files. */
+export function guestVolumes(img: ImageSpec, o: ImageObservation, report: ImageReport, kernel: KernelFacts): GuestPlan {
+  const volumes: GuestVolume[] = [];
+  const unread: { volume: string; why: string }[] = [];
+  const consider = (volume: string, offset: number, size: number, fs: FilesystemReport | undefined, whole: boolean) => {
+    if (!fs || !LINUX_FILESYSTEMS.has(fs.type)) return;
+    if (!whole) return unread.push({ volume, why: 'it ends past the end of the image (truncated)' });
+    const argv = mountArgv(img.file, offset, size, fs, kernel);
+    if (typeof argv === 'string') return unread.push({ volume, why: argv });
+    volumes.push({ key: `${img.name}:${volume}`, mount: argv });
+  };
+  const parts = report.partition_table?.partitions ?? [];
+  for (const p of parts) consider(`part${p.number}`, p.start_bytes, p.size_bytes, p.filesystem, p.whole);
+  if (!report.partition_table) consider('whole', 0, report.size_bytes, report.filesystem, true);
+  for (const [where, pv] of Object.entries(o.lvm ?? {})) {
+    const base = where === 'whole' ? 0 : parts.find((p) => `part${p.number}` === where)?.start_bytes;
+    for (const lv of pv.vg?.lvs ?? []) {
+      const fs = o.lvContents?.[lv.uuid];
+      if (base === undefined || !fs?.TYPE || !LINUX_FILESYSTEMS.has(fs.TYPE)) continue;
+      const range = linearLvRange(pv, lv);
+      const name = `${pv.vg!.name}/${lv.name}`;
+      if (!range) {
+        unread.push({ volume: name, why: 'it is not one linear segment on one PV here: its files can be read only through device-mapper' });
+        continue;
+      }
+      consider(name, base + range.offset, range.size, { type: fs.TYPE }, base + range.offset + range.size <= report.size_bytes);
+    }
+  }
+  return { volumes, unread };
+}
+
+const text = (f: { readonly data?: string } | undefined) => (f?.data === undefined ? undefined : Buffer.from(f.data, 'base64').toString('utf8'));
+
+function osOf(r: VolumeRead): OsIdentity | undefined {
+  const f = (p: string) => text(r.files[p]);
+  const release = ['/etc/os-release', '/usr/lib/os-release'].map((p) => (f(p) === undefined ? undefined : parseOsRelease(f(p)!, p))).find(Boolean);
+  if (release) return release;
+  for (const p of ['/etc/redhat-release', '/etc/centos-release', '/etc/system-release']) {
+    const t = f(p);
+    const os = t === undefined ? undefined : parseRedhatRelease(t, p);
+    if (os) return os;
+  }
+  const lsb = f('/etc/lsb-release');
+  const fromLsb = lsb === undefined ? undefined : parseLsbRelease(lsb, '/etc/lsb-release');
+  if (fromLsb) return fromLsb;
+  const deb = f('/etc/debian_version');
+  return deb === undefined ? undefined : parseDebianVersion(deb, '/etc/debian_version');
+}
+
+/** Read files of a directory, as the reader stores them: "DIR/NAME". */
+function dirFiles(r: VolumeRead, dir: string): { path: string; text: string }[] {
+  return (r.dirs[dir]?.entries ?? []).flatMap((e) => {
+    const path = `${dir}/${e.name}`;
+    const t = text(r.files[path]);
+    return t === undefined ? [] : [{ path, text: t }];
+  });
+}
+
+function networkOf(r: VolumeRead): NetInterface[] {
+  const out: NetInterface[] = [];
+  for (const f of dirFiles(r, '/etc/sysconfig/network-scripts')) out.push(...parseIfcfg(f.text, f.path));
+  for (const f of dirFiles(r, '/etc/NetworkManager/system-connections')) out.push(...parseNmKeyfile(f.text, f.path));
+  for (const f of dirFiles(r, '/etc/netplan')) out.push(...parseNetplan(f.text, f.path));
+  for (const f of dirFiles(r, '/etc/systemd/network')) out.push(...parseNetworkd(f.text, f.path));
+  const interfaces = text(r.files['/etc/network/interfaces']);
+  if (interfaces !== undefined) out.push(...parseInterfaces(interfaces, '/etc/network/interfaces'));
+  for (const f of dirFiles(r, '/etc/network/interfaces.d')) out.push(...parseInterfaces(f.text, f.path));
+  const rules = text(r.files['/etc/udev/rules.d/70-persistent-net.rules']);
+  if (rules !== undefined) out.push(...parsePersistentNetRules(rules, '/etc/udev/rules.d/70-persistent-net.rules'));
+  // loopback says nothing about which guest this is
+  return out.filter((n) => n.name !== 'lo');
+}
+
+const KERNEL = /^vmlinuz-(.+)$/;
+const kernelsIn = (r: VolumeRead | undefined, dir: string) =>
+  (r?.dirs[dir]?.entries ?? []).flatMap((e) => (KERNEL.exec(e.name)?.[1] !== undefined ? [KERNEL.exec(e.name)![1]!] : []));
+
+interface VolumeFacts {
+  readonly volume: string;
+  readonly fs?: FilesystemReport;
+  readonly partNumber?: number;
+  readonly vg?: string;
+  readonly lv?: string;
+}
+
+function volumeFacts(report: ImageReport): VolumeFacts[] {
+  const out: VolumeFacts[] = [];
+  for (const p of report.partition_table?.partitions ?? []) out.push({ volume: `part${p.number}`, fs: p.filesystem, partNumber: p.number });
+  if (!report.partition_table) out.push({ volume: 'whole', fs: report.filesystem });
+  for (const vg of report.vgs) for (const lv of vg.lvs) out.push({ volume: `${vg.name}/${lv.name}`, fs: lv.filesystem, vg: vg.name, lv: lv.name });
+  return out;
+}
+
+/** The volume of this image an fstab entry names, or why it is not resolved here. */
+function resolveSpec(e: FstabEntry, facts: readonly VolumeFacts[]): { volume?: string; note?: string } {
+  const ref = specRef(e.spec);
+  const one = (found: VolumeFacts[], what: string) => (found.length === 1 ? { volume: found[0]!.volume }
+    : { note: found.length ? `${what} matches ${found.map((f) => f.volume).join(', ')} (cloned filesystems?)` : `${what}: not in this image` });
+  switch (ref.by) {
+    case 'uuid': return one(facts.filter((f) => f.fs?.uuid?.toLowerCase() === ref.value.toLowerCase()), `UUID ${ref.value}`);
+    case 'label': return one(facts.filter((f) => f.fs?.label === ref.value), `label ${ref.value}`);
+    case 'lvm': return one(facts.filter((f) => f.vg === ref.vg && f.lv === ref.lv), `LV ${ref.vg}/${ref.lv}`);
+    case 'partuuid':
+    case 'partlabel': return { note: `${ref.by.toUpperCase()} ${ref.value}: not resolved (inspect does not read partition UUIDs)` };
+    case 'device': {
+      // the guest's name for its first disk's partition N: only a guess, as disk order is the hypervisor's
+      const m = /^\/dev\/(?:[shv]|xv)da(\d+)$/.exec(ref.path);
+      const part = m ? facts.find((f) => f.partNumber === Number(m[1])) : undefined;
+      return part ? { volume: part.volume, note: 'by device name: assumes this image is the guest\'s first disk' } : { note: 'a device name: not resolved' };
+    }
+    case 'none': return {};
+  }
+}
+
+const SKIPPED_TYPES: ReadonlySet<string> = new Set(['swap', 'proc', 'sysfs', 'devpts', 'tmpfs', 'nfs', 'nfs4', 'cifs', 'none']);
+
+/** The guests of an image: one per volume that holds a Linux root (an /etc with an OS release or an fstab). */
+export function guestReports(img: ImageSpec, report: ImageReport, reads: readonly VolumeRead[]): GuestReport[] {
+  const mine = reads.filter((r) => r.key.startsWith(`${img.name}:`));
+  const byVolume = new Map(mine.map((r) => [r.key.slice(img.name.length + 1), r]));
+  const facts = volumeFacts(report);
+  const guests: GuestReport[] = [];
+  for (const [volume, r] of byVolume) {
+    const os = osOf(r);
+    const fstabText = text(r.files['/etc/fstab']);
+    if (!os && fstabText === undefined) continue;
+    const problems: string[] = [];
+    for (const [path, f] of Object.entries(r.files)) if (f.error) problems.push(`${path}: ${f.error}`);
+    for (const [path, f] of Object.entries(r.files)) {
+      if (f.truncated) problems.push(`${path}: only its first ${f.data ? Buffer.from(f.data, 'base64').length : 0} bytes were read`);
+    }
+    const fstab = fstabText === undefined ? undefined : parseFstab(fstabText);
+    for (const p of fstab?.problems ?? []) problems.push(`/etc/fstab ${p}`);
+    const entries = (fstab?.entries ?? []).map((e) => ({ ...e, ...(SKIPPED_TYPES.has(e.type) ? {} : resolveSpec(e, facts)) }));
+    const bootEntry = entries.find((e) => e.file === '/boot');
+    const boot = bootEntry?.volume !== undefined && bootEntry.volume !== volume ? bootEntry.volume : undefined;
+    const kernels = boot !== undefined ? kernelsIn(byVolume.get(boot), '/') : kernelsIn(r, '/boot');
+    const f = (p: string) => text(r.files[p]);
+    const hostname = [f('/etc/hostname'), f('/etc/HOSTNAME')].map((t) => (t === undefined ? undefined : parseHostname(t))).find(Boolean)
+      ?? (f('/etc/sysconfig/network') === undefined ? undefined : parseSysconfigNetwork(f('/etc/sysconfig/network')!));
+    const machineId = [f('/etc/machine-id'), f('/var/lib/dbus/machine-id')].map((t) => (t === undefined ? undefined : parseMachineId(t))).find(Boolean);
+    guests.push({
+      root: volume,
+      ...(os ? { os } : {}),
+      ...(hostname ? { hostname } : {}),
+      ...(machineId ? { machine_id: machineId } : {}),
+      kernels,
+      ...(boot !== undefined ? { boot } : {}),
+      ...(fstab ? { fstab: entries } : {}),
+      network: networkOf(r),
+      problems,
+    });
+  }
+  return guests;
+}

@@ -1,7 +1,7 @@
 import { EXIT, ImgplanError, type ExitCode } from '../errors.js';
 import { DEFAULT_STATE_DIR } from '../journal/format.js';
 import {
-  apply, BadLockTimeoutError, captureState as capture, destroy, inspect, inspectManifest, plan, readInput, show, validate,
+  apply, BadLockTimeoutError, captureState as capture, destroy, init, inspect, inspectManifest, plan, readInput, show, validate,
   type Input, type OperationContext, type Outcome,
 } from '../operation/index.js';
 import { SavedPlanError } from '../plan/codec.js';
@@ -14,8 +14,6 @@ import { renderPlan } from '../render/plan-text.js';
 import { ExecaRunner } from '../runner/execa-runner.js';
 import { approver } from './prompt.js';
 import { err, out, printError, shown, STDOUT, stdoutStyle, view, type Sink } from './view.js';
-
-/** An error's text as it reaches the terminal: its lines kept, anything else that could act on the terminal escaped. */
 
 export type Name = 'plan' | 'apply' | 'destroy' | 'validate' | 'show' | 'graph';
 
@@ -148,9 +146,22 @@ export async function runCommand(name: Name, file: string, options: Options): Pr
   }
 }
 
+/** Runs a command's body: an ImgplanError it throws is printed for people and becomes the exit code. */
+async function printingErrors(body: () => Promise<ExitCode>): Promise<ExitCode> {
+  try {
+    return await body();
+  } catch (e) {
+    if (e instanceof ImgplanError) {
+      printError(e);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}
+
 /** `imgplan inspect IMAGE…`: the report as text or JSON on stdout. */
 export async function inspectCommand(images: readonly string[], options: { format?: string; json?: boolean }): Promise<ExitCode> {
-  try {
+  return printingErrors(async () => {
     // one manifest (by its name: an image is never YAML) names the images and their formats
     const manifest = images.length === 1 && /\.ya?ml$/.test(images[0]!);
     if (manifest && options.format !== undefined) {
@@ -162,27 +173,25 @@ export async function inspectCommand(images: readonly string[], options: { forma
     if (!report) return EXIT.invalid;
     out(options.json === true ? `${JSON.stringify(report, null, 2)}\n` : renderInspect(report));
     return report.images.some((i) => i.problems.length) ? EXIT.failedCleanly : EXIT.ok;
-  } catch (e) {
-    if (e instanceof ImgplanError) {
-      printError(e);
-      return e.exitCode;
-    }
-    throw e;
-  }
+  });
+}
+
+/** `imgplan init IMAGE…`: the starter manifest on stdout. */
+export async function initCommand(images: readonly string[], options: { format?: string; where?: string }): Promise<ExitCode> {
+  return printingErrors(async () => {
+    const where = options.where !== undefined ? { where: options.where } : {};
+    const command = ['imgplan init', ...(options.format ? ['--format', options.format] : []), ...(where.where ? ['--where', where.where] : []), ...images];
+    out(await init(context(false), images, { format: options.format ?? 'raw', ...where, command: command.join(' ') }));
+    return EXIT.ok;
+  });
 }
 
 /** `imgplan debug capture-state`: what every probe printed, for bug reports and test fixtures. */
 export async function captureState(file: string, outFile: string, scenario: string): Promise<ExitCode> {
-  try {
+  return printingErrors(async () => {
     const r = await capture(context(false), await readInput(file), { out: outFile, scenario });
     if (r.outcome === 'invalid') return EXIT.invalid;
     out(`wrote ${outFile}\n`);
     return EXIT.ok;
-  } catch (e) {
-    if (e instanceof ImgplanError) {
-      printError(e);
-      return e.exitCode;
-    }
-    throw e;
-  }
+  });
 }

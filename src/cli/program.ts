@@ -39,6 +39,10 @@ export const EXAMPLES: Readonly<Record<string, readonly Example[]>> = {
     { command: 'imgplan inspect --format qcow2 web01.qcow2 --json', says: 'a QEMU image (its format is given, never guessed), as JSON' },
     { command: 'imgplan inspect rescue.yaml', says: 'every image of a manifest, with the formats it gives' },
   ],
+  init: [
+    { command: 'imgplan init web01.img > web01.yaml', says: 'a starter manifest: the guest mounted as its own fstab mounts it, below /mnt/web01' },
+    { command: 'imgplan init --format qcow2 --where /srv/case42 web01.qcow2 web01-data.qcow2', says: 'two disks of one guest, below another folder' },
+  ],
   exec: [
     { command: 'imgplan exec rescue.yaml -- cat etc/hostname', says: 'open the guest, run one command in its root (the first mount), close it again' },
     { command: 'imgplan exec rescue.yaml', says: 'a shell in the guest\'s tree; exiting it unmounts and detaches' },
@@ -82,6 +86,7 @@ export function examplesText(examples: readonly Example[]): string {
 export interface Actions {
   run(name: import('./commands.js').Name, file: string, options: Record<string, unknown>): Promise<number>;
   inspect(images: readonly string[], options: Record<string, unknown>): Promise<number>;
+  init(images: readonly string[], options: Record<string, unknown>): Promise<number>;
   exec(manifest: string, command: readonly string[], options: Record<string, unknown>): Promise<number>;
   captureState(manifest: string, out: string, scenario: string): Promise<number>;
   complete(what: string, file: string | undefined): Promise<number>;
@@ -93,6 +98,7 @@ export interface Actions {
 export const defaultActions = (exit: (code: number) => void): Actions => ({
   run: async (name, file, options) => (await import('./commands.js')).runCommand(name, file, options),
   inspect: async (images, options) => (await import('./commands.js')).inspectCommand(images, options),
+  init: async (images, options) => (await import('./commands.js')).initCommand(images, options),
   exec: async (manifest, command, options) => (await import('./exec.js')).execCommand(manifest, command, options),
   captureState: async (manifest, out, scenario) => (await import('./commands.js')).captureState(manifest, out, scenario),
   complete: async (what, file) => (await import('./complete.js')).complete(what, file),
@@ -102,7 +108,8 @@ export const defaultActions = (exit: (code: number) => void): Actions => ({
 
 /** Actions that do nothing: for walking the program (documentation, completion) without running it. */
 const inert: Actions = {
-  run: async () => 0, inspect: async () => 0, exec: async () => 0, captureState: async () => 0, complete: async () => 0, readGuest: async () => 0,
+  run: async () => 0, inspect: async () => 0, init: async () => 0, exec: async () => 0, captureState: async () => 0, complete: async () => 0,
+  readGuest: async () => 0,
   exit: () => undefined,
 };
 
@@ -160,6 +167,14 @@ export function buildProgram(actions: Actions = inert): Command {
     .option('--json', 'as JSON (schemas/inspect.schema.json)')
     .action(async (images: string[], options: Record<string, unknown>) => {
       actions.exit(await actions.inspect(images, options));
+    });
+  withExamples(program.command('init'), 'init')
+    .description('write a starter manifest to stdout: each guest mounted the way its own fstab does, read-only; changes nothing')
+    .argument('<image...>', 'image files of one or more guests')
+    .option('--format <format>', 'the image files\' format: raw (default), qcow2, vmdk, vdi, vhdx, vpc; never guessed')
+    .option('--where <dir>', 'where the guest\'s / goes (default /mnt/NAME, NAME from the file name); with several images, DIR/NAME for each')
+    .action(async (images: string[], options: Record<string, unknown>) => {
+      actions.exit(await actions.init(images, options));
     });
   withExamples(program.command('exec'), 'exec')
     .description('apply, run COMMAND in the guest\'s tree, then destroy, always (after a failure, Ctrl-C or SIGTERM too); exits with COMMAND\'s status')

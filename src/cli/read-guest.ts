@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { GUEST_DIRS, GUEST_FILES, MAX_DIR_READS, type GuestReadRequest, type VolumeRead } from '../core/guest.js';
+import { GUEST_DIRS, GUEST_FILES, MAX_DIR_READS, rootSubvolume, type GuestReadRequest, type VolumeRead } from '../core/guest.js';
 import { listGuestDir, readGuestFile } from '../runner/guest-files.js';
 import { ExecaRunner } from '../runner/execa-runner.js';
 
@@ -46,6 +46,10 @@ async function readAll(requestJson: string): Promise<number> {
     }
     mounted.push(dir);
     reads.push({ key: v.key, ...(await readVolume(dir)) });
+    // Fedora and Ubuntu keep / in a btrfs subvolume ("root", "@"): the top level then holds no etc/
+    const top = await listGuestDir(dir, '/');
+    const sub = top && rootSubvolume(top.entries);
+    if (sub) reads.push({ key: v.key, subvolume: sub, ...(await readVolume(`${dir}/${sub}`)) });
   }
   // the namespace's end would unmount all this too, but only once the kernel gets to it: unmounted here, the loops are gone when imgplan goes on
   for (const dir of [...mounted.reverse(), request.base]) await runner.run({ argv: ['umount', '--', dir], effect: 'changes' });

@@ -37,6 +37,15 @@ export const GUEST_DIRS: readonly { readonly path: string; readonly read?: RegEx
   { path: '/etc/systemd/network', read: /^[^.].*\.(network|link)$/ },
   { path: '/etc/network/interfaces.d', read: /^[a-zA-Z0-9_-]+$/ },
 ];
+/** Where Ubuntu ("@"), Fedora ("root") and others put / in a btrfs subvolume of the volume's top level. */
+const ROOT_SUBVOLUMES = ['@', 'root', '@root', '@rootfs'];
+
+/** The subvolume to read a guest's / from, when the top level has no etc/ but one of the usual root subvolumes. */
+export function rootSubvolume(topLevel: readonly { readonly name: string; readonly kind: string }[]): string | undefined {
+  const dir = (name: string) => topLevel.some((e) => e.name === name && e.kind === 'directory');
+  return dir('etc') ? undefined : ROOT_SUBVOLUMES.find(dir);
+}
+
 /** The most files read from one listed directory. */
 export const MAX_DIR_READS = 64;
 
@@ -56,6 +65,8 @@ export interface GuestDir {
 /** What was read of one volume (the reader's answer), file data in base64. */
 export interface VolumeRead {
   readonly key: string;
+  /** read below this btrfs subvolume of the volume's top level (rootSubvolume), not from the top level itself */
+  readonly subvolume?: string;
   readonly error?: string;
   readonly files: Readonly<Record<string, { readonly data?: string; readonly size?: number; readonly truncated?: true; readonly error?: string }>>;
   readonly dirs: Readonly<Record<string, GuestDir>>;
@@ -76,6 +87,8 @@ export type ResolvedFstabEntry = FstabEntry & {
 export interface GuestReport {
   /** the volume holding the guest's / ("part2", "VolGroup/lv_root", "whole") */
   readonly root: string;
+  /** the btrfs subvolume of that volume holding / ("@", "root"), when / is not its top level */
+  readonly subvolume?: string;
   readonly os?: OsIdentity;
   readonly hostname?: string;
   readonly machine_id?: string;
@@ -137,21 +150,20 @@ export function guestVolumes(img: ImageSpec, o: ImageObservation, report: ImageR
 
 const text = (f: { readonly data?: string } | undefined) => (f?.data === undefined ? undefined : Buffer.from(f.data, 'base64').toString('utf8'));
 
-function osOf(r: VolumeRead): OsIdentity | undefined {
-  const f = (p: string) => text(r.files[p]);
-  const release = ['/etc/os-release', '/usr/lib/os-release'].map((p) => (f(p) === undefined ? undefined : parseOsRelease(f(p)!, p))).find(Boolean);
-  if (release) return release;
-  for (const p of ['/etc/redhat-release', '/etc/centos-release', '/etc/system-release']) {
-    const t = f(p);
-    const os = t === undefined ? undefined : parseRedhatRelease(t, p);
-    if (os) return os;
+/** The first of these files that is there and parses, parsed. */
+function firstParsed<T>(r: VolumeRead, paths: readonly string[], parse: (text: string, path: string) => T | undefined): T | undefined {
+  for (const p of paths) {
+    const t = text(r.files[p]);
+    const v = t === undefined ? undefined : parse(t, p);
+    if (v) return v;
   }
-  const lsb = f('/etc/lsb-release');
-  const fromLsb = lsb === undefined ? undefined : parseLsbRelease(lsb, '/etc/lsb-release');
-  if (fromLsb) return fromLsb;
-  const deb = f('/etc/debian_version');
-  return deb === undefined ? undefined : parseDebianVersion(deb, '/etc/debian_version');
+  return undefined;
 }
+
+const osOf = (r: VolumeRead): OsIdentity | undefined => firstParsed(r, ['/etc/os-release', '/usr/lib/os-release'], parseOsRelease)
+  ?? firstParsed(r, ['/etc/redhat-release', '/etc/centos-release', '/etc/system-release'], parseRedhatRelease)
+  ?? firstParsed(r, ['/etc/lsb-release'], parseLsbRelease)
+  ?? firstParsed(r, ['/etc/debian_version'], parseDebianVersion);
 
 /** Read files of a directory, as the reader stores them: "DIR/NAME". */
 function dirFiles(r: VolumeRead, dir: string): { path: string; text: string }[] {
@@ -178,10 +190,9 @@ function networkOf(r: VolumeRead): NetInterface[] {
 }
 
 const KERNEL = /^vmlinuz-(.+)$/;
-const kernelsIn = (r: VolumeRead | undefined, dir: string) =>
-  (r?.dirs[dir]?.entries ?? []).flatMap((e) => (KERNEL.exec(e.name)?.[1] !== undefined ? [KERNEL.exec(e.name)![1]!] : []));
+const kernelsIn = (r: VolumeRead | undefined, dir: string) => (r?.dirs[dir]?.entries ?? []).flatMap((e) => KERNEL.exec(e.name)?.slice(1, 2) ?? []);
 
-interface VolumeFacts {
+export interface VolumeFacts {
   readonly volume: string;
   readonly fs?: FilesystemReport;
   readonly partNumber?: number;
@@ -189,7 +200,7 @@ interface VolumeFacts {
   readonly lv?: string;
 }
 
-function volumeFacts(report: ImageReport): VolumeFacts[] {
+export function volumeFacts(report: ImageReport): VolumeFacts[] {
   const out: VolumeFacts[] = [];
   for (const p of report.partition_table?.partitions ?? []) out.push({ volume: `part${p.number}`, fs: p.filesystem, partNumber: p.number });
   if (!report.partition_table) out.push({ volume: 'whole', fs: report.filesystem });
@@ -198,7 +209,7 @@ function volumeFacts(report: ImageReport): VolumeFacts[] {
 }
 
 /** The volume of this image an fstab entry names, or why it is not resolved here. */
-function resolveSpec(e: FstabEntry, facts: readonly VolumeFacts[]): { volume?: string; note?: string } {
+export function resolveSpec(e: FstabEntry, facts: readonly VolumeFacts[]): { volume?: string; note?: string } {
   const ref = specRef(e.spec);
   const one = (found: VolumeFacts[], what: string) => (found.length === 1 ? { volume: found[0]!.volume }
     : { note: found.length ? `${what} matches ${found.map((f) => f.volume).join(', ')} (cloned filesystems?)` : `${what}: not in this image` });
@@ -223,10 +234,13 @@ const SKIPPED_TYPES: ReadonlySet<string> = new Set(['swap', 'proc', 'sysfs', 'de
 /** The guests of an image: one per volume that holds a Linux root (an /etc with an OS release or an fstab). */
 export function guestReports(img: ImageSpec, report: ImageReport, reads: readonly VolumeRead[]): GuestReport[] {
   const mine = reads.filter((r) => r.key.startsWith(`${img.name}:`));
-  const byVolume = new Map(mine.map((r) => [r.key.slice(img.name.length + 1), r]));
+  const volumeOf = (r: VolumeRead) => r.key.slice(img.name.length + 1);
+  // a separate /boot is read from its volume's top level
+  const topLevel = new Map(mine.filter((r) => r.subvolume === undefined).map((r) => [volumeOf(r), r]));
   const facts = volumeFacts(report);
   const guests: GuestReport[] = [];
-  for (const [volume, r] of byVolume) {
+  for (const r of mine) {
+    const volume = volumeOf(r);
     const os = osOf(r);
     const fstabText = text(r.files['/etc/fstab']);
     if (!os && fstabText === undefined) continue;
@@ -240,13 +254,12 @@ export function guestReports(img: ImageSpec, report: ImageReport, reads: readonl
     const entries = (fstab?.entries ?? []).map((e) => ({ ...e, ...(SKIPPED_TYPES.has(e.type) ? {} : resolveSpec(e, facts)) }));
     const bootEntry = entries.find((e) => e.file === '/boot');
     const boot = bootEntry?.volume !== undefined && bootEntry.volume !== volume ? bootEntry.volume : undefined;
-    const kernels = boot !== undefined ? kernelsIn(byVolume.get(boot), '/') : kernelsIn(r, '/boot');
-    const f = (p: string) => text(r.files[p]);
-    const hostname = [f('/etc/hostname'), f('/etc/HOSTNAME')].map((t) => (t === undefined ? undefined : parseHostname(t))).find(Boolean)
-      ?? (f('/etc/sysconfig/network') === undefined ? undefined : parseSysconfigNetwork(f('/etc/sysconfig/network')!));
-    const machineId = [f('/etc/machine-id'), f('/var/lib/dbus/machine-id')].map((t) => (t === undefined ? undefined : parseMachineId(t))).find(Boolean);
+    const kernels = boot !== undefined ? kernelsIn(topLevel.get(boot), '/') : kernelsIn(r, '/boot');
+    const hostname = firstParsed(r, ['/etc/hostname', '/etc/HOSTNAME'], parseHostname) ?? firstParsed(r, ['/etc/sysconfig/network'], parseSysconfigNetwork);
+    const machineId = firstParsed(r, ['/etc/machine-id', '/var/lib/dbus/machine-id'], parseMachineId);
     guests.push({
       root: volume,
+      ...(r.subvolume !== undefined ? { subvolume: r.subvolume } : {}),
       ...(os ? { os } : {}),
       ...(hostname ? { hostname } : {}),
       ...(machineId ? { machine_id: machineId } : {}),

@@ -12,6 +12,7 @@ export {
   closed, commandStatus, execManifest, execSetting, mountVariable, type CommandEnd, type ExecOptions, type ExecPhase, type ExecResult, type ExecSetting,
 } from './exec.js';
 export type { ChangeSummary, Emit, Mode, OperationEvent, Outcome, StepFailure } from './events.js';
+export { init, type InitOptions } from './init.js';
 export { inspect, inspectManifest, INSPECT_FORMATS, type InspectOptions } from './inspect.js';
 export { BadLockTimeoutError } from './lock.js';
 export { plan, type PlanOptions, type PlanResult } from './plan.js';

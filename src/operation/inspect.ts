@@ -5,7 +5,7 @@ import { imageReport, type ImageReport, type InspectReport } from '../core/inspe
 import { EXIT, ImgplanError } from '../errors.js';
 import { QEMU_FORMATS, type ImageFormat, type ImageSpec, type Manifest } from '../manifest/types.js';
 import { collectState } from '../probe/collect.js';
-import type { ObservedState } from '../probe/observed.js';
+import type { KernelFacts, ObservedState } from '../probe/observed.js';
 import type { Input, OperationContext } from './context.js';
 import { load } from './manifest.js';
 
@@ -76,6 +76,13 @@ async function readGuests(ctx: OperationContext, volumes: readonly GuestVolume[]
  * nothing written. Every partition and LV is read, not only those a manifest names.
  */
 export async function inspect(ctx: OperationContext, files: readonly string[], options: InspectOptions): Promise<InspectReport> {
+  return (await inspectImages(ctx, files, options)).report;
+}
+
+/** inspect, with what it learnt of this host's kernel (which filesystems it mounts: init needs it). */
+export async function inspectImages(
+  ctx: OperationContext, files: readonly string[], options: InspectOptions,
+): Promise<{ report: InspectReport; kernel: KernelFacts }> {
   if (!INSPECT_FORMATS.includes(options.format as ImageFormat)) {
     throw new ImgplanError(`--format must be one of ${INSPECT_FORMATS.join(', ')}, not "${options.format}"`, EXIT.invalid);
   }
@@ -90,7 +97,7 @@ export async function inspect(ctx: OperationContext, files: readonly string[], o
   const manifest: Manifest = { path: `${ctx.stateDir}/inspect`, sha256: '', images, mounts: [] };
   const observed = await collectState(ctx.runner, manifest, { stateDir: ctx.stateDir, readAll: true });
   const reports = images.map((img) => imageReport(img, observed.images[img.name]!));
-  return { format_version: '1.1', images: await withGuests(ctx, images, observed, reports) };
+  return { report: { format_version: '1.1', images: await withGuests(ctx, images, observed, reports) }, kernel: observed.kernel };
 }
 
 /**

@@ -27,7 +27,7 @@ const NTFS3: Driver = { mountType: 'ntfs3', chosen: true };
  * blkid finds them. Any other type (an old or rare driver, whose parser of crafted bytes is
  * least tested) needs the manifest's `type:`.
  */
-const WELL_KNOWN: ReadonlySet<string> = new Set([
+export const WELL_KNOWN: ReadonlySet<string> = new Set([
   'ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'vfat', 'exfat', 'ntfs', 'iso9660', 'udf', 'squashfs', 'erofs', 'f2fs',
 ]);
 

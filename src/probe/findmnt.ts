@@ -3,6 +3,8 @@ import { asArray, asMajMin, asOptString, asRecord, asString, parseJsonObject } f
 export interface MountEntry {
   readonly target: string;
   readonly source: string;
+  /** the folder of the filesystem mounted there, when not its root: a btrfs subvolume ("/@") or a bind mount's */
+  readonly fsroot?: string;
   readonly majMin?: string;
   readonly fstype: string;
   readonly options: readonly string[];
@@ -17,9 +19,13 @@ export function parseFindmnt(text: string): MountEntry[] {
     for (const raw of items) {
       const f = asRecord(raw, 'findmnt filesystem');
       const majMin = asMajMin(f['maj:min']);
+      const source = asOptString(f.source) ?? 'none';
+      // findmnt writes a mount of a filesystem's folder (a btrfs subvolume, a bind mount) as DEVICE[/folder]
+      const inner = /^(\/dev\/[^[\]]+)\[(\/[^\]]*)\]$/.exec(source);
       out.push({
         target: asString(f.target, 'findmnt target'),
-        source: asOptString(f.source) ?? 'none',
+        source: inner ? inner[1]! : source,
+        ...(inner ? { fsroot: inner[2]! } : {}),
         ...(majMin ? { majMin } : {}),
         fstype: asOptString(f.fstype) ?? 'unknown',
         options: (asOptString(f.options) ?? '').split(',').filter(Boolean),

@@ -21,7 +21,7 @@ function fsText(f: FilesystemReport | undefined): string {
 /** Who the guest is: its OS, names and network first, then its kernels and fstab. */
 function guestText(g: GuestReport): string[] {
   const os = g.os ? printable(g.os.pretty_name ?? ([g.os.name, g.os.version].filter(Boolean).join(' ') || g.os.id || 'unknown')) : 'an unknown Linux';
-  const out = [`  guest on ${printable(g.root)}: ${os}`];
+  const out = [`  guest on ${printable(g.root)}${g.subvolume !== undefined ? ` (btrfs subvolume ${printable(g.subvolume)})` : ''}: ${os}`];
   out.push(`    hostname ${g.hostname ? printable(g.hostname) : '(none found)'}${g.machine_id ? `  machine-id ${printable(g.machine_id)}` : ''}`);
   for (const n of g.network) {
     const what = [n.name ? printable(n.name) : '(any interface)', n.mac ? `mac ${printable(n.mac)}` : '', ...n.addresses.map(printable),

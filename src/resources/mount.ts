@@ -80,9 +80,11 @@ function planMount(d: DesiredMount, p: Planning): void {
     replace = true;
     reason = 'parent-replaced';
   } else if (top) {
-    const sameSource = src !== undefined
+    // subvol=NAME: the subvolume findmnt shows as the mount's folder ("/dev/loop0[/@]") must be that one
+    const subvol = d.options.find((o) => o.startsWith('subvol='))?.slice('subvol='.length).replace(/^\/*/, '/');
+    const sameSource = (src !== undefined
       ? (src.majMin !== undefined && top.majMin === src.majMin) || top.source === src.path
-      : d.staticSource !== undefined && top.source === d.staticSource;
+      : d.staticSource !== undefined && top.source === d.staticSource) && (subvol === undefined || (top.fsroot ?? '/') === subvol);
     if (sameSource) {
       const wantFlags = d.options.filter((o) => VISIBLE_FLAGS.has(o));
       const roWrong = d.readOnly !== top.options.includes('ro');

@@ -70,7 +70,7 @@ describe('--help', () => {
     const words = [...command.split(/\s*[|>]/)[0]!.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
     expect(words[0]).toBe('imgplan');
     const ran: string[] = [];
-    const p = buildProgram({ run: async (n) => (ran.push(n), 0), inspect: async () => (ran.push('inspect'), 0), exec: async () => (ran.push('exec'), 0), captureState: async () => (ran.push('capture-state'), 0), complete: async () => 0, readGuest: async () => 0, exit: () => {} });
+    const p = buildProgram({ run: async (n) => (ran.push(n), 0), inspect: async () => (ran.push('inspect'), 0), init: async () => (ran.push('init'), 0), exec: async () => (ran.push('exec'), 0), captureState: async () => (ran.push('capture-state'), 0), complete: async () => 0, readGuest: async () => 0, exit: () => {} });
     p.configureOutput({ writeOut: () => {}, writeErr: () => {} });
     await expect(p.parseAsync(words.slice(1), { from: 'user' }).then(() => 'parsed', (e: { code?: string }) => e.code))
       .resolves.toMatch(/^(parsed|commander\.helpDisplayed)$/);
@@ -154,7 +154,7 @@ _imgplan; printf '%s\\n' "\${COMPREPLY[@]}"`;
 
   it('completes commands and subcommands', () => {
     expect(bash('imgplan', 'pl')).toEqual(['plan']);
-    expect(bash('imgplan', '')).toEqual(['plan', 'apply', 'destroy', 'inspect', 'exec', 'validate', 'show', 'graph', 'debug', 'help']);
+    expect(bash('imgplan', '')).toEqual(['plan', 'apply', 'destroy', 'inspect', 'init', 'exec', 'validate', 'show', 'graph', 'debug', 'help']);
     expect(bash('imgplan', 'debug', 'c')).toEqual(['capture-state']);
   });
 

@@ -63,8 +63,11 @@ export interface PartSpec {
   readonly files?: Files;
 }
 
-/** Files to write into a filesystem: text, or a symbolic link to a target (which may lead anywhere: the guest's choice). */
-export type Files = Readonly<Record<string, string | { readonly link: string }>>;
+/**
+ * Files to write into a filesystem: text, a symbolic link to a target (which may lead anywhere:
+ * the guest's choice), or a btrfs subvolume (list it before the files that go into it).
+ */
+export type Files = Readonly<Record<string, string | { readonly link: string } | { readonly subvolume: true }>>;
 
 async function mkfs(fs: Fs, dev: string, label?: string): Promise<void> {
   const l = label ?? '';
@@ -117,6 +120,7 @@ export class Sandbox {
             await mkdir(dirname(join(mnt, p)), { recursive: true });
             if (p.endsWith('/')) await mkdir(join(mnt, p), { recursive: true });
             else if (typeof content === 'string') await writeFile(join(mnt, p), content);
+            else if ('subvolume' in content) await sh(['btrfs', 'subvolume', 'create', join(mnt, p)]);
             else await symlink(content.link, join(mnt, p));
           }
         } finally {

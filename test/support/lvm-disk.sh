@@ -3,8 +3,8 @@
 # (sfdisk, pvcreate, vgcreate, lvcreate, mkfs): needs device-mapper and kernel partition scan,
 # so it runs in the VM lane.
 #   lvm-disk.sh centos OUT.img [VG]          MBR: p1 ext4 /boot, p2 PV of VG (VolGroup) with
-#                                             lv_root (ext4, /etc/sysconfig/network-scripts/ifcfg-eth0)
-#                                             and lv_swap
+#                                             lv_root (ext4: ifcfg-eth0, redhat-release, an fstab
+#                                             naming / and /boot) and lv_swap
 #   lvm-disk.sh span OUT1.img OUT2.img [VG]  two whole-disk PVs of one VG (datavg) whose lv_data
 #                                             (ext4, data/part.txt) has one segment on each
 #   lvm-disk.sh centos-offline OUT.img [VG]  as centos, but p1 and lv_root (64 MiB) left for the
@@ -31,7 +31,8 @@ settle() { command -v udevadm >/dev/null && [ -e /run/udev/control ] && udevadm 
 waitdev() { for _ in $(seq 50); do [ -b "$1" ] && return; sleep 0.1; done; echo "no $1" >&2; exit 1; }
 fill() { # device  path=content…
   local dev=$1; shift; local m; m=$(mktemp -d); mount "$dev" "$m"
-  for kv in "$@"; do mkdir -p "$m/$(dirname "${kv%%=*}")"; printf '%s\n' "${kv#*=}" > "$m/${kv%%=*}"; done
+  # content: printf %b, so "\n" makes lines
+  for kv in "$@"; do mkdir -p "$m/$(dirname "${kv%%=*}")"; printf '%b\n' "${kv#*=}" > "$m/${kv%%=*}"; done
   umount "$m"; rmdir "$m"
 }
 
@@ -50,7 +51,9 @@ case $kind in
     settle; waitdev "/dev/mapper/${vg//-/--}-lv_root"
     mkfs.ext4 -q -L root "/dev/mapper/${vg//-/--}-lv_root"
     mkswap -q "/dev/mapper/${vg//-/--}-lv_swap" >/dev/null
-    fill "/dev/mapper/${vg//-/--}-lv_root" etc/sysconfig/network-scripts/ifcfg-eth0=DEVICE=eth0 etc/hostname=centos6 boot/.keep=
+    fill "/dev/mapper/${vg//-/--}-lv_root" etc/sysconfig/network-scripts/ifcfg-eth0=DEVICE=eth0 etc/hostname=centos6 boot/.keep= \
+      'etc/redhat-release=CentOS release 6.10 (Final)' \
+      "etc/fstab=/dev/mapper/${vg//-/--}-lv_root / ext4 defaults 1 1\nLABEL=boot /boot ext4 defaults 1 2\n/dev/mapper/${vg//-/--}-lv_swap swap swap defaults 0 0"
     ;;
   span)
     a=$1 b=$2 vg=${3:-datavg}

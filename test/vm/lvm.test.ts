@@ -54,6 +54,29 @@ describe.skipIf(!canLvm)(`LVM in guest images (${udev})`, () => {
     });
   }
 
+  it('imgplan init on the CentOS layout: the starter manifest mounts lv_root and /boot as the guest\'s fstab does; apply, read, destroy', async () => {
+    const [img] = await sb.lvmDisk('centos', ['web01.img']);
+    const before = await sha256(img!);
+    const where = sb.path('init-root');
+    const init = await sb.imgplan(['init', '--where', where, img!]);
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stdout).toContain(`# web01: ${img}: CentOS release 6.10 (Final) on VolGroup/lv_root`);
+    expect(init.stdout).toContain('# note: fstab line 3, swap (/dev/mapper/VolGroup-lv_swap): left out: swap');
+    const m = sb.writeManifest('starter.yaml', init.stdout);
+    const apply = await sb.imgplan(['apply', m, '--auto-approve']);
+    expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+    try {
+      expect(read(`${where}/etc/hostname`)).toBe('centos6\n');
+      expect(read(`${where}/boot/grub/grub.conf`)).toBe('default=0\n');
+    } finally {
+      const destroy = await sb.imgplan(['destroy', m, '--auto-approve']);
+      expect(destroy.code, destroy.stdout + destroy.stderr).toBe(0);
+    }
+    expect(await dmNames()).not.toContain('VolGroup-lv_root');
+    expect(await sb.leaks()).toEqual([]);
+    expect(await sha256(img!)).toBe(before);
+  });
+
   it('a VG spanning two images is activated once both are attached; with one image missing, the plan names the PV', async () => {
     const [a, b] = await sb.lvmDisk('span', ['d1.img', 'd2.img']);
     const m = sb.writeManifest('span.yaml', `version: 1

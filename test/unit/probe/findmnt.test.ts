@@ -3,6 +3,15 @@ import { ShapeError } from '../../../src/probe/coerce.js';
 import { parseFindmnt } from '../../../src/probe/findmnt.js';
 import { WORK, old, recorded, shape } from './fixtures.js';
 
+describe('parseFindmnt: a btrfs subvolume (recorded, util-linux 2.38.1)', () => {
+  it('splits DEVICE[/folder] into the device and the folder of the filesystem mounted there', () => {
+    expect(parseFindmnt(recorded('findmnt-btrfs-subvol.json'))).toEqual([{
+      target: '/mnt/app01', source: '/dev/loop0', fsroot: '/@', majMin: '0:39', fstype: 'btrfs',
+      options: ['ro', 'relatime', 'discard=async', 'space_cache=v2', 'subvolid=256', 'subvol=/@'],
+    }]);
+  });
+});
+
 describe('parseFindmnt on util-linux 2.38.1 (recorded)', () => {
   const mounts = parseFindmnt(recorded('findmnt.json'));
 

@@ -1,11 +1,13 @@
 import type { ImageSpec } from '../manifest/types.js';
 import { chooseDriver } from '../plan/filesystems.js';
 import { baseMountOptions } from '../plan/mount-options.js';
+import { parseFstab, specRef, type FstabEntry } from '../probe/fstab.js';
 import {
-  parseDebianVersion, parseFstab, parseHostname, parseIfcfg, parseInterfaces, parseLsbRelease, parseMachineId, parseNetplan, parseNetworkd,
-  parseNmKeyfile, parseOsRelease, parsePersistentNetRules, parseRedhatRelease, parseSysconfigNetwork, specRef,
-  type FstabEntry, type NetInterface, type OsIdentity,
-} from '../probe/guest-config.js';
+  parseIfcfg, parseInterfaces, parseNetplan, parseNetworkd, parseNmKeyfile, parsePersistentNetRules, type NetInterface,
+} from '../probe/guest-network.js';
+import {
+  parseDebianVersion, parseHostname, parseLsbRelease, parseMachineId, parseOsRelease, parseRedhatRelease, parseSysconfigNetwork, type OsIdentity,
+} from '../probe/guest-os.js';
 import { linearLvRange } from '../probe/lvm-metadata.js';
 import type { ImageObservation, KernelFacts } from '../probe/observed.js';
 import type { FilesystemReport, ImageReport } from './inspect.js';

@@ -4,7 +4,7 @@ import { checkPath } from '../manifest/paths.js';
 import { humanBytes } from '../plan/format.js';
 import { chooseDriver, WELL_KNOWN } from '../plan/filesystems.js';
 import { printable } from '../printable.js';
-import { specRef } from '../probe/guest-config.js';
+import { specRef } from '../probe/fstab.js';
 import type { KernelFacts } from '../probe/observed.js';
 import { resolveSpec, volumeFacts, type GuestReport, type ResolvedFstabEntry } from './guest.js';
 import type { FilesystemReport, ImageReport } from './inspect.js';

@@ -1,24 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseFstab, specRef } from '../../../src/probe/fstab.js';
 import {
-  MAX_ENTRIES,
-  MAX_VALUE,
-  parseDebianVersion,
-  parseFstab,
-  parseHostname,
-  parseIfcfg,
-  parseInterfaces,
-  parseLsbRelease,
-  parseMachineId,
-  parseNetplan,
-  parseNetworkd,
-  parseNmKeyfile,
-  parseOsRelease,
-  parsePersistentNetRules,
-  parseRedhatRelease,
-  parseSysconfigNetwork,
-  specRef,
-} from '../../../src/probe/guest-config.js';
+  parseIfcfg, parseInterfaces, parseNetplan, parseNetworkd, parseNmKeyfile, parsePersistentNetRules,
+} from '../../../src/probe/guest-network.js';
+import {
+  parseDebianVersion, parseHostname, parseLsbRelease, parseMachineId, parseOsRelease, parseRedhatRelease, parseSysconfigNetwork,
+} from '../../../src/probe/guest-os.js';
+import { MAX_ENTRIES, MAX_VALUE } from '../../../src/probe/guest-text.js';
 
 describe('OS identity', () => {
   it('reads Debian 12 os-release verbatim', () => {

@@ -3,7 +3,8 @@
  * (ext4, btrfs, mount's autoclear loops) in a private mount and PID namespace, from images the
  * tests build and fill; nothing left on the host, even when imgplan is killed, nothing written.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
@@ -146,26 +147,30 @@ describeRoot('imgplan inspect: who the guest is (host kernel)', () => {
     expect(await sha256(evil)).toBe(before);
   });
 
-  it('killed while the guest is mounted (SIGKILL): the reader stops and its loops and mounts are gone', async () => {
-    const img = await sb.wholeImage('big.img', 64, 'ext4', 'root', { 'etc/os-release': DEBIAN_OS });
+  it('killed while the reader waits on a mount (SIGKILL): its lifeline ends it, and its loop and mount go with its namespace', async () => {
+    const img = await sb.wholeImage('root.img', 32, 'ext4', 'root', { 'etc/os-release': DEBIAN_OS });
     const before = await sha256(img);
+    // a mount that mounts, then does not return (as one over a dying disk): only the reader's lifeline can end the reader
+    const bin = sb.path('bin');
+    const mark = sb.path('mounted');
+    await mkdir(bin);
+    await writeFile(`${bin}/mount`, `#!/bin/sh\ncase "$*" in *loop,offset=*) /usr/bin/mount "$@" && touch ${mark} && exec sleep 600 ;; esac\nexec /usr/bin/mount "$@"\n`,
+      { mode: 0o755 });
     const child = execa(process.execPath, [CLI, 'inspect', img], {
-      reject: false, stdin: 'ignore', env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1' },
+      reject: false, stdin: 'ignore', env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1', PATH: `${bin}:${process.env.PATH}` },
     });
-    let seen = false;
-    for (let i = 0; i < 400 && child.exitCode === null && !seen; i++) {
-      seen = (await sh(['losetup', '--list', '--noheadings', '--output', 'BACK-FILE'])).includes(img);
-      if (!seen) await new Promise((r) => setTimeout(r, 10));
-    }
-    expect(seen, 'the reader attached the image').toBe(true);
+    for (let i = 0; i < 600 && !existsSync(mark) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(mark), 'the reader mounted the image').toBe(true);
+    expect(await sh(['losetup', '--list', '--noheadings', '--output', 'BACK-FILE'])).toContain(img);
     child.kill('SIGKILL');
     await child;
-    let left = await sb.leaks();
-    for (let i = 0; i < 50 && left.length; i++) {
+    const left = async () => [...await sb.leaks(), ...(await sh(['pgrep', '-f', '__read-guest']).catch(() => '')).split('\n').filter(Boolean)];
+    let found = await left();
+    for (let i = 0; i < 100 && found.length; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      left = await sb.leaks();
+      found = await left();
     }
-    expect(left).toEqual([]);
+    expect(found).toEqual([]);
     expect(await sh(['pgrep', '-f', img]).catch(() => '')).toBe('');
     expect(await sha256(img)).toBe(before);
   });

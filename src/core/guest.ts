@@ -9,7 +9,8 @@ import {
 import { linearLvRange } from '../probe/lvm-metadata.js';
 import type { ImageObservation, KernelFacts } from '../probe/observed.js';
 import {
-  computerNameKey, CURRENT_VERSION_KEY, parseHivexValues, tcpipKey, windowsNames, windowsVersion, type RegValues, type WindowsNames, type WindowsVersion,
+  computerNameKey, CURRENT_VERSION_KEY, interfaceKeys, interfacesKey, parseHivexValues, tcpipKey, windowsInterface, windowsNames, windowsVersion,
+  type RegValues, type WindowsNames, type WindowsVersion,
 } from '../probe/windows-registry.js';
 import type { FilesystemReport, ImageReport } from './inspect.js';
 
@@ -84,6 +85,8 @@ export interface HiveFile {
 export interface HiveQuery {
   readonly hive: 'SOFTWARE' | 'SYSTEM';
   readonly key: string;
+  /** hivexsh's `ls` of the key (its subkeys' names), not its values */
+  readonly subkeys?: true;
   readonly output?: string;
   readonly error?: string;
 }
@@ -324,7 +327,7 @@ function windowsGuest(volume: string, w: WindowsRead): GuestReport {
   const problems: string[] = [];
   for (const h of w.hives) if (h.error) problems.push(`${h.path ?? `${w.config}/${h.name}`}: ${h.error}`);
   const listing = (hive: HiveQuery['hive'], key: string | undefined): RegValues | undefined => {
-    const q = key === undefined ? undefined : w.queries.find((x) => x.hive === hive && x.key === key);
+    const q = key === undefined ? undefined : w.queries.find((x) => x.hive === hive && x.key === key && !x.subkeys);
     if (!q) return undefined;
     if (q.error !== undefined || q.output === undefined) {
       problems.push(`${hive} ${q.key}: ${q.error ?? 'no answer'}`);
@@ -342,11 +345,20 @@ function windowsGuest(volume: string, w: WindowsRead): GuestReport {
   if (select && !controlSet) problems.push('SYSTEM \\Select names no valid current control set: the computer name was not read');
   const names = controlSet ? windowsNames(listing('SYSTEM', computerNameKey(controlSet)), listing('SYSTEM', tcpipKey(controlSet)), problems) : {};
   const version = current ? windowsVersion(current, problems) : {};
+  const network: NetInterface[] = [];
+  const adapters = controlSet ? w.queries.find((q) => q.subkeys && q.key === interfacesKey(controlSet)) : undefined;
+  if (adapters?.error) problems.push(`SYSTEM ${adapters.key}: ${adapters.error}`);
+  for (const guid of adapters?.output === undefined ? [] : interfaceKeys(adapters.output)) {
+    const key = `${interfacesKey(controlSet!)}\\${guid}`;
+    const v = listing('SYSTEM', key);
+    const n = v ? windowsInterface(guid, v, `SYSTEM ${key}`) : undefined;
+    if (n) network.push(n);
+  }
   return {
     kind: 'windows',
     root: volume,
     windows: { ...version, ...names, config: w.config, ...(controlSet ? { control_set: controlSet } : {}) },
-    network: [],
+    network,
     problems,
   };
 }

@@ -1,3 +1,5 @@
+import type { NetInterface } from './guest-config.js';
+
 /**
  * What hivex's `hivexget HIVE KEY` prints (all values of one key, in regedit's style), parsed,
  * and a Windows guest's identity from those values. Everything here comes from a guest's registry
@@ -20,6 +22,8 @@ export type RegValue =
   /** REG_SZ (1), REG_EXPAND_SZ (2), as hivex decoded them from UTF-16 */
   | { readonly kind: 'string'; readonly type: number; readonly value: string; readonly truncated?: true }
   | { readonly kind: 'dword'; readonly value: number }
+  /** REG_MULTI_SZ (7): its strings, decoded from UTF-16LE (hivexget prints it as hex bytes) */
+  | { readonly kind: 'multi'; readonly values: readonly string[] }
   /** any other type: only its size is kept */
   | { readonly kind: 'binary'; readonly type: number; readonly bytes: number };
 
@@ -64,6 +68,21 @@ const DWORD = /^dword:([0-9a-fA-F]{8})(?=\n|$)/;
 const STR_TYPE = /^str\((\d{1,10})\):"/;
 const HEX = /^hex\((\d{1,10})\):((?:[0-9a-fA-F]{2}(?:,[0-9a-fA-F]{2})*)?)(?=\n|$)/;
 
+/** The most strings kept of one REG_MULTI_SZ. */
+const MAX_MULTI = 64;
+
+/** A REG_MULTI_SZ's strings from hivexget's "xx,xx,…": UTF-16LE, each ended by a NUL, the list by an empty one; bounded. */
+function multiString(hex: string): string[] {
+  const bytes = Buffer.from(hex.slice(0, MAX_REG_STRING * 6).replaceAll(',', ''), 'hex');
+  const text = new TextDecoder('utf-16le').decode(bytes.subarray(0, bytes.length & ~1));
+  const out: string[] = [];
+  for (const s of text.split('\0')) {
+    if (s === '' || out.length >= MAX_MULTI) break;
+    out.push(s);
+  }
+  return out;
+}
+
 /** Parses hivexget's listing of one key's values. */
 export function parseHivexValues(output: string): RegValues {
   const values = new Map<string, { name: string; value: RegValue }>();
@@ -106,7 +125,8 @@ export function parseHivexValues(output: string): RegValues {
       const line = output.slice(i, nl < 0 ? output.length : nl);
       const h = HEX.exec(line);
       if (h) {
-        value = { kind: 'binary', type: Number(h[1]), bytes: h[2] ? (h[2].length + 1) / 3 : 0 };
+        const bytes = h[2] ? (h[2].length + 1) / 3 : 0;
+        value = Number(h[1]) === 7 ? { kind: 'multi', values: multiString(h[2] ?? '') } : { kind: 'binary', type: Number(h[1]), bytes };
         end = i + line.length;
       }
     }
@@ -211,4 +231,44 @@ export function windowsNames(computerName: RegValues | undefined, tcpip: RegValu
     ...(host ? { hostname: host } : {}),
     ...(domain ? { domain } : {}),
   };
+}
+
+/** The most network interfaces read of one guest. */
+export const MAX_WINDOWS_INTERFACES = 32;
+const GUID = /^\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}$/;
+
+export const interfacesKey = (controlSet: string) => `${tcpipKey(controlSet)}\\Interfaces`;
+
+/**
+ * The interface keys in hivexsh's `ls` of Tcpip\Parameters\Interfaces (one subkey name a line):
+ * only names shaped like the adapter GUIDs Windows gives them, at most MAX_WINDOWS_INTERFACES.
+ */
+export function interfaceKeys(lsOutput: string): string[] {
+  return lsOutput.split('\n').filter((l) => GUID.test(l)).slice(0, MAX_WINDOWS_INTERFACES);
+}
+
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/** A contiguous IPv4 netmask as a prefix length. */
+function prefixOf(mask: string | undefined): number | undefined {
+  if (mask === undefined || !IPV4.test(mask)) return undefined;
+  const inverted = ~mask.split('.').reduce((acc, o) => (acc << 8) | Number(o), 0) >>> 0;
+  return (inverted & (inverted + 1)) === 0 ? Math.clz32(inverted) : undefined;
+}
+
+function strings(v: RegValues, name: string): string[] {
+  const e = v.values.get(name.toLowerCase())?.value;
+  return e?.kind === 'multi' ? [...e.values] : e?.kind === 'string' ? [e.value] : [];
+}
+
+/** One adapter's TCP/IP configuration: static IPAddress/SubnetMask and DefaultGateway, or DHCP's lease; undefined when it has neither. */
+export function windowsInterface(guid: string, v: RegValues, source: string): NetInterface | undefined {
+  const real = (a: string) => IPV4.test(a) && a !== '0.0.0.0';
+  const dhcp = dword(v, 'EnableDHCP') === 1;
+  const masks = strings(v, dhcp ? 'DhcpSubnetMask' : 'SubnetMask');
+  const addresses = (dhcp ? strings(v, 'DhcpIPAddress') : strings(v, 'IPAddress')).slice(0, MAX_MULTI)
+    .map((a, i) => ({ a, p: prefixOf(masks[i]) })).filter((x) => real(x.a)).map((x) => (x.p === undefined ? x.a : `${x.a}/${x.p}`));
+  const gateway = [...strings(v, dhcp ? 'DhcpDefaultGateway' : 'DefaultGateway')].find(real);
+  if (!addresses.length && !gateway) return undefined;
+  return { name: guid, addresses, dhcp, ...(gateway ? { gateway } : {}), source };
 }

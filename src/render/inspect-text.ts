@@ -33,6 +33,11 @@ function windowsText(g: GuestReport, w: WindowsIdentity): string[] {
   const kind = [w.edition_id ? `edition ${printable(w.edition_id)}` : '', w.installation_type ? `installation ${printable(w.installation_type)}` : '']
     .filter(Boolean);
   if (kind.length) out.push(`    ${kind.join('  ')}`);
+  for (const n of g.network) {
+    const what = [n.name ? printable(n.name) : '(an adapter)', ...n.addresses.map(printable), n.dhcp ? 'dhcp' : '',
+      n.gateway ? `gateway ${printable(n.gateway)}` : ''].filter(Boolean).join('  ');
+    out.push(`    network ${what}`);
+  }
   out.push(`    registry ${printable(w.config)}${w.control_set ? ` (${printable(w.control_set)})` : ''}`);
   for (const p of g.problems) out.push(`    note: ${printable(p)}`);
   return out;

@@ -1,10 +1,10 @@
 import type { HiveFile, HiveQuery, WindowsRead } from '../core/guest.js';
 import { missingToolHint } from '../errors.js';
 import {
-  computerNameKey, currentControlSet, CURRENT_VERSION_KEY, parseHivexValues, tcpipKey,
+  computerNameKey, currentControlSet, CURRENT_VERSION_KEY, interfaceKeys, interfacesKey, parseHivexValues, tcpipKey,
 } from '../probe/windows-registry.js';
 import { findCaseless, GuestPathError, openGuestFile } from './guest-files.js';
-import type { Runner } from './runner.js';
+import type { CommandResult, Runner } from './runner.js';
 
 /**
  * Windows' registry hives of a guest's volume mounted at `root` (read-only, in the guest reader's
@@ -48,6 +48,12 @@ export async function readWindows(runner: Runner, root: string): Promise<Windows
     if (!set) return;
     queries.push(await query(runner, fd, 'SYSTEM', computerNameKey(set)));
     queries.push(await query(runner, fd, 'SYSTEM', tcpipKey(set)));
+    // the adapters: hivexget reads values only, so hivexsh (which hivexget runs) lists the subkeys
+    const listed = await subkeys(runner, fd, 'SYSTEM', interfacesKey(set));
+    queries.push(listed);
+    for (const guid of listed.output === undefined ? [] : interfaceKeys(listed.output)) {
+      queries.push(await query(runner, fd, 'SYSTEM', `${interfacesKey(set)}\\${guid}`));
+    }
   });
   if (system === 'no-hivexget') return missing;
   hives.push(system);
@@ -81,10 +87,25 @@ async function withHive(root: string, config: string, name: 'SOFTWARE' | 'SYSTEM
 
 class NoHivexget extends Error {}
 
+/** `hivexget HIVE KEY`: all values of the key. */
 async function query(runner: Runner, fd: number, hive: 'SOFTWARE' | 'SYSTEM', key: string): Promise<HiveQuery> {
   const r = await runner.run({
     argv: ['hivexget', '/proc/self/fd/3', key], effect: 'reads', fileFd3: fd, timeoutMs: HIVEX_TIMEOUT_MS, maxOutputBytes: MAX_HIVEX_OUTPUT,
   });
+  return answer(r, hive, key);
+}
+
+/** hivexsh's `ls` of a key: its subkeys' names, one a line. `key` is imgplan's own (never from the guest): no newline in it. */
+async function subkeys(runner: Runner, fd: number, hive: 'SOFTWARE' | 'SYSTEM', key: string): Promise<HiveQuery> {
+  if (/[\n\r]/.test(key)) throw new Error(`not a registry key: ${key}`);
+  const r = await runner.run({
+    argv: ['hivexsh', '/proc/self/fd/3'], input: `cd ${key}\nls\nexit\n`, effect: 'reads', fileFd3: fd, timeoutMs: HIVEX_TIMEOUT_MS,
+    maxOutputBytes: MAX_HIVEX_OUTPUT,
+  });
+  return { ...answer(r, hive, key), subkeys: true };
+}
+
+function answer(r: CommandResult, hive: 'SOFTWARE' | 'SYSTEM', key: string): HiveQuery {
   if (r.failure === 'not-found') throw new NoHivexget();
   if (r.failure) {
     const said = r.stderr.split('\n').find((l) => l.startsWith('hivexsh:'))?.replace(/\/proc\/self\/fd\/3/g, hive) ?? r.stderr.trim();

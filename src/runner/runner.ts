@@ -27,6 +27,8 @@ export interface Command {
    * after the check. The caller closes it.
    */
   readonly fileFd3?: number;
+  /** what the command reads on its stdin (a pipe, closed after it) */
+  readonly input?: string;
   /** the most bytes of stdout (and of stderr) kept: past that the command is stopped, and it fails as killed */
   readonly maxOutputBytes?: number;
   /**

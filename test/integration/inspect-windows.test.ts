@@ -48,7 +48,11 @@ describeRoot('imgplan inspect: Windows guests (host kernel, ntfs-3g, hivex)', ()
     expect(code, stderr).toBe(0);
     // System Reserved (part1) is NTFS without Windows: no guest, not listed as unread
     expect(w7!.guests).toEqual([{
-      kind: 'windows', root: 'part2', network: [], problems: [],
+      kind: 'windows', root: 'part2', problems: [],
+      network: [{
+        name: '{6A4C1D2E-3B5F-4A7C-9D8E-0F1A2B3C4D5E}', addresses: ['10.0.2.15/24'], dhcp: true, gateway: '10.0.2.2',
+        source: 'SYSTEM \\ControlSet001\\Services\\Tcpip\\Parameters\\Interfaces\\{6A4C1D2E-3B5F-4A7C-9D8E-0F1A2B3C4D5E}',
+      }],
       windows: {
         product_name: 'Windows 7 Professional', edition_id: 'Professional', installation_type: 'Client', version: '6.1', build: '7601',
         computer_name: 'WIN7-PC', hostname: 'WIN7-PC', config: '/Windows/System32/config', control_set: 'ControlSet001',
@@ -57,7 +61,12 @@ describeRoot('imgplan inspect: Windows guests (host kernel, ntfs-3g, hivex)', ()
     expect(w7!.unread ?? []).toEqual([]);
     expect(w7!.partition_table!.partitions[1]!.filesystem?.windows?.state).toBe('hibernated');
     expect(w10!.guests).toEqual([{
-      kind: 'windows', root: 'part3', network: [], problems: [],
+      kind: 'windows', root: 'part3', problems: [],
+      // the unused adapter (DHCP, no lease) says nothing
+      network: [{
+        name: '{0C2B4A6D-8E1F-4B3A-A5C7-D9E1F3A5B7C9}', addresses: ['192.168.50.10/24'], dhcp: false, gateway: '192.168.50.1',
+        source: 'SYSTEM \\ControlSet002\\Services\\Tcpip\\Parameters\\Interfaces\\{0C2B4A6D-8E1F-4B3A-A5C7-D9E1F3A5B7C9}',
+      }],
       windows: {
         product_name: 'Windows 10 Pro', edition_id: 'Professional', installation_type: 'Client', version: '10.0', display_version: '22H2',
         build: '19045', ubr: 3803, computer_name: 'DESKTOP-TEST', hostname: 'DESKTOP-TEST', domain: 'corp.example',
@@ -69,7 +78,8 @@ describeRoot('imgplan inspect: Windows guests (host kernel, ntfs-3g, hivex)', ()
 
     const text = await sb.imgplan(['inspect', win7, win11]);
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toContain(`${win7}: raw, 64.0 MiB\n  guest on part2: Windows 7 Professional (6.1, build 7601)\n    computer name WIN7-PC\n`);
+    expect(text.stdout).toContain(`${win7}: raw, 64.0 MiB\n  guest on part2: Windows 7 Professional (6.1, build 7601)\n    computer name WIN7-PC\n` +
+      '    edition Professional  installation Client\n    network {6A4C1D2E-3B5F-4A7C-9D8E-0F1A2B3C4D5E}  10.0.2.15/24  dhcp  gateway 10.0.2.2\n');
     expect(text.stdout).toContain('  guest on part3: Windows 10 Pro (10.0, 23H2, build 22631.2861)\n    Windows 11: build 22000 or later');
 
     await nothingLeft();

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  currentControlSet, MAX_IDENTITY_CHARS, MAX_REG_STRING, MAX_REG_VALUES, parseHivexValues, windowsNames, windowsVersion, type RegValues,
+  currentControlSet, interfaceKeys, MAX_IDENTITY_CHARS, MAX_REG_STRING, MAX_REG_VALUES, MAX_WINDOWS_INTERFACES, parseHivexValues, windowsInterface,
+  windowsNames, windowsVersion, type RegValues,
 } from '../../../src/probe/windows-registry.js';
 
 /** What real hivexget printed (test/fixtures/windows-registry/record.sh). */
@@ -135,5 +136,32 @@ describe('parseHivexValues (hostile or broken output)', () => {
     expect(currentControlSet(parseHivexValues('"Current"=dword:00000000\n'))).toBeUndefined();
     expect(currentControlSet(parseHivexValues('"Current"=dword:ffffffff\n"Default"=dword:00000001\n'))).toBeUndefined();
     expect(currentControlSet(parseHivexValues('"Current"="1"\n"Default"=dword:00000003\n'))).toBe('ControlSet003');
+  });
+});
+
+describe('network adapters (Tcpip\\Parameters\\Interfaces)', () => {
+  it('static and DHCP adapters from recorded hivexget and hivexsh output; an unused adapter says nothing', () => {
+    const keys = interfaceKeys(recorded('win10-interfaces'));
+    expect(keys).toEqual(['{0C2B4A6D-8E1F-4B3A-A5C7-D9E1F3A5B7C9}', '{F1E2D3C4-B5A6-4978-8695-A4B3C2D1E0F9}']);
+    const multi = parseHivexValues(recorded('win10-interface1'));
+    expect(multi.values.get('ipaddress')?.value).toEqual({ kind: 'multi', values: ['192.168.50.10'] });
+    expect(windowsInterface(keys[0]!, multi, 'SYSTEM x')).toEqual({
+      name: keys[0], addresses: ['192.168.50.10/24'], dhcp: false, gateway: '192.168.50.1', source: 'SYSTEM x',
+    });
+    expect(windowsInterface(keys[1]!, parseHivexValues(recorded('win10-interface2')), 'SYSTEM y')).toBeUndefined();
+    const [w7] = interfaceKeys(recorded('win7-interfaces'));
+    expect(windowsInterface(w7!, parseHivexValues(recorded('win7-interface1')), 's')).toEqual({
+      name: '{6A4C1D2E-3B5F-4A7C-9D8E-0F1A2B3C4D5E}', addresses: ['10.0.2.15/24'], dhcp: true, gateway: '10.0.2.2', source: 's',
+    });
+  });
+
+  it('only GUID-shaped subkeys, at most the bound; addresses that are not IPv4 are left out', () => {
+    const guid = (i: number) => `{${String(i).padStart(8, '0')}-0000-4000-8000-000000000000}`;
+    const ls = ['evil\n{x}', ...Array.from({ length: 40 }, (_, i) => guid(i)), '{00000000-0000-4000-8000-000000000000}\u001b[2J'].join('\n');
+    expect(interfaceKeys(ls)).toEqual(Array.from({ length: MAX_WINDOWS_INTERFACES }, (_, i) => guid(i)));
+    const hex = (s: string) => [...Buffer.from(`${s}\0\0`, 'utf16le')].map((b) => b.toString(16).padStart(2, '0')).join(',');
+    const v = parseHivexValues(`"EnableDHCP"=dword:00000000\n"IPAddress"=hex(7):${hex('10.0.0.1\u00000.0.0.0\u0000999.1.1.1\u0000\u001b[31m')}\n` +
+      `"SubnetMask"=hex(7):${hex('255.0.255.0')}\n`);
+    expect(windowsInterface(guid(1), v, 's')).toEqual({ name: guid(1), addresses: ['10.0.0.1'], dhcp: false, source: 's' });
   });
 });

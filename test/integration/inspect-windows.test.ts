@@ -4,11 +4,14 @@
  * SOFTWARE and SYSTEM hives, real ones built with hivex (test/support/windows-hives.sh), read with
  * hivexget; hostile hives (a link to the host, junk, escapes) are reported, never followed or shown raw.
  */
-import { mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import type { ImageReport, InspectReport } from '../../src/core/inspect.js';
-import { isRoot, sh, sha256, useSandbox } from './harness.js';
+import { ExecaRunner } from '../../src/runner/execa-runner.js';
+import { findCaseless, openGuestFile } from '../../src/runner/guest-files.js';
+import { CLI, isRoot, sh, sha256, useSandbox } from './harness.js';
 
 const describeRoot = isRoot ? describe : describe.skip;
 const sb = useSandbox();
@@ -140,5 +143,54 @@ describeRoot('imgplan inspect: Windows guests (host kernel, ntfs-3g, hivex)', ()
     expect(w!.unread).toEqual([{ volume: 'part2', why: expect.stringMatching(/hivexget is not installed .*apt-get install libhivex-bin .*dnf install hivex/) }]);
     await nothingLeft();
     expect(await sha256(win7)).toBe(before);
+  });
+
+  it('killed while ntfs-3g serves C: (SIGKILL): the FUSE daemon dies with the reader\'s PID namespace; no mount, loop or process is left', async () => {
+    const img = await sb.windowsDisk('win7.img', 'win7', 'hibernated');
+    const before = await sha256(img);
+    const child = execa(process.execPath, [CLI, 'inspect', img], {
+      reject: false, stdin: 'ignore', env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1' },
+    });
+    let seen = false;
+    for (let i = 0; i < 1000 && child.exitCode === null && !seen; i++) {
+      seen = (await sh(['pgrep', '-f', `ntfs-3g.*${sb.stateDir}`]).catch(() => '')) !== '';
+      if (!seen) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(seen, 'the reader mounted an NTFS volume').toBe(true);
+    child.kill('SIGKILL');
+    await child;
+    await nothingLeft();
+    expect(await sh(['pgrep', '-f', `ntfs-3g.*${sb.stateDir}`]).catch(() => '')).toBe('');
+    expect(await sha256(img)).toBe(before);
+  });
+});
+
+describeRoot('the hive a command reads (fd 3)', () => {
+  it('is the file imgplan opened and checked: a link swapped in afterwards is not followed; FIFOs, directories and big files are refused', async () => {
+    const root = sb.path('g');
+    mkdirSync(`${root}/WINDOWS/System32/Config`, { recursive: true });
+    writeFileSync(`${root}/WINDOWS/System32/Config/software`, 'the guest\'s hive\n');
+    writeFileSync(sb.path('host-secret'), 'the host\'s file\n');
+    expect(await findCaseless(root, '/Windows/System32/config/SOFTWARE')).toBe('/WINDOWS/System32/Config/software');
+    const opened = await openGuestFile(root, '/WINDOWS/System32/Config/software', 1024);
+    if (!opened || 'error' in opened) throw new Error(`not opened: ${JSON.stringify(opened)}`);
+    try {
+      // the guest's path now leads to the host's file
+      renameSync(`${root}/WINDOWS/System32/Config/software`, `${root}/moved`);
+      symlinkSync(sb.path('host-secret'), `${root}/WINDOWS/System32/Config/software`);
+      const r = await new ExecaRunner().run({ argv: ['cat', '/proc/self/fd/3'], effect: 'reads', fileFd3: opened.fh.fd });
+      expect(r.stdout).toBe('the guest\'s hive\n');
+    } finally {
+      await opened.fh.close();
+    }
+    // resolved inside the guest: the link's /…/host-secret is not in the guest
+    expect(await openGuestFile(root, '/WINDOWS/System32/Config/software', 1024)).toBeUndefined();
+    await sh(['mkfifo', `${root}/fifo`]);
+    expect(await openGuestFile(root, '/fifo', 1024)).toEqual({ error: 'not a regular file' });
+    expect(await openGuestFile(root, '/WINDOWS', 1024)).toEqual({ error: 'a directory' });
+    expect(await openGuestFile(root, '/moved', 4)).toEqual({ error: '17 bytes: more than the 4 imgplan reads' });
+    // bounded output, and a script on stdin
+    expect((await new ExecaRunner().run({ argv: ['yes'], effect: 'reads', maxOutputBytes: 1000 })).failure).toBe('killed');
+    expect((await new ExecaRunner().run({ argv: ['cat'], effect: 'reads', input: 'cd \\\nls\n' })).stdout).toBe('cd \\\nls\n');
   });
 });

@@ -117,7 +117,7 @@ Architecture: $arch
 Maintainer: $maintainer
 Installed-Size: $size
 Depends: $shlibs, util-linux (>= 2.38), mount, fdisk, e2fsprogs
-Recommends: lvm2, kpartx, dmsetup, qemu-utils, qemu-system-common, ntfs-3g, psmisc, procps, kmod
+Recommends: lvm2, kpartx, dmsetup, qemu-utils, qemu-system-common, ntfs-3g, libhivex-bin, psmisc, procps, kmod
 Suggests: xfsprogs, btrfs-progs, dosfstools
 Section: admin
 Priority: optional

@@ -18,13 +18,14 @@ die() { printf 'install-deps: error: %s\n' "$*" >&2; exit 1; }
 
 # System tools imgplan runs (losetup, mount, lsblk, findmnt, blkid, sfdisk, fuser, mkdir, rmdir)
 # and those its tests and the demo use (mkfs.*, git); ntfs-3g mounts NTFS (Windows guests) and
-# provides mkntfs and ntfsinfo for the tests; mtools writes files into FAT images without mounting;
+# provides mkntfs and ntfsinfo for the tests; libhivex-bin (hivexget, hivexsh) reads Windows'
+# registry hives for inspect and writes the tests' hives; mtools writes files into FAT images without mounting;
 # lvm2 (lvchange, vgchange, vgs) activates LVM volume groups found in guest images; qemu-utils
 # (qemu-img, qemu-nbd) and qemu-system-common (qemu-storage-daemon) open qcow2 and other QEMU
 # formats; procps (pkill) and kmod (modprobe) stop those daemons and load nbd; curl fetches the
 # pinned Node.js where this host has none new enough; groff-base, man-db and zsh check the
 # generated man pages and shell completion in the tests.
-PACKAGES=(mount util-linux fdisk e2fsprogs xfsprogs btrfs-progs dosfstools mtools ntfs-3g lvm2 psmisc procps kmod qemu-utils qemu-system-common coreutils ca-certificates curl git groff-base man-db zsh)
+PACKAGES=(mount util-linux fdisk e2fsprogs xfsprogs btrfs-progs dosfstools mtools ntfs-3g libhivex-bin lvm2 psmisc procps kmod qemu-utils qemu-system-common coreutils ca-certificates curl git groff-base man-db zsh)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 

@@ -75,6 +75,8 @@ export const TOOL_PACKAGES: Readonly<Record<string, Packages>> = {
   truncate: { apt: 'coreutils', dnf: 'coreutils' },
   kill: { apt: 'procps', dnf: 'util-linux' },
   'ntfs-3g': { apt: 'ntfs-3g', dnf: 'ntfs-3g', epel: true },
+  hivexget: { apt: 'libhivex-bin', dnf: 'hivex' },
+  hivexsh: { apt: 'libhivex-bin', dnf: 'hivex' },
 };
 
 /** A probe command failed: the tool, how, and what it said. */

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { GUEST_DIRS, GUEST_FILES, MAX_DIR_READS, rootSubvolume, type GuestReadRequest, type VolumeRead } from '../core/guest.js';
 import { listGuestDir, readGuestFile } from '../runner/guest-files.js';
+import { readWindows } from '../runner/guest-hives.js';
 import { ExecaRunner } from '../runner/execa-runner.js';
 
 /**
@@ -10,7 +11,9 @@ import { ExecaRunner } from '../runner/execa-runner.js';
  * the namespace's last process exits, however that happens: the mounts with the namespace,
  * mount's loop devices with them (autoclear), FUSE daemons with the PID namespace. Its stdin is
  * a pipe imgplan holds: when imgplan dies, even by SIGKILL, this process sees end of file and
- * exits at once. It prints one JSON array of VolumeRead on stdout.
+ * exits at once. On an NTFS volume it reads Windows' registry hives with hivexget
+ * (src/runner/guest-hives.ts), which runs in this namespace too. It prints one JSON array of
+ * VolumeRead on stdout.
  */
 export async function readGuest(requestJson: string): Promise<number> {
   const lifeline = () => process.exit(3);
@@ -45,11 +48,17 @@ async function readAll(requestJson: string): Promise<number> {
       continue;
     }
     mounted.push(dir);
-    reads.push({ key: v.key, ...(await readVolume(dir)) });
-    // Fedora and Ubuntu keep / in a btrfs subvolume ("root", "@"): the top level then holds no etc/
-    const top = await listGuestDir(dir, '/');
-    const sub = top && rootSubvolume(top.entries);
-    if (sub) reads.push({ key: v.key, subvolume: sub, ...(await readVolume(`${dir}/${sub}`)) });
+    if (v.windows) {
+      // hivexget runs here, in this namespace, on hives opened below this read-only mount
+      const windows = await readWindows(runner, dir);
+      reads.push({ key: v.key, files: {}, dirs: {}, ...(windows ? { windows } : {}) });
+    } else {
+      reads.push({ key: v.key, ...(await readVolume(dir)) });
+      // Fedora and Ubuntu keep / in a btrfs subvolume ("root", "@"): the top level then holds no etc/
+      const top = await listGuestDir(dir, '/');
+      const sub = top && rootSubvolume(top.entries);
+      if (sub) reads.push({ key: v.key, subvolume: sub, ...(await readVolume(`${dir}/${sub}`)) });
+    }
   }
   // the namespace's end would unmount all this too, but only once the kernel gets to it: unmounted here, the loops are gone when imgplan goes on
   for (const dir of [...mounted.reverse(), request.base]) await runner.run({ argv: ['umount', '--', dir], effect: 'changes' });

@@ -10,6 +10,10 @@ import {
 } from '../probe/guest-os.js';
 import { linearLvRange } from '../probe/lvm-metadata.js';
 import type { ImageObservation, KernelFacts } from '../probe/observed.js';
+import {
+  computerNameKey, CURRENT_VERSION_KEY, interfaceKeys, interfacesKey, parseHivexValues, tcpipKey, windowsInterface, windowsNames, windowsVersion,
+  type RegValues, type WindowsNames, type WindowsVersion,
+} from '../probe/windows-registry.js';
 import type { FilesystemReport, ImageReport } from './inspect.js';
 
 /**
@@ -21,6 +25,8 @@ import type { FilesystemReport, ImageReport } from './inspect.js';
 
 /** Filesystems whose files inspect reads (a Linux root or /boot can be on any of them). */
 const LINUX_FILESYSTEMS: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs']);
+/** Filesystems inspect reads Windows' registry from (README "Windows guests"). */
+const WINDOWS_FILESYSTEMS: ReadonlySet<string> = new Set(['ntfs']);
 /** The most volumes of one inspect run that are mounted to be read. */
 export const MAX_GUEST_VOLUMES = 64;
 
@@ -56,6 +62,8 @@ export interface GuestVolume {
   readonly key: string;
   /** the whole `mount` argv, without the target directory (the reader adds its own) */
   readonly mount: readonly string[];
+  /** an NTFS volume: the reader looks for Windows' registry hives on it, not for Linux files */
+  readonly windows?: true;
 }
 
 export interface GuestDir {
@@ -72,6 +80,37 @@ export interface VolumeRead {
   readonly error?: string;
   readonly files: Readonly<Record<string, { readonly data?: string; readonly size?: number; readonly truncated?: true; readonly error?: string }>>;
   readonly dirs: Readonly<Record<string, GuestDir>>;
+  /** an NTFS volume holding Windows\System32\config: what was read of its registry */
+  readonly windows?: WindowsRead;
+}
+
+/** A hive file of Windows\System32\config, as the reader found it. */
+export interface HiveFile {
+  readonly name: 'SOFTWARE' | 'SYSTEM';
+  /** the guest path found, in the guest's own case: /Windows/System32/config/SOFTWARE */
+  readonly path?: string;
+  readonly size?: number;
+  /** why it was not read */
+  readonly error?: string;
+}
+
+/** One `hivexget HIVE KEY`: its output (all values of the key), or why there is none. */
+export interface HiveQuery {
+  readonly hive: 'SOFTWARE' | 'SYSTEM';
+  readonly key: string;
+  /** hivexsh's `ls` of the key (its subkeys' names), not its values */
+  readonly subkeys?: true;
+  readonly output?: string;
+  readonly error?: string;
+}
+
+export interface WindowsRead {
+  /** the guest path of Windows\System32\config, in the guest's own case */
+  readonly config: string;
+  readonly hives: readonly HiveFile[];
+  readonly queries: readonly HiveQuery[];
+  /** nothing was read (no hivexget on this host): the volume is listed as not read, with this */
+  readonly error?: string;
 }
 
 export interface GuestReadRequest {
@@ -86,16 +125,27 @@ export type ResolvedFstabEntry = FstabEntry & {
   readonly note?: string;
 };
 
+/** Who a Windows guest is, from its registry (SOFTWARE's CurrentVersion, SYSTEM's current control set). */
+export type WindowsIdentity = WindowsVersion & WindowsNames & {
+  /** the guest path its hives were read from, in the guest's own case (/Windows/System32/config) */
+  readonly config: string;
+  /** SYSTEM's current control set (ControlSet001), from \\Select */
+  readonly control_set?: string;
+};
+
 export interface GuestReport {
-  /** the volume holding the guest's / ("part2", "VolGroup/lv_root", "whole") */
+  readonly kind: 'linux' | 'windows';
+  /** the volume holding the guest's / ("part2", "VolGroup/lv_root", "whole"), or Windows' C: */
   readonly root: string;
   /** the btrfs subvolume of that volume holding / ("@", "root"), when / is not its top level */
   readonly subvolume?: string;
+  /** a Windows guest */
+  readonly windows?: WindowsIdentity;
   readonly os?: OsIdentity;
   readonly hostname?: string;
   readonly machine_id?: string;
-  /** kernel versions found in /boot (vmlinuz-VERSION) */
-  readonly kernels: readonly string[];
+  /** a Linux guest: kernel versions found in /boot (vmlinuz-VERSION) */
+  readonly kernels?: readonly string[];
   /** the volume whose files the kernels were listed from, when /boot is its own filesystem */
   readonly boot?: string;
   readonly fstab?: readonly ResolvedFstabEntry[];
@@ -124,11 +174,12 @@ export function guestVolumes(img: ImageSpec, o: ImageObservation, report: ImageR
   const volumes: GuestVolume[] = [];
   const unread: { volume: string; why: string }[] = [];
   const consider = (volume: string, offset: number, size: number, fs: FilesystemReport | undefined, whole: boolean) => {
-    if (!fs || !LINUX_FILESYSTEMS.has(fs.type)) return;
+    const windows = fs !== undefined && WINDOWS_FILESYSTEMS.has(fs.type);
+    if (!fs || (!LINUX_FILESYSTEMS.has(fs.type) && !windows)) return;
     if (!whole) return unread.push({ volume, why: 'it ends past the end of the image (truncated)' });
     const argv = mountArgv(img.file, offset, size, fs, kernel);
     if (typeof argv === 'string') return unread.push({ volume, why: argv });
-    volumes.push({ key: `${img.name}:${volume}`, mount: argv });
+    volumes.push({ key: `${img.name}:${volume}`, mount: argv, ...(windows ? { windows: true as const } : {}) });
   };
   const parts = report.partition_table?.partitions ?? [];
   for (const p of parts) consider(`part${p.number}`, p.start_bytes, p.size_bytes, p.filesystem, p.whole);
@@ -243,6 +294,10 @@ export function guestReports(img: ImageSpec, report: ImageReport, reads: readonl
   const guests: GuestReport[] = [];
   for (const r of mine) {
     const volume = volumeOf(r);
+    if (r.windows) {
+      if (!r.windows.error) guests.push(windowsGuest(volume, r.windows));
+      continue;
+    }
     const os = osOf(r);
     const fstabText = text(r.files['/etc/fstab']);
     if (!os && fstabText === undefined) continue;
@@ -260,6 +315,7 @@ export function guestReports(img: ImageSpec, report: ImageReport, reads: readonl
     const hostname = firstParsed(r, ['/etc/hostname', '/etc/HOSTNAME'], parseHostname) ?? firstParsed(r, ['/etc/sysconfig/network'], parseSysconfigNetwork);
     const machineId = firstParsed(r, ['/etc/machine-id', '/var/lib/dbus/machine-id'], parseMachineId);
     guests.push({
+      kind: 'linux',
       root: volume,
       ...(r.subvolume !== undefined ? { subvolume: r.subvolume } : {}),
       ...(os ? { os } : {}),
@@ -273,4 +329,51 @@ export function guestReports(img: ImageSpec, report: ImageReport, reads: readonl
     });
   }
   return guests;
+}
+
+/** Volumes holding Windows whose registry was not read at all (no hivexget), and why. */
+export function windowsUnread(img: ImageSpec, reads: readonly VolumeRead[]): { volume: string; why: string }[] {
+  return reads.filter((r) => r.key.startsWith(`${img.name}:`) && r.windows?.error)
+    .map((r) => ({ volume: r.key.slice(img.name.length + 1), why: `it holds Windows, whose registry was not read: ${r.windows!.error!}` }));
+}
+
+/** A Windows guest from what was read of its registry: what is missing or odd is a problem, never a failure. */
+function windowsGuest(volume: string, w: WindowsRead): GuestReport {
+  const problems: string[] = [];
+  for (const h of w.hives) if (h.error) problems.push(`${h.path ?? `${w.config}/${h.name}`}: ${h.error}`);
+  const listing = (hive: HiveQuery['hive'], key: string | undefined): RegValues | undefined => {
+    const q = key === undefined ? undefined : w.queries.find((x) => x.hive === hive && x.key === key && !x.subkeys);
+    if (!q) return undefined;
+    if (q.error !== undefined || q.output === undefined) {
+      problems.push(`${hive} ${q.key}: ${q.error ?? 'no answer'}`);
+      return undefined;
+    }
+    const v = parseHivexValues(q.output);
+    for (const p of v.problems) problems.push(`${hive} ${q.key}: ${p}`);
+    return v;
+  };
+  const current = listing('SOFTWARE', CURRENT_VERSION_KEY);
+  const select = listing('SYSTEM', '\\Select');
+  // the reader asked for the control set \Select names, so the other SYSTEM queries say which one it is
+  const setKey = w.queries.find((q) => q.hive === 'SYSTEM' && q.key !== '\\Select')?.key;
+  const controlSet = setKey === undefined ? undefined : /^\\(ControlSet\d{3})\\/.exec(setKey)?.[1];
+  if (select && !controlSet) problems.push('SYSTEM \\Select names no valid current control set: the computer name was not read');
+  const names = controlSet ? windowsNames(listing('SYSTEM', computerNameKey(controlSet)), listing('SYSTEM', tcpipKey(controlSet)), problems) : {};
+  const version = current ? windowsVersion(current, problems) : {};
+  const network: NetInterface[] = [];
+  const adapters = controlSet ? w.queries.find((q) => q.subkeys && q.key === interfacesKey(controlSet)) : undefined;
+  if (adapters?.error) problems.push(`SYSTEM ${adapters.key}: ${adapters.error}`);
+  for (const guid of adapters?.output === undefined ? [] : interfaceKeys(adapters.output)) {
+    const key = `${interfacesKey(controlSet!)}\\${guid}`;
+    const v = listing('SYSTEM', key);
+    const n = v ? windowsInterface(guid, v, `SYSTEM ${key}`) : undefined;
+    if (n) network.push(n);
+  }
+  return {
+    kind: 'windows',
+    root: volume,
+    windows: { ...version, ...names, config: w.config, ...(controlSet ? { control_set: controlSet } : {}) },
+    network,
+    problems,
+  };
 }

@@ -6,7 +6,7 @@ import { chooseDriver, WELL_KNOWN } from '../plan/filesystems.js';
 import { printable } from '../printable.js';
 import { specRef } from '../probe/fstab.js';
 import type { KernelFacts } from '../probe/observed.js';
-import { resolveSpec, volumeFacts, type GuestReport, type ResolvedFstabEntry } from './guest.js';
+import { resolveSpec, volumeFacts, type GuestReport, type ResolvedFstabEntry, type WindowsIdentity } from './guest.js';
 import type { FilesystemReport, ImageReport } from './inspect.js';
 
 /**
@@ -98,7 +98,17 @@ function identity(name: string, file: string, g: GuestReport | undefined): strin
   for (const n of g.network) {
     lines.push(`  ${[n.name ?? '(any interface)', n.mac ? `mac ${n.mac}` : '', ...n.addresses, n.dhcp ? 'dhcp' : ''].filter(Boolean).join(' ')} (${n.source})`);
   }
-  if (g.kernels.length) lines.push(`  kernels: ${g.kernels.join(', ')}`);
+  if (g.kernels?.length) lines.push(`  kernels: ${g.kernels.join(', ')}`);
+  return lines;
+}
+
+/** Who a Windows guest is, for the comment above its image. */
+function windowsIdentity(g: GuestReport): string[] {
+  const w: Partial<WindowsIdentity> = g.windows ?? {};
+  const version = [w.version, w.display_version, w.build !== undefined ? `build ${w.build}${w.ubr !== undefined ? `.${w.ubr}` : ''}` : undefined];
+  const lines = [`${w.product_name ?? 'Windows'}${w.windows_11 ? ' (Windows 11 by its build)' : ''} (${version.filter(Boolean).join(', ')}) on ${g.root}`];
+  if (w.computer_name !== undefined) lines.push(`  computer name ${w.computer_name}${w.domain ? `, domain ${w.domain}` : ''}`);
+  for (const n of g.network) lines.push(`  ${[n.name ?? '(adapter)', ...n.addresses, n.dhcp ? 'dhcp' : ''].filter(Boolean).join(' ')}`);
   return lines;
 }
 
@@ -153,9 +163,12 @@ export function starterManifest(images: readonly InitImage[], options: InitOptio
 
   const heads = new Map<string, string[]>();
   for (const img of images) {
-    const guests = [...(img.report.guests ?? [])].sort((a, b) => Number(b.fstab !== undefined) - Number(a.fstab !== undefined));
+    const all = img.report.guests ?? [];
+    const guests = all.filter((x) => x.kind !== 'windows').sort((a, b) => Number(b.fstab !== undefined) - Number(a.fstab !== undefined));
     const g = guests[0];
-    heads.set(img.name, identity(img.name, img.report.file, g));
+    const windows = all.filter((x) => x.kind === 'windows').flatMap(windowsIdentity);
+    heads.set(img.name, g || !windows.length ? [...identity(img.name, img.report.file, g), ...windows]
+      : [`${img.name}: ${img.report.file}: ${windows[0]}`, ...windows.slice(1)]);
     for (const other of guests.slice(1)) note(img.name, `another Linux root on ${other.root} (${other.os?.pretty_name ?? 'unknown'}): not mounted`);
     if (!g) continue;
     const root = base(img.name);
@@ -201,7 +214,8 @@ export function starterManifest(images: readonly InitImage[], options: InitOptio
   // what no guest's fstab mounts: an image without a guest is mounted whole, or volume by volume below its folder
   for (const img of images) {
     const rest = volumesOf(img).filter((v) => !wanted.has(address(img.name, v.volume)));
-    const guessed = !img.report.guests?.length;
+    const windows = (img.report.guests ?? []).filter((x) => x.kind === 'windows');
+    const guessed = windows.length === (img.report.guests?.length ?? 0);
     if (!guessed) {
       for (const v of rest) if (mountable(v.fs)) note(img.name, `${address(img.name, v.volume)} (${fsWords(v.fs)}): not in the guest's fstab, not mounted`);
       continue;
@@ -213,6 +227,17 @@ export function starterManifest(images: readonly InitImage[], options: InitOptio
       continue;
     }
     const linux = candidates.filter((v) => LINUX.has(v.fs!.type)).sort((a, b) => b.size - a.size)[0];
+    if (windows.length) {
+      // Windows' own volume first: exec's command runs in the first mount
+      const systems = new Set(windows.map((w) => w.root));
+      note(img.name, 'Windows: each filesystem is mounted in a folder of its own, the Windows volume first');
+      const ordered = [...candidates.filter((v) => systems.has(v.volume)), ...candidates.filter((v) => !systems.has(v.volume))];
+      for (const v of ordered) {
+        const what = systems.has(v.volume) ? `Windows (${windows.find((w) => w.root === v.volume)!.windows?.product_name ?? 'its registry'}), ` : '';
+        add(img.name, v.volume, `${base(img.name)}/${v.volume.replace('/', '-')}`, `${what}${fsWords(v.fs)}, ${humanBytes(v.size)}`);
+      }
+      continue;
+    }
     if (candidates.length === 1 || linux) {
       const first = linux ?? candidates[0]!;
       note(img.name, linux ? `a guess: no guest's /etc was found, so the largest Linux filesystem (${address(img.name, first.volume)}) is the root`

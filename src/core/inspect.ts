@@ -13,7 +13,7 @@ import type { ImageObservation } from '../probe/observed.js';
  * in it comes from the image and is escaped where it is shown, never interpreted.
  */
 export interface InspectReport {
-  readonly format_version: '1.1';
+  readonly format_version: '1.2';
   readonly images: readonly ImageReport[];
 }
 
@@ -70,7 +70,7 @@ export interface ImageReport {
   /** the whole image's own filesystem, when it has no partition table */
   readonly filesystem?: FilesystemReport;
   readonly vgs: readonly VgReport[];
-  /** who the guest is, from the files of each volume holding a Linux root (src/core/guest.ts) */
+  /** who the guest is, from the files of each volume holding a Linux root or Windows (src/core/guest.ts) */
   readonly guests?: readonly GuestReport[];
   /** volumes whose files were not read, and why (a filesystem that does not mount, an LV only device-mapper reads) */
   readonly unread?: readonly { readonly volume: string; readonly why: string }[];

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { guestReports, guestVolumes, MAX_GUEST_VOLUMES, type GuestVolume, type VolumeRead } from '../core/guest.js';
+import { guestReports, guestVolumes, MAX_GUEST_VOLUMES, windowsUnread, type GuestVolume, type VolumeRead } from '../core/guest.js';
 import { imageReport, type ImageReport, type InspectReport } from '../core/inspect.js';
 import { EXIT, ImgplanError } from '../errors.js';
 import { QEMU_FORMATS, type ImageFormat, type ImageSpec, type Manifest } from '../manifest/types.js';
@@ -20,7 +20,8 @@ export interface InspectOptions {
 const READER_TIMEOUT_MS = 180_000;
 
 /**
- * Each raw image's guests, from the files of its Linux volumes: read by one short-lived process
+ * Each raw image's guests, from the files of its Linux volumes and the registry of its Windows
+ * ones (NTFS): read by one short-lived process
  * (`imgplan __read-guest`, src/cli/read-guest.ts) in its own mount and PID namespaces, so that
  * nothing it mounts is seen by the host or outlives it.
  */
@@ -44,7 +45,7 @@ async function withGuests(
     const failed = reads.filter((x) => x.key.startsWith(`${img.name}:`) && x.error)
       .map((x) => ({ volume: x.key.slice(img.name.length + 1), why: `it does not mount read-only: ${x.error!}` }));
     const notRead = why ? plans[i]!.volumes.map((v) => ({ volume: v.key.slice(img.name.length + 1), why: why! })) : [];
-    const unread = [...plans[i]!.unread, ...failed, ...notRead];
+    const unread = [...plans[i]!.unread, ...failed, ...notRead, ...windowsUnread(img, reads)];
     const guests = guestReports(img, r, reads);
     return { ...r, ...(guests.length ? { guests } : {}), ...(unread.length ? { unread } : {}) };
   });
@@ -97,7 +98,7 @@ export async function inspectImages(
   const manifest: Manifest = { path: `${ctx.stateDir}/inspect`, sha256: '', images, mounts: [] };
   const observed = await collectState(ctx.runner, manifest, { stateDir: ctx.stateDir, readAll: true });
   const reports = images.map((img) => imageReport(img, observed.images[img.name]!));
-  return { report: { format_version: '1.1', images: await withGuests(ctx, images, observed, reports) }, kernel: observed.kernel };
+  return { report: { format_version: '1.2', images: await withGuests(ctx, images, observed, reports) }, kernel: observed.kernel };
 }
 
 /**
@@ -112,5 +113,5 @@ export async function inspectManifest(ctx: OperationContext, input: Input): Prom
   const { manifest } = loaded;
   const observed = await collectState(ctx.runner, manifest, { stateDir: ctx.stateDir, readAll: true });
   const reports = manifest.images.map((img) => ({ name: img.name, ...imageReport(img, observed.images[img.name]!) }));
-  return { format_version: '1.1', images: await withGuests(ctx, manifest.images, observed, reports) };
+  return { format_version: '1.2', images: await withGuests(ctx, manifest.images, observed, reports) };
 }

@@ -1,4 +1,4 @@
-import type { GuestReport } from '../core/guest.js';
+import type { GuestReport, WindowsIdentity } from '../core/guest.js';
 import type { FilesystemReport, ImageReport, InspectReport } from '../core/inspect.js';
 import { humanBytes } from '../plan/format.js';
 import { printable } from '../printable.js';
@@ -18,8 +18,34 @@ function fsText(f: FilesystemReport | undefined): string {
   return parts.join('  ');
 }
 
+/** A Windows guest: its product and version, then its names (each string as the registry has it, escaped). */
+function windowsText(g: GuestReport, w: WindowsIdentity): string[] {
+  const build = w.build !== undefined ? `build ${printable(w.build)}${w.ubr !== undefined ? `.${w.ubr}` : ''}` : undefined;
+  const detail = [w.version, w.display_version].filter((x) => x !== undefined).map((x) => printable(x!));
+  if (build) detail.push(build);
+  const product = w.product_name !== undefined ? printable(w.product_name) : 'Windows (no ProductName)';
+  const out = [`  guest on ${printable(g.root)}: ${product}${detail.length ? ` (${detail.join(', ')})` : ''}`];
+  if (w.windows_11) out.push('    Windows 11: build 22000 or later (its registry still says Windows 10)');
+  const names = [`computer name ${w.computer_name !== undefined ? printable(w.computer_name) : '(none found)'}`];
+  if (w.hostname !== undefined && w.hostname.toLowerCase() !== w.computer_name?.toLowerCase()) names.push(`hostname ${printable(w.hostname)}`);
+  if (w.domain) names.push(`domain ${printable(w.domain)}`);
+  out.push(`    ${names.join('  ')}`);
+  const kind = [w.edition_id ? `edition ${printable(w.edition_id)}` : '', w.installation_type ? `installation ${printable(w.installation_type)}` : '']
+    .filter(Boolean);
+  if (kind.length) out.push(`    ${kind.join('  ')}`);
+  for (const n of g.network) {
+    const what = [n.name ? printable(n.name) : '(an adapter)', ...n.addresses.map(printable), n.dhcp ? 'dhcp' : '',
+      n.gateway ? `gateway ${printable(n.gateway)}` : ''].filter(Boolean).join('  ');
+    out.push(`    network ${what}`);
+  }
+  out.push(`    registry ${printable(w.config)}${w.control_set ? ` (${printable(w.control_set)})` : ''}`);
+  for (const p of g.problems) out.push(`    note: ${printable(p)}`);
+  return out;
+}
+
 /** Who the guest is: its OS, names and network first, then its kernels and fstab. */
 function guestText(g: GuestReport): string[] {
+  if (g.windows) return windowsText(g, g.windows);
   const os = g.os ? printable(g.os.pretty_name ?? ([g.os.name, g.os.version].filter(Boolean).join(' ') || g.os.id || 'unknown')) : 'an unknown Linux';
   const out = [`  guest on ${printable(g.root)}${g.subvolume !== undefined ? ` (btrfs subvolume ${printable(g.subvolume)})` : ''}: ${os}`];
   out.push(`    hostname ${g.hostname ? printable(g.hostname) : '(none found)'}${g.machine_id ? `  machine-id ${printable(g.machine_id)}` : ''}`);
@@ -29,7 +55,8 @@ function guestText(g: GuestReport): string[] {
     out.push(`    network ${what}  (${printable(n.source)})`);
   }
   if (!g.network.length) out.push('    network: no configuration found');
-  out.push(`    kernels${g.boot ? ` (in ${printable(g.boot)})` : ''}: ${g.kernels.length ? g.kernels.map(printable).join(', ') : 'none found in /boot'}`);
+  const kernels = g.kernels ?? [];
+  out.push(`    kernels${g.boot ? ` (in ${printable(g.boot)})` : ''}: ${kernels.length ? kernels.map(printable).join(', ') : 'none found in /boot'}`);
   if (g.fstab) {
     out.push('    fstab:');
     for (const e of g.fstab) {

@@ -71,10 +71,13 @@ export class ExecaRunner implements Runner {
         return { argv: cmd.argv, exitCode: undefined, stdout: '', stderr: `${e.message}; nothing was run`, failure: 'exit-code' };
       }
     }
+    const fd3 = dir ? [dir.fd] : cmd.fileFd3 !== undefined ? [cmd.fileFd3] : [];
     const r = await execa(file, args, {
       reject: false,
       // execa passes a descriptor number through as the child's fd 3; its types only list 3…9 there
-      stdio: [cmd.lifeline ? 'pipe' : 'ignore', 'pipe', 'pipe', ...(dir ? [dir.fd] : [])] as unknown as ['ignore', 'pipe', 'pipe'],
+      stdio: [cmd.lifeline || cmd.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe', ...fd3] as unknown as ['ignore', 'pipe', 'pipe'],
+      ...(cmd.maxOutputBytes !== undefined ? { maxBuffer: cmd.maxOutputBytes } : {}),
+      ...(cmd.input !== undefined ? { input: cmd.input } : {}),
       env: this.env,
       extendEnv: true,
       // a command that changes the system runs in its own process group, so the terminal's Ctrl-C reaches imgplan alone,
@@ -89,7 +92,7 @@ export class ExecaRunner implements Runner {
     const code = (r as { code?: string }).code;
     if (code === 'ENOENT') failure = 'not-found';
     else if (r.timedOut) failure = 'timed-out';
-    else if (r.isTerminated) failure = 'killed';
+    else if (r.isTerminated || (r as { isMaxBuffer?: boolean }).isMaxBuffer) failure = 'killed';
     else if (r.exitCode !== 0) failure = 'exit-code';
     this.log?.(`$ ${cmd.argv.join(' ')}  → ${failure ?? 'ok'} ${r.exitCode ?? ''} (${Date.now() - started} ms)`);
     const result: CommandResult = { argv: cmd.argv, exitCode: r.exitCode, stdout, stderr };

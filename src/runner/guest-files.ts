@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { lstat, open, opendir, readlink } from 'node:fs/promises';
+import { lstat, open, opendir, readlink, type FileHandle } from 'node:fs/promises';
 
 /**
  * Reading files of a guest's tree mounted at `root`, as the guest itself would resolve them and
@@ -121,4 +121,69 @@ export async function listGuestDir(root: string, guestPath: string): Promise<Dir
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { entries, ...(truncated ? { truncated: true as const } : {}) };
+}
+
+/** The most entries looked through for one name (a Windows\System32 has some thousands). */
+export const MAX_LOOKUP_ENTRIES = 100_000;
+
+/**
+ * A guest path whose names are matched as Windows matches them, without regard to ASCII case
+ * (`WINDOWS/system32/CONFIG/software` for `/Windows/System32/config/SOFTWARE`): the path with the
+ * names the guest has, or undefined when one is missing. ntfs-3g and ntfs3 match names exactly; an
+ * exact name is taken before another that differs in case only. Links are resolved inside the guest.
+ */
+export async function findCaseless(root: string, guestPath: string): Promise<string | undefined> {
+  const found: string[] = [];
+  for (const want of guestPath.split('/').filter((c) => c !== '' && c !== '.')) {
+    if (want === '..') return undefined;
+    const dir = await resolveInGuest(root, `/${found.join('/')}`);
+    if (dir === undefined) return undefined;
+    const lower = want.toLowerCase();
+    let match: string | undefined;
+    let seen = 0;
+    try {
+      const d = await opendir(dir);
+      for await (const e of d) {
+        if (++seen > MAX_LOOKUP_ENTRIES) throw new GuestPathError(`/${found.join('/')} has more than ${MAX_LOOKUP_ENTRIES} entries`);
+        if (e.name === want) {
+          match = e.name;
+          break;
+        }
+        if (match === undefined && e.name.toLowerCase() === lower) match = e.name;
+      }
+    } catch (e) {
+      if (e instanceof GuestPathError) throw e;
+      return undefined;
+    }
+    if (match === undefined) return undefined;
+    found.push(match);
+  }
+  return `/${found.join('/')}`;
+}
+
+/** A regular file of the guest, opened for a command to read (fd 3): never a link, a FIFO or a device, at most `maxBytes`. */
+export async function openGuestFile(
+  root: string, guestPath: string, maxBytes: number,
+): Promise<{ fh: FileHandle; size: number } | { error: string } | undefined> {
+  let path: string | undefined;
+  try {
+    path = await resolveInGuest(root, guestPath);
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+  if (path === undefined) return undefined;
+  let fh: FileHandle;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (e) {
+    return { error: `cannot be opened (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
+  }
+  const st = await fh.stat().catch(() => undefined);
+  const why = !st ? 'cannot be read' : !st.isFile() ? (st.isDirectory() ? 'a directory' : 'not a regular file')
+    : st.size > maxBytes ? `${st.size} bytes: more than the ${maxBytes} imgplan reads` : undefined;
+  if (why || !st) {
+    await fh.close();
+    return { error: why ?? 'cannot be read' };
+  }
+  return { fh, size: st.size };
 }

@@ -22,6 +22,16 @@ export interface Command {
    */
   readonly dirFd3?: { readonly base: string; readonly path: string };
   /**
+   * a file the caller opened (and checked: a regular file, never through a link), given to the
+   * command as its fd 3, which it names as /proc/self/fd/3: what the command reads cannot be swapped
+   * after the check. The caller closes it.
+   */
+  readonly fileFd3?: number;
+  /** what the command reads on its stdin (a pipe, closed after it) */
+  readonly input?: string;
+  /** the most bytes of stdout (and of stderr) kept: past that the command is stopped, and it fails as killed */
+  readonly maxOutputBytes?: number;
+  /**
    * stdin is a pipe imgplan holds open and never writes: the command reads end of file when
    * imgplan exits, even when imgplan is killed (inspect's guest reader stops then)
    */

@@ -155,10 +155,16 @@ export class Sandbox {
     return file;
   }
 
-  /** A disk shaped like a Windows guest (test/support/windows-disk.sh), C: left in `state`. */
-  async windowsDisk(name: string, layout: 'win7' | 'win10', state: 'clean' | 'hibernated' | 'unclean' | 'fast-startup' | 'dirty' = 'clean'): Promise<string> {
+  /**
+   * A disk shaped like a Windows guest (test/support/windows-disk.sh), C: left in `state`, its
+   * registry hives the layout's own or as `hives` says (win11, caseless, evil, link, junk).
+   */
+  async windowsDisk(
+    name: string, layout: 'win7' | 'win10', state: 'clean' | 'hibernated' | 'unclean' | 'fast-startup' | 'dirty' = 'clean',
+    hives?: 'win11' | 'caseless' | 'evil' | 'link' | 'junk',
+  ): Promise<string> {
     const file = this.path(name);
-    await sh(['bash', join(import.meta.dirname, '../support/windows-disk.sh'), file, layout, state]);
+    await sh(['bash', join(import.meta.dirname, '../support/windows-disk.sh'), file, layout, state, ...(hives ? [hives] : [])]);
     return file;
   }
 

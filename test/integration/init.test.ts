@@ -111,15 +111,17 @@ describeRoot('imgplan init (host kernel)', () => {
     expect(text).toContain('# note: /home in the guest\'s fstab (LABEL=ubuntu): app01 is mounted already (imgplan mounts each volume once)');
   });
 
-  it('a Windows disk and no Linux root: each filesystem in a folder of its own, under /mnt/NAME by default', async () => {
+  it('a Windows disk: each filesystem in a folder of its own under /mnt/NAME, Windows\' own volume first, its identity from the registry', async () => {
     const file = await sb.windowsDisk('win7.img', 'win7');
     const init = await sb.imgplan(['init', file]);
     expect(init.code, init.stderr).toBe(0);
     expect((parse(init.stdout) as Starter).mounts).toEqual([
-      { what: 'win7/part1', where: '/mnt/win7/part1', type: 'ntfs' },
       { what: 'win7/part2', where: '/mnt/win7/part2', type: 'ntfs' },
+      { what: 'win7/part1', where: '/mnt/win7/part1', type: 'ntfs' },
     ]);
-    expect(init.stdout).toContain('# note: no Linux root was found: each filesystem is mounted in a folder of its own');
+    expect(init.stdout).toContain(`# win7: ${file}: Windows 7 Professional (6.1, build 7601) on part2\n  #   computer name WIN7-PC\n`);
+    expect(init.stdout).toContain('# note: Windows: each filesystem is mounted in a folder of its own, the Windows volume first');
+    expect(init.stdout).toContain('# Windows (Windows 7 Professional), ntfs "Windows" Windows: clean, 55.0 MiB');
     expect(init.stdout).toMatch(/# ntfs "System Reserved" Windows: clean, 8\.0 MiB/);
     const where = sb.path('win7');
     await cycle(['--where', where], [file], () => {

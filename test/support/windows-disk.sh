@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Builds a small disk image shaped like a Windows guest, with real tools (sfdisk, mkntfs, ntfs-3g,
 # mkfs.vfat, mtools), on this machine's kernel (loop + FUSE; no partition scan needed):
-#   windows-disk.sh OUT.img win7|win10 [clean|hibernated|unclean|fast-startup|dirty]
+#   windows-disk.sh OUT.img win7|win10 [clean|hibernated|unclean|fast-startup|dirty] [HIVES]
 # win7:  MBR, p1 NTFS "System Reserved", p2 NTFS "Windows" (C:)
 # win10: GPT, p1 EFI system partition (FAT, "SYSTEM"), p2 Microsoft reserved (no filesystem),
 #        p3 NTFS "Windows" (C:)
 # C: holds Windows/, Users/, Program Files/ and pagefile.sys; the last argument is the state Windows
 # left C: in (test/support/ntfs-state.mjs writes what Linux tools cannot). Fixed volume serials
-# and UUIDs keep recordings stable.
+# and UUIDs keep recordings stable. Windows/System32/config holds real SOFTWARE and SYSTEM registry
+# hives (test/support/windows-hives.sh: win7's or win10's identity); HIVES changes them:
+#   win11     Windows 11's (its ProductName still says Windows 10, build 22631)
+#   caseless  the layout's, under WINDOWS/system32/CONFIG/software and …/system (Windows ignores case)
+#   evil      a ProductName of 1000 characters with terminal escapes, a computer name with one
+#   link      SOFTWARE a symlink to the host's /etc/passwd, SYSTEM one that climbs out: ../../../../../etc/shadow
+#   junk      SOFTWARE is 64 KiB of random bytes with a regf signature, SYSTEM is the layout's
 set -euo pipefail
-out=$1 layout=$2 state=${3:-clean}
+out=$1 layout=$2 state=${3:-clean} hives=${4:-$2}
 here=$(cd "$(dirname "$0")" && pwd)
-loops=() mnt=
+loops=() mnt= reg=
 cleanup() {
   [ -n "$mnt" ] && { umount "$mnt" 2>/dev/null || true; rmdir "$mnt" 2>/dev/null || true; }
+  [ -n "$reg" ] && rm -rf "$reg"
   for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null || true; done
 }
 trap cleanup EXIT
@@ -27,6 +34,25 @@ case $layout in
 esac
 start() { sfdisk --json "$out" | node -e 'const t=JSON.parse(require("fs").readFileSync(0)).partitiontable; const p=t.partitions.find((p)=>p.node.endsWith(process.argv[1])); console.log(p.start, p.size)' "$1"; }
 
+hives() { # C:'s registry, as HIVES says
+  local config="$mnt/Windows/System32/config" software=SOFTWARE system=SYSTEM
+  reg=$(mktemp -d)
+  case $hives in
+    win7|win10|win11|evil) bash "$here/windows-hives.sh" "$reg" "$hives" ;;
+    caseless|link|junk) bash "$here/windows-hives.sh" "$reg" "$layout" ;;
+    *) echo "unknown hives $hives" >&2; exit 2 ;;
+  esac
+  [ "$hives" = caseless ] && { config="$mnt/WINDOWS/system32/CONFIG"; software=software system=system; }
+  mkdir -p "$config"
+  cp "$reg/SOFTWARE" "$config/$software"
+  cp "$reg/SYSTEM" "$config/$system"
+  case $hives in
+    link) rm "$config/SOFTWARE" "$config/SYSTEM"; ln -s /etc/passwd "$config/SOFTWARE"; ln -s ../../../../../etc/shadow "$config/SYSTEM" ;;
+    junk) { printf 'regf'; head -c 65532 /dev/urandom; } > "$config/SOFTWARE" ;;
+  esac
+  rm -rf "$reg"; reg=
+}
+
 ntfs() { # partition label serial [files…]
   local n=$1 label=$2 serial=$3 s size l
   read -r s size < <(start "$n")
@@ -37,8 +63,8 @@ ntfs() { # partition label serial [files…]
   if [ "$n" = "$cpart" ]; then
     mnt=$(mktemp -d)
     mount -t ntfs-3g "$l" "$mnt"
-    mkdir -p "$mnt/Windows/System32/config" "$mnt/Users/Public/Documents" "$mnt/Program Files/Common Files"
-    printf 'registry hive stand-in\n' > "$mnt/Windows/System32/config/SYSTEM"
+    mkdir -p "$mnt/Users/Public/Documents" "$mnt/Program Files/Common Files"
+    hives
     printf 'evidence\r\n' > "$mnt/Users/Public/Documents/notes.txt"
     head -c 1048576 /dev/zero > "$mnt/pagefile.sys"
     case $state in

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { guestReports, type VolumeRead } from '../../../src/core/guest.js';
+import { guestReports, windowsUnread, type VolumeRead } from '../../../src/core/guest.js';
 import type { ImageReport } from '../../../src/core/inspect.js';
 import type { ImageSpec } from '../../../src/manifest/types.js';
 
@@ -44,5 +44,43 @@ describe('guestReports', () => {
 
   it('a volume without an OS release or fstab is no guest', () => {
     expect(guestReports(img, report, [{ key: 'image1:part1', files: {}, dirs: {} }])).toEqual([]);
+  });
+
+  const winRead = (windows: VolumeRead['windows']): VolumeRead => ({ key: 'image1:part2', files: {}, dirs: {}, ...(windows ? { windows } : {}) });
+  const CV = '\\Microsoft\\Windows NT\\CurrentVersion';
+
+  it('a Windows guest from its registry: version from SOFTWARE, names from the control set SYSTEM\'s Select named', () => {
+    const [g, ...more] = guestReports(img, report, [winRead({
+      config: '/Windows/System32/config',
+      hives: [{ name: 'SOFTWARE', path: '/Windows/System32/config/SOFTWARE', size: 8192 }, { name: 'SYSTEM', path: '/Windows/System32/config/SYSTEM', size: 8192 }],
+      queries: [
+        { hive: 'SOFTWARE', key: CV, output: '"ProductName"="Windows 7 Professional"\n"CurrentVersion"="6.1"\n"CurrentBuildNumber"="7601"\n' },
+        { hive: 'SYSTEM', key: '\\Select', output: '"Current"=dword:00000001\n' },
+        { hive: 'SYSTEM', key: '\\ControlSet001\\Control\\ComputerName\\ComputerName', output: '"ComputerName"="WIN7-PC"\n' },
+        { hive: 'SYSTEM', key: '\\ControlSet001\\Services\\Tcpip\\Parameters', error: 'hivexget failed: hivexsh: cd: subkey \'Tcpip\' not found' },
+      ],
+    })]);
+    expect(more).toEqual([]);
+    expect(g).toEqual({
+      kind: 'windows', root: 'part2', network: [],
+      windows: { product_name: 'Windows 7 Professional', version: '6.1', build: '7601', computer_name: 'WIN7-PC', config: '/Windows/System32/config', control_set: 'ControlSet001' },
+      problems: ['SYSTEM \\ControlSet001\\Services\\Tcpip\\Parameters: hivexget failed: hivexsh: cd: subkey \'Tcpip\' not found'],
+    });
+  });
+
+  it('a hive that is not read is a problem of the guest; no hivexget: the volume is not read, saying which package to install', () => {
+    const [g] = guestReports(img, report, [winRead({
+      config: '/Windows/System32/config',
+      hives: [{ name: 'SOFTWARE', path: '/Windows/System32/config/SOFTWARE', error: 'not a regular file' }, { name: 'SYSTEM', error: 'no such file' }],
+      queries: [],
+    })]);
+    expect(g).toMatchObject({ kind: 'windows', windows: { config: '/Windows/System32/config' } });
+    expect(g!.problems).toEqual(['/Windows/System32/config/SOFTWARE: not a regular file', '/Windows/System32/config/SYSTEM: no such file']);
+    const missing = winRead({ config: '/Windows/System32/config', hives: [], queries: [], error: 'hivexget is not installed (install it: apt-get install libhivex-bin …)' });
+    expect(guestReports(img, report, [missing])).toEqual([]);
+    expect(windowsUnread(img, [missing])).toEqual([{ volume: 'part2', why: expect.stringContaining('apt-get install libhivex-bin') }]);
+    // an NTFS volume without Windows (System Reserved, a data disk) is no guest and not listed
+    expect(guestReports(img, report, [winRead(undefined)])).toEqual([]);
+    expect(windowsUnread(img, [winRead(undefined)])).toEqual([]);
   });
 });

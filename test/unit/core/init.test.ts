@@ -60,6 +60,16 @@ describe('starterManifest over a recorded inspect report', () => {
     expect(b.text).toContain('note: a guess: no guest\'s /etc was found, so the largest Linux filesystem (web01/part3) is the root');
   });
 
+  it('a disk with only other filesystems and no identity (no hivex here): each in a folder of its own', () => {
+    const parts = recorded.partition_table!.partitions.map((p, i) => ({ ...p, filesystem: { type: i === 0 ? 'vfat' : 'ntfs', label: `v${i}` } }));
+    const report: ImageReport = { ...recorded, guests: [], partition_table: { ...recorded.partition_table!, partitions: parts } };
+    const { data, text } = manifestOf([{ name: 'disk', report }]);
+    expect(data.mounts.map((m) => [m.what, m.where, m.type])).toEqual([
+      ['disk/part1', '/mnt/disk/part1', 'vfat'], ['disk/part2', '/mnt/disk/part2', 'ntfs'], ['disk/part3', '/mnt/disk/part3', 'ntfs'],
+    ]);
+    expect(text).toContain('note: no Linux root was found: each filesystem is mounted in a folder of its own');
+  });
+
   it('resolves an fstab entry by label on another image, and puts each image below --where when there are several', () => {
     const g = guestOf(recorded);
     const report = withGuest(recorded, { fstab: [...g.fstab!, { ...entry(9, 'LABEL=data', '/srv'), note: 'label data: not in this image' }] });

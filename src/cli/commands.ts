@@ -55,6 +55,7 @@ export function context(json: boolean, sink: Sink = STDOUT): OperationContext {
     runner: new ExecaRunner(process.env.IMGPLAN_DEBUG ? (l) => err(`debug: ${l}\n`) : undefined),
     stateDir: stateDir(),
     emit: view(json, (o) => exitCode(o), sink),
+    ...(process.argv[1] ? { program: [process.execPath, process.argv[1]] as const } : {}),
   };
 }
 

@@ -26,6 +26,8 @@ export interface OperationContext {
   readonly emit: Emit;
   /** the host-wide lock's folder (default: stateDir) */
   readonly lockDir?: string;
+  /** how this imgplan is started again (the runtime and its program), for inspect's guest reader; without it, no guest's files are read */
+  readonly program?: readonly [string, string];
   /** reads the manifest a saved plan names (default: readInput, from disk) */
   readonly readInput?: (file: string) => Promise<Input>;
 }

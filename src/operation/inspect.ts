@@ -55,11 +55,10 @@ async function readGuests(ctx: OperationContext, volumes: readonly GuestVolume[]
   // the reader's tmpfs goes over this folder in its namespace only; on the host it stays an empty folder of imgplan's
   const base = `${ctx.stateDir}/inspect`;
   await mkdir(base, { recursive: true, mode: 0o700 });
-  const self = process.argv[1];
-  if (!self) return { reads: [], why: 'imgplan cannot find its own program to start its guest reader' };
+  if (!ctx.program) return { reads: [], why: 'imgplan cannot find its own program to start its guest reader' };
   const r = await ctx.runner.run({
     argv: ['unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', '--',
-      process.execPath, self, '__read-guest', JSON.stringify({ base, volumes })],
+      ...ctx.program, '__read-guest', JSON.stringify({ base, volumes })],
     effect: 'changes', timeoutMs: READER_TIMEOUT_MS, lifeline: true,
   });
   if (r.failure) return { reads: [], why: `the guest reader failed (${r.failure}): ${r.stderr.trim().slice(0, 500)}` };

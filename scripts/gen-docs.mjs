@@ -458,6 +458,10 @@ function zspec(o) {
   return flags.length > 1 ? `'${excl}'{${flags.join(',')}}'[${d}]${value}'` : `'${excl}${flags[0]}[${d}]${value}'`;
 }
 
+/** The long options of the command whose arguments end in a program (exec): zsh offers them after its manifest. */
+const programOptions = () => COMMANDS.filter((c) => c.cmd.registeredArguments.some((a) => argKind(a) === 'program'))
+  .flatMap((c) => help.visibleOptions(c.cmd).map((o) => o.long).filter(Boolean)).join(' ');
+
 function zshCompletion() {
   const fns = [];
   for (const x of [{ cmd: program, path: '' }, ...COMMANDS.filter((c) => c.path !== 'help')]) {
@@ -505,9 +509,14 @@ _imgplan_manifest() { _files -g '*.(yaml|yml)(-.)' }
 _imgplan_manifest_or_plan() { _files -g '*.(yaml|yml|plan)(-.)' }
 _imgplan_plan() { _files -g '*.plan(-.)' }
 # exec's COMMAND ARG…: words holds what follows the options, from the manifest (or from "--" when an
-# option came between); past it and "--", zsh completes a command line of its own
+# option came between); past it and "--", zsh completes a command line of its own. Before "--", a word
+# that starts with "-" is one of exec's own options (_arguments hands it here once the manifest is given)
 _imgplan_program() {
   local i=\${words[(i)--]}
+  if (( i >= CURRENT )) && [[ $PREFIX == -* ]]; then
+    compadd -- ${programOptions()}
+    return
+  fi
   if (( i < CURRENT )); then
     shift $i words; (( CURRENT -= i ))
   elif (( CURRENT > 1 )); then

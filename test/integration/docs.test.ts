@@ -200,11 +200,14 @@ describe.runIf(has('zsh'))('zsh completion', () => {
 
   it('completes commands, options, manifests and addresses in an interactive zsh', () => {
     const lines = ['imgplan pl', 'imgplan apply --auto', 'imgplan validate oth', 'imgplan show sa', 'imgplan debug cap',
-      `imgplan plan rescue.yaml --target mount:${work}/mnt/web01/`, 'imgplan destroy rescue.yaml --target nb', 'imgplan exec rescue.yaml -- lsbl'];
+      `imgplan plan rescue.yaml --target mount:${work}/mnt/web01/`, 'imgplan destroy rescue.yaml --target nb', 'imgplan exec rescue.yaml -- lsbl',
+      'imgplan exec rescue.yaml --auto', 'imgplan exec rescue.yaml -- ls --recur'];
     const r = spawnSync('zsh', [join(ROOT, 'test/support/zsh-complete.zsh'), join(share, 'zsh/site-functions'), work, bin, ...lines],
       { encoding: 'utf8', timeout: 60_000 });
     expect(r.stdout.split('\n').filter(Boolean)).toEqual(['imgplan plan', 'imgplan apply --auto-approve', 'imgplan validate other.yml',
       'imgplan show saved.plan', 'imgplan debug capture-state', `imgplan plan rescue.yaml --target mount:${work}/mnt/web01/boot`,
-      'imgplan destroy rescue.yaml --target nbd:data', 'imgplan exec rescue.yaml -- lsblk']);
+      'imgplan destroy rescue.yaml --target nbd:data', 'imgplan exec rescue.yaml -- lsblk', 'imgplan exec rescue.yaml --auto-approve',
+      // past "--" an option is the command's own (zsh's completion of ls), never imgplan's
+      'imgplan exec rescue.yaml -- ls --recursive']);
   });
 });

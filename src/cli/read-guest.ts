@@ -1,7 +1,8 @@
-import { mkdir } from 'node:fs/promises';
-import { GUEST_DIRS, GUEST_FILES, MAX_DIR_READS, rootSubvolume, type GuestReadRequest, type VolumeRead } from '../core/guest.js';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { GUEST_DIRS, GUEST_FILES, MAX_DIR_READS, rootSubvolume, type GuestReadRequest, type GuestView, type VolumeRead } from '../core/guest.js';
 import { listGuestDir, readGuestFile } from '../runner/guest-files.js';
 import { readWindows } from '../runner/guest-hives.js';
+import { stopDaemonArgv } from '../qemu/storage-daemon.js';
 import { ExecaRunner } from '../runner/execa-runner.js';
 
 /**
@@ -38,8 +39,14 @@ async function readAll(requestJson: string): Promise<number> {
   }
   const reads: VolumeRead[] = [];
   const mounted: string[] = [];
+  const unserved = await serveViews(runner, request.views ?? []);
   for (const [i, v] of request.volumes.entries()) {
     if (v.mount[0] !== 'mount') throw new Error(`not a mount command: ${v.mount[0]}`);
+    const viewError = unserved.get(v.key.slice(0, v.key.indexOf(':')));
+    if (viewError !== undefined) {
+      reads.push({ key: v.key, error: `QEMU's view of the image was not served: ${viewError}`, files: {}, dirs: {} });
+      continue;
+    }
     const dir = `${request.base}/${i}`;
     await mkdir(dir);
     const r = await runner.run({ argv: ['mount', ...v.mount.slice(1), dir], effect: 'changes', timeoutMs: 60_000 });
@@ -61,9 +68,38 @@ async function readAll(requestJson: string): Promise<number> {
     }
   }
   // the namespace's end would unmount all this too, but only once the kernel gets to it: unmounted here, the loops are gone when imgplan goes on
-  for (const dir of [...mounted.reverse(), request.base]) await runner.run({ argv: ['umount', '--', dir], effect: 'changes' });
+  for (const dir of mounted.reverse()) await runner.run({ argv: ['umount', '--', dir], effect: 'changes' });
+  await stopViews(runner, request.base, (request.views ?? []).filter((v) => !unserved.has(v.image)));
+  await runner.run({ argv: ['umount', '--', request.base], effect: 'changes' });
   process.stdout.write(JSON.stringify(reads));
   return 0;
+}
+
+/** Serves each QEMU image's raw view (qemu-storage-daemon, read-only FUSE export); the images whose view failed, and why. */
+async function serveViews(runner: ExecaRunner, views: readonly GuestView[]): Promise<Map<string, string>> {
+  const failed = new Map<string, string>();
+  for (const view of views) {
+    if (view.serve[0] !== 'qemu-storage-daemon') throw new Error(`not qemu-storage-daemon: ${view.serve[0]}`);
+    // FUSE exports onto an existing regular file
+    await writeFile(view.path, '', { mode: 0o600 });
+    const r = await runner.run({ argv: ['qemu-storage-daemon', ...view.serve.slice(1)], effect: 'changes', timeoutMs: 60_000 });
+    if (r.failure) failed.set(view.image, (r.stderr.trim() || r.failure).slice(0, 500));
+  }
+  return failed;
+}
+
+/** Stops the views' daemons, each of which then takes its FUSE mount down; waits until they have, so that the tmpfs can go. */
+async function stopViews(runner: ExecaRunner, base: string, views: readonly GuestView[]): Promise<void> {
+  for (const view of views) {
+    const [pkill, ...args] = stopDaemonArgv(view.pidfile);
+    await runner.run({ argv: [pkill!, ...args], effect: 'changes' });
+  }
+  const baseDev = (await stat(base)).dev;
+  for (let i = 0; i < 100; i++) {
+    const served = await Promise.all(views.map(async (v) => (await stat(v.path).catch(() => undefined))?.dev !== baseDev));
+    if (!served.some(Boolean)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function readVolume(root: string): Promise<Pick<VolumeRead, 'files' | 'dirs'>> {

@@ -9,6 +9,7 @@ import {
   parseDebianVersion, parseHostname, parseLsbRelease, parseMachineId, parseOsRelease, parseRedhatRelease, parseSysconfigNetwork, type OsIdentity,
 } from '../probe/guest-os.js';
 import { linearLvRange } from '../probe/lvm-metadata.js';
+import { storageDaemonArgv } from '../qemu/storage-daemon.js';
 import type { ImageObservation, KernelFacts } from '../probe/observed.js';
 import {
   computerNameKey, CURRENT_VERSION_KEY, interfaceKeys, interfacesKey, parseHivexValues, tcpipKey, windowsInterface, windowsNames, windowsVersion,
@@ -116,7 +117,28 @@ export interface WindowsRead {
 export interface GuestReadRequest {
   /** a directory of imgplan's own; inside the namespace a tmpfs is mounted over it, and the volumes below that */
   readonly base: string;
+  /** QEMU images' raw views, served in the reader's namespace before its volumes are mounted from them */
+  readonly views?: readonly GuestView[];
   readonly volumes: readonly GuestVolume[];
+}
+
+/**
+ * A QEMU image as a raw file, for the reader to mount from: qemu-storage-daemon's read-only FUSE
+ * export onto `path`, a file in the reader's own tmpfs. The daemon runs in the reader's PID
+ * namespace and its FUSE mount is in its mount namespace: both end with the reader.
+ */
+export interface GuestView {
+  readonly image: string;
+  readonly path: string;
+  /** the daemon's whole argv (--daemonize: it returns once the export is served) */
+  readonly serve: readonly string[];
+  readonly pidfile: string;
+}
+
+/** The view of a QEMU image at `path` (read-only; a running VM's lock is respected, never forced). */
+export function guestView(img: ImageSpec, path: string): GuestView {
+  const pidfile = `${path}.pid`;
+  return { image: img.name, path, pidfile, serve: storageDaemonArgv({ file: img.file, format: img.format, view: path, pidfile, writable: false }) };
 }
 
 export type ResolvedFstabEntry = FstabEntry & {
@@ -170,14 +192,14 @@ function mountArgv(file: string, offset: number, size: number, fs: FilesystemRep
 }
 
 /** Which volumes of a raw image inspect mounts to read the guest's files. */
-export function guestVolumes(img: ImageSpec, o: ImageObservation, report: ImageReport, kernel: KernelFacts): GuestPlan {
+export function guestVolumes(img: ImageSpec, o: ImageObservation, report: ImageReport, kernel: KernelFacts, source = img.file): GuestPlan {
   const volumes: GuestVolume[] = [];
   const unread: { volume: string; why: string }[] = [];
   const consider = (volume: string, offset: number, size: number, fs: FilesystemReport | undefined, whole: boolean) => {
     const windows = fs !== undefined && WINDOWS_FILESYSTEMS.has(fs.type);
     if (!fs || (!LINUX_FILESYSTEMS.has(fs.type) && !windows)) return;
     if (!whole) return unread.push({ volume, why: 'it ends past the end of the image (truncated)' });
-    const argv = mountArgv(img.file, offset, size, fs, kernel);
+    const argv = mountArgv(source, offset, size, fs, kernel);
     if (typeof argv === 'string') return unread.push({ volume, why: argv });
     volumes.push({ key: `${img.name}:${volume}`, mount: argv, ...(windows ? { windows: true as const } : {}) });
   };

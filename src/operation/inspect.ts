@@ -1,6 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { guestReports, guestVolumes, MAX_GUEST_VOLUMES, windowsUnread, type GuestVolume, type VolumeRead } from '../core/guest.js';
+import {
+  guestReports, guestView, guestVolumes, MAX_GUEST_VOLUMES, windowsUnread,
+  type GuestPlan, type GuestReadRequest, type GuestView, type GuestVolume, type VolumeRead,
+} from '../core/guest.js';
 import { imageReport, type ImageReport, type InspectReport } from '../core/inspect.js';
 import { EXIT, ImgplanError } from '../errors.js';
 import { QEMU_FORMATS, type ImageFormat, type ImageSpec, type Manifest } from '../manifest/types.js';
@@ -20,16 +23,28 @@ export interface InspectOptions {
 const READER_TIMEOUT_MS = 180_000;
 
 /**
- * Each raw image's guests, from the files of its Linux volumes and the registry of its Windows
- * ones (NTFS): read by one short-lived process
- * (`imgplan __read-guest`, src/cli/read-guest.ts) in its own mount and PID namespaces, so that
- * nothing it mounts is seen by the host or outlives it.
+ * Each image's guests, from the files of its Linux volumes and the registry of its Windows ones
+ * (NTFS): read by one short-lived process (`imgplan __read-guest`, src/cli/read-guest.ts) in its
+ * own mount and PID namespaces, so that nothing it mounts or serves (a QEMU image's raw view) is
+ * seen by the host or outlives it.
  */
 async function withGuests(
   ctx: OperationContext, images: readonly ImageSpec[], observed: ObservedState, reports: ImageReport[],
 ): Promise<ImageReport[]> {
-  const plans = images.map((img, i) => (img.format === 'raw' && observed.images[img.name]?.stat.kind === 'file'
-    ? guestVolumes(img, observed.images[img.name]!, reports[i]!, observed.kernel) : { volumes: [], unread: [] }));
+  // the reader's tmpfs goes over this folder in its namespace only; on the host it stays an empty folder of imgplan's
+  const base = `${ctx.stateDir}/inspect`;
+  const views: GuestView[] = [];
+  const plans = images.map((img, i): GuestPlan => {
+    const o = observed.images[img.name];
+    if (o?.stat.kind !== 'file') return { volumes: [], unread: [] };
+    if (img.format === 'raw') return guestVolumes(img, o, reports[i]!, observed.kernel);
+    // a QEMU image: read through a raw view the reader serves itself, when QEMU opened it here and no VM holds it
+    if (!o.qemu || o.qemu.problem || o.qemu.inUse) return { volumes: [], unread: [] };
+    const view = guestView(img, `${base}/view-${i}`);
+    const plan = guestVolumes(img, o, reports[i]!, observed.kernel, view.path);
+    if (plan.volumes.length) views.push(view);
+    return plan;
+  });
   const volumes: GuestVolume[] = plans.flatMap((p) => p.volumes);
   let reads: VolumeRead[] = [];
   let why: string | undefined;
@@ -38,7 +53,7 @@ async function withGuests(
   } else if (volumes.length && process.getuid?.() !== 0) {
     why = 'only root reads the guest\'s files (inspect mounts its filesystems, in a private namespace)';
   } else if (volumes.length) {
-    ({ reads, why } = await readGuests(ctx, volumes));
+    ({ reads, why } = await readGuests(ctx, { base, views, volumes }));
   }
   return reports.map((r, i) => {
     const img = images[i]!;
@@ -51,14 +66,12 @@ async function withGuests(
   });
 }
 
-async function readGuests(ctx: OperationContext, volumes: readonly GuestVolume[]): Promise<{ reads: VolumeRead[]; why?: string }> {
-  // the reader's tmpfs goes over this folder in its namespace only; on the host it stays an empty folder of imgplan's
-  const base = `${ctx.stateDir}/inspect`;
-  await mkdir(base, { recursive: true, mode: 0o700 });
+async function readGuests(ctx: OperationContext, request: GuestReadRequest): Promise<{ reads: VolumeRead[]; why?: string }> {
+  await mkdir(request.base, { recursive: true, mode: 0o700 });
   if (!ctx.program) return { reads: [], why: 'imgplan cannot find its own program to start its guest reader' };
   const r = await ctx.runner.run({
     argv: ['unshare', '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', '--',
-      ...ctx.program, '__read-guest', JSON.stringify({ base, volumes })],
+      ...ctx.program, '__read-guest', JSON.stringify(request)],
     effect: 'changes', timeoutMs: READER_TIMEOUT_MS, lifeline: true,
   });
   if (r.failure) return { reads: [], why: `the guest reader failed (${r.failure}): ${r.stderr.trim().slice(0, 500)}` };

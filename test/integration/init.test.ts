@@ -129,6 +129,24 @@ describeRoot('imgplan init (host kernel)', () => {
     });
   });
 
+  it('a qcow2 guest: its fstab read through QEMU, the manifest names the format, and apply opens it through a QEMU backend', async () => {
+    const raw = await sb.partitionedImage('db01.img', 64, 'dos', [
+      { size: '16M', fs: 'ext4', label: 'boot', files: { 'grub/grub.cfg': 'set default=0\n' } },
+      { fs: 'ext4', label: 'root', files: {
+        'etc/os-release': 'PRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"\nID=rocky\n', 'etc/hostname': 'db01\n', 'boot/': '',
+        'etc/fstab': 'LABEL=root / ext4 defaults 1 1\nLABEL=boot /boot ext4 defaults 1 2\n' } },
+    ]);
+    const file = sb.path('db01.qcow2');
+    await sh(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, file]);
+    const where = sb.path('db01');
+    const { starter } = await cycle(['--format', 'qcow2', '--where', where], [file], () => {
+      expect(readFileSync(`${where}/boot/grub/grub.cfg`, 'utf8')).toBe('set default=0\n');
+      expect(readFileSync(`${where}/etc/hostname`, 'utf8')).toBe('db01\n');
+    });
+    expect(starter.images).toEqual({ db01: { file, format: 'qcow2' } });
+    expect(starter.mounts.map((m) => m.what)).toEqual(['db01/part2', 'db01/part1']);
+  });
+
   it('refuses what it cannot write a manifest for, changing nothing: a missing image, a bad --where, an unknown format', async () => {
     const missing = await sb.imgplan(['init', sb.path('nope.img')]);
     expect(missing.code).toBe(3);

@@ -123,6 +123,30 @@ describeRoot('imgplan inspect: who the guest is (host kernel)', () => {
     expect(await Promise.all(images.map(sha256))).toEqual(before);
   });
 
+  it('a qcow2 guest, alone and under an overlay: read through a raw view the reader serves itself (qemu-storage-daemon in its namespaces)', async () => {
+    const raw = await sb.partitionedImage('web02.img', 64, 'gpt', [
+      { size: '16M', fs: 'ext4', label: 'boot', files: { 'vmlinuz-6.1.0-28-amd64': 'k' } },
+      { fs: 'ext4', label: 'root', files: { 'etc/os-release': DEBIAN_OS, 'etc/hostname': 'web02\n', 'etc/fstab': 'LABEL=root / ext4 defaults 0 1\nLABEL=boot /boot ext4 defaults 0 2\n', 'boot/': '' } },
+    ]);
+    const base = sb.path('web02.qcow2');
+    const top = sb.path('web02-top.qcow2');
+    await sh(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, base]);
+    await sh(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', base, '-F', 'qcow2', top]);
+    const before = await Promise.all([base, top].map(sha256));
+    const { code, images, stderr } = await inspectJson(['--format', 'qcow2', base, top]);
+    expect(code, stderr).toBe(0);
+    for (const r of images) {
+      expect(r.guests, r.file).toEqual([expect.objectContaining({
+        root: 'part2', hostname: 'web02', boot: 'part1', kernels: ['6.1.0-28-amd64'], os: expect.objectContaining({ id: 'debian' }),
+      })]);
+      expect(r.unread ?? []).toEqual([]);
+    }
+    expect(await sb.leaks()).toEqual([]);
+    expect(await sh(['pgrep', '-f', `qemu-storage-daemon.*${sb.stateDir}`]).catch(() => '')).toBe('');
+    expect(await sh(['findmnt', '--list', '--noheadings', '--output', 'SOURCE'])).not.toContain('imgplan-inspect');
+    expect(await Promise.all([base, top].map(sha256))).toEqual(before);
+  });
+
   it('a hostile guest: links that climb out of it, loop, or lead to the host\'s files read the guest\'s own tree, never the host\'s', async () => {
     const evil = await sb.wholeImage('evil.img', 32, 'ext4', 'evil', {
       'etc/os-release': { link: '/../../../../../../etc/os-release-of-the-host' },
@@ -147,8 +171,10 @@ describeRoot('imgplan inspect: who the guest is (host kernel)', () => {
     expect(await sha256(evil)).toBe(before);
   });
 
-  it('killed while the reader waits on a mount (SIGKILL): its lifeline ends it, and its loop and mount go with its namespace', async () => {
-    const img = await sb.wholeImage('root.img', 32, 'ext4', 'root', { 'etc/os-release': DEBIAN_OS });
+  it.each(['raw', 'qcow2'])('killed while the reader waits on a mount (SIGKILL, %s): its lifeline ends it; loop, mount and QEMU view go with it', async (format) => {
+    const raw = await sb.wholeImage('root.img', 32, 'ext4', 'root', { 'etc/os-release': DEBIAN_OS });
+    const img = format === 'raw' ? raw : sb.path('root.qcow2');
+    if (format === 'qcow2') await sh(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, img]);
     const before = await sha256(img);
     // a mount that mounts, then does not return (as one over a dying disk): only the reader's lifeline can end the reader
     const bin = sb.path('bin');
@@ -156,15 +182,18 @@ describeRoot('imgplan inspect: who the guest is (host kernel)', () => {
     await mkdir(bin);
     await writeFile(`${bin}/mount`, `#!/bin/sh\ncase "$*" in *loop,offset=*) /usr/bin/mount "$@" && touch ${mark} && exec sleep 600 ;; esac\nexec /usr/bin/mount "$@"\n`,
       { mode: 0o755 });
-    const child = execa(process.execPath, [CLI, 'inspect', img], {
+    const child = execa(process.execPath, [CLI, 'inspect', '--format', format, img], {
       reject: false, stdin: 'ignore', env: { IMGPLAN_STATE_DIR: sb.stateDir, NO_COLOR: '1', PATH: `${bin}:${process.env.PATH}` },
     });
     for (let i = 0; i < 600 && !existsSync(mark) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(mark), 'the reader mounted the image').toBe(true);
-    expect(await sh(['losetup', '--list', '--noheadings', '--output', 'BACK-FILE'])).toContain(img);
+    // a raw image's loop is backed by the image; a qcow2's by the view in the reader's own tmpfs, served by its daemon
+    if (format === 'raw') expect(await sh(['losetup', '--list', '--noheadings', '--output', 'BACK-FILE'])).toContain(img);
+    else expect(await sh(['pgrep', '-f', `qemu-storage-daemon.*${sb.stateDir}`])).not.toBe('');
     child.kill('SIGKILL');
     await child;
-    const left = async () => [...await sb.leaks(), ...(await sh(['pgrep', '-f', '__read-guest']).catch(() => '')).split('\n').filter(Boolean)];
+    const pids = async (pattern: string) => (await sh(['pgrep', '-f', pattern]).catch(() => '')).split('\n').filter(Boolean);
+    const left = async () => [...await sb.leaks(), ...await pids(`__read-guest.*${sb.stateDir}`), ...await pids(`qemu-storage-daemon.*${sb.stateDir}`)];
     let found = await left();
     for (let i = 0; i < 100 && found.length; i++) {
       await new Promise((r) => setTimeout(r, 100));

@@ -50,6 +50,7 @@ export const TOOL_PACKAGES: Readonly<Record<string, Packages>> = {
   findmnt: { apt: 'util-linux', dnf: 'util-linux' },
   blkid: { apt: 'util-linux', dnf: 'util-linux' },
   sfdisk: { apt: 'fdisk', dnf: 'util-linux' },
+  btrfs: { apt: 'btrfs-progs', dnf: 'btrfs-progs' },
   fuser: { apt: 'psmisc', dnf: 'psmisc' },
   mkdir: { apt: 'coreutils', dnf: 'coreutils' },
   rmdir: { apt: 'coreutils', dnf: 'coreutils' },

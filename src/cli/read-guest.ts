@@ -60,7 +60,7 @@ async function readAll(requestJson: string): Promise<number> {
       const windows = await readWindows(runner, dir);
       reads.push({ key: v.key, files: {}, dirs: {}, ...(windows ? { windows } : {}) });
     } else {
-      reads.push({ key: v.key, ...(await readVolume(dir)) });
+      reads.push({ key: v.key, ...(await readVolume(dir)), ...(v.mount[2] === 'btrfs' ? { btrfs: await subvolumes(runner, dir) } : {}) });
       // Fedora and Ubuntu keep / in a btrfs subvolume ("root", "@"): the top level then holds no etc/
       const top = await listGuestDir(dir, '/');
       const sub = top && rootSubvolume(top.entries);
@@ -100,6 +100,17 @@ async function stopViews(runner: ExecaRunner, base: string, views: readonly Gues
     if (!served.some(Boolean)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** btrfs-progs' lists of the volume's subvolumes and its default one (src/probe/btrfs.ts parses them). */
+async function subvolumes(runner: ExecaRunner, dir: string): Promise<NonNullable<VolumeRead['btrfs']>> {
+  // no "--": get-default takes it for the path (btrfs-progs 6.2); dir is imgplan's own absolute path
+  const run = (what: 'list' | 'get-default') => runner.run({
+    argv: ['btrfs', 'subvolume', what, dir], effect: 'reads', timeoutMs: 30_000, maxOutputBytes: 1024 * 1024,
+  });
+  const [list, def] = [await run('list'), await run('get-default')];
+  const failed = list.failure ? list : def.failure ? def : undefined;
+  return failed ? { error: (failed.stderr.trim() || failed.failure!).slice(0, 300) } : { list: list.stdout, default: def.stdout };
 }
 
 async function readVolume(root: string): Promise<Pick<VolumeRead, 'files' | 'dirs'>> {

@@ -8,6 +8,7 @@ import {
 import {
   parseDebianVersion, parseHostname, parseLsbRelease, parseMachineId, parseOsRelease, parseRedhatRelease, parseSysconfigNetwork, type OsIdentity,
 } from '../probe/guest-os.js';
+import { parseSubvolumes, type BtrfsSubvolumes } from '../probe/btrfs.js';
 import { linearLvRange } from '../probe/lvm-metadata.js';
 import { storageDaemonArgv } from '../qemu/storage-daemon.js';
 import type { ImageObservation, KernelFacts } from '../probe/observed.js';
@@ -78,6 +79,8 @@ export interface VolumeRead {
   readonly key: string;
   /** read below this btrfs subvolume of the volume's top level (rootSubvolume), not from the top level itself */
   readonly subvolume?: string;
+  /** a btrfs volume: what `btrfs subvolume list` and `btrfs subvolume get-default` printed, or why they did not */
+  readonly btrfs?: { readonly list: string; readonly default: string } | { readonly error: string };
   readonly error?: string;
   readonly files: Readonly<Record<string, { readonly data?: string; readonly size?: number; readonly truncated?: true; readonly error?: string }>>;
   readonly dirs: Readonly<Record<string, GuestDir>>;
@@ -398,4 +401,13 @@ function windowsGuest(volume: string, w: WindowsRead): GuestReport {
     network,
     problems,
   };
+}
+
+/** The btrfs subvolumes of each btrfs volume of the image that has any (or a default other than its top level). */
+export function subvolumeReports(img: ImageSpec, reads: readonly VolumeRead[]): ({ readonly volume: string } & BtrfsSubvolumes)[] {
+  return reads.filter((r) => r.key.startsWith(`${img.name}:`) && r.subvolume === undefined && r.btrfs && !('error' in r.btrfs)).flatMap((r) => {
+    const b = r.btrfs as { list: string; default: string };
+    const parsed = parseSubvolumes(b.list, b.default);
+    return parsed.subvolumes.length || (parsed.default && parsed.default.id !== 5) ? [{ volume: r.key.slice(img.name.length + 1), ...parsed }] : [];
+  });
 }

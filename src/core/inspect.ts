@@ -3,6 +3,7 @@ import type { GuestReport } from './guest.js';
 import { humanBytes } from '../plan/format.js';
 import { wholeInside } from '../plan/truncated.js';
 import type { BlkidInfo } from '../probe/blkid.js';
+import type { BtrfsSubvolumes } from '../probe/btrfs.js';
 import type { LvmPv } from '../probe/lvm-metadata.js';
 import { ntfsStateName, type NtfsHealth } from '../probe/ntfs.js';
 import type { ImageObservation } from '../probe/observed.js';
@@ -72,6 +73,8 @@ export interface ImageReport {
   readonly vgs: readonly VgReport[];
   /** who the guest is, from the files of each volume holding a Linux root or Windows (src/core/guest.ts) */
   readonly guests?: readonly GuestReport[];
+  /** btrfs volumes with subvolumes: each one's, and the default (what a mount without subvol= shows) */
+  readonly btrfs?: readonly ({ readonly volume: string } & BtrfsSubvolumes)[];
   /** volumes whose files were not read, and why (a filesystem that does not mount, an LV only device-mapper reads) */
   readonly unread?: readonly { readonly volume: string; readonly why: string }[];
   /** what could not be read, and why (a truncated copy, a rejected GPT, an image QEMU cannot open) */

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
-  guestReports, guestView, guestVolumes, MAX_GUEST_VOLUMES, windowsUnread,
+  guestReports, guestView, guestVolumes, MAX_GUEST_VOLUMES, subvolumeReports, windowsUnread,
   type GuestPlan, type GuestReadRequest, type GuestView, type GuestVolume, type VolumeRead,
 } from '../core/guest.js';
 import { imageReport, type ImageReport, type InspectReport } from '../core/inspect.js';
@@ -62,7 +62,8 @@ async function withGuests(
     const notRead = why ? plans[i]!.volumes.map((v) => ({ volume: v.key.slice(img.name.length + 1), why: why! })) : [];
     const unread = [...plans[i]!.unread, ...failed, ...notRead, ...windowsUnread(img, reads)];
     const guests = guestReports(img, r, reads);
-    return { ...r, ...(guests.length ? { guests } : {}), ...(unread.length ? { unread } : {}) };
+    const btrfs = subvolumeReports(img, reads);
+    return { ...r, ...(guests.length ? { guests } : {}), ...(btrfs.length ? { btrfs } : {}), ...(unread.length ? { unread } : {}) };
   });
 }
 

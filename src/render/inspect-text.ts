@@ -95,6 +95,11 @@ function imageText(r: ImageReport): string[] {
       out.push(`    ${printable(vg.name)}/${printable(lv.name).padEnd(12)} ${humanBytes(lv.size_bytes).padEnd(10)} ${fsText(lv.filesystem)}`);
     }
   }
+  for (const b of r.btrfs ?? []) {
+    const list = b.subvolumes.map((v) => `${printable(v.path)} (id ${v.id})`).join(', ') || 'none';
+    const def = b.default ? (b.default.id === 5 ? 'the top level' : `${printable(b.default.path ?? '?')} (id ${b.default.id})`) : 'unknown';
+    out.push(`  btrfs subvolumes of ${printable(b.volume)}: ${list}${b.truncated ? ', and more' : ''}; default: ${def}`);
+  }
   for (const u of r.unread ?? []) out.push(`  files of ${printable(u.volume)} not read: ${printable(u.why)}`);
   for (const p of r.problems) out.push(`  problem: ${printable(p)}`);
   return out;

@@ -102,6 +102,7 @@ describeRoot('imgplan init (host kernel)', () => {
     const inspect = await sb.imgplan(['inspect', file]);
     expect(inspect.stdout).toContain('guest on whole (btrfs subvolume @): Ubuntu 24.04.1 LTS');
     expect(inspect.stdout).toContain('kernels: 6.8.0-45-generic');
+    expect(inspect.stdout).toContain('  btrfs subvolumes of whole: @ (id 256), @home (id 257); default: the top level');
     const where = sb.path('app01');
     const { text, starter } = await cycle(['--where', where], [file], () => {
       expect(readFileSync(`${where}/etc/hostname`, 'utf8')).toBe('app01\n');

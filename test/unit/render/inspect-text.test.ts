@@ -20,6 +20,17 @@ describe('inspect as text', () => {
     expect(text).toContain('PVs here part1 (1 of 2)');
   });
 
+  it('btrfs subvolumes: the guest\'s names escaped, the default named', () => {
+    const report: InspectReport = {
+      format_version: '1.2',
+      images: [{
+        file: '/srv/u.img', format: 'raw', size_bytes: 64 << 20, vgs: [], problems: [], filesystem: { type: 'btrfs' },
+        btrfs: [{ volume: 'whole', subvolumes: [{ id: 256, path: '@' }, { id: 257, path: 'x\x1b[2Jy' }], default: { id: 256, path: '@' }, truncated: true }],
+      }],
+    };
+    expect(renderInspect(report)).toContain('  btrfs subvolumes of whole: @ (id 256), x\\e[2Jy (id 257), and more; default: @ (id 256)\n');
+  });
+
   it('a Windows guest first: product, version and build, then its names; the registry\'s strings escaped', () => {
     const report: InspectReport = {
       format_version: '1.2',
